@@ -1,0 +1,102 @@
+"""Beam executor of MnistExampleGen: MNIST-format files in, tf.Examples out.
+
+The 'train' source split is hash-split into train and eval by the output config, as every
+TFX ExampleGen does; a 'test' source split (IDX t10k files, or x_test/y_test in an npz) is
+written whole as a third output split, `test`.
+"""
+
+import os
+from typing import Any, Dict, List
+
+import apache_beam as beam
+import numpy as np
+import tensorflow as tf
+from tfx import types
+from tfx.components.example_gen import base_example_gen_executor
+from tfx.proto import example_gen_pb2
+from tfx.types import artifact_utils
+from tfx.types import standard_component_specs
+from tfx.utils import proto_utils
+
+from mnist_tfx.components.mnist_example_gen import sources
+from mnist_tfx.components.mnist_example_gen.spec import SOURCE_FORMAT_KEY
+from mnist_tfx.model import features
+
+TEST_SPLIT = 'test'
+
+
+def to_example(pixels: np.ndarray, label: int) -> tf.train.Example:
+    """One image as a tf.Example: 784 pixel values and an integer label."""
+    if pixels.dtype.kind == 'f':
+        pixel_feature = tf.train.Feature(float_list=tf.train.FloatList(value=pixels))
+    else:
+        pixel_feature = tf.train.Feature(int64_list=tf.train.Int64List(value=pixels))
+    return tf.train.Example(features=tf.train.Features(feature={
+        features.PIXELS_KEY: pixel_feature,
+        features.LABEL_KEY: tf.train.Feature(int64_list=tf.train.Int64List(value=[label])),
+    }))
+
+
+def _source(exec_properties: Dict[str, Any]) -> sources.Source:
+    input_config = example_gen_pb2.Input()
+    proto_utils.json_to_proto(exec_properties[standard_component_specs.INPUT_CONFIG_KEY],
+                              input_config)
+    base = exec_properties[standard_component_specs.INPUT_BASE_KEY]
+    pattern = input_config.splits[0].pattern
+    source_format = exec_properties[SOURCE_FORMAT_KEY]
+    path = base if source_format == sources.FORMAT_IDX else os.path.join(base, pattern)
+    source = sources.detect_source(path)
+    if source.format != source_format:
+        raise sources.DataError(path, f'is {source.format} data, but the pipeline was built for '
+                                f'{source_format}')
+    return source
+
+
+def _read_examples(split: str, source: sources.Source):
+    pixels, labels = sources.read_split(source, split)
+    for row, label in zip(pixels, labels):
+        yield to_example(row, int(label))
+
+
+@beam.ptransform_fn
+@beam.typehints.with_input_types(beam.Pipeline)
+@beam.typehints.with_output_types(tf.train.Example)
+def _ReadSourceSplit(pipeline: beam.Pipeline, source: sources.Source,  # pylint: disable=invalid-name
+                     split: str) -> beam.pvalue.PCollection:
+    # Reading happens on a worker, not while the graph is built, so a 60,000-image data set is
+    # never pickled into the pipeline; Reshuffle lets the examples fan out to other workers.
+    return (pipeline
+            | 'Split' >> beam.Create([split])
+            | 'Read' >> beam.FlatMap(_read_examples, source=source)
+            | 'Reshuffle' >> beam.Reshuffle())
+
+
+class Executor(base_example_gen_executor.BaseExampleGenExecutor):
+    """Reads IDX, npz or CSV MNIST data and writes train/eval(/test) tf.Example splits."""
+
+    def GetInputSourceToExamplePTransform(self) -> beam.PTransform:
+        # The base class calls this for single-input-split configs only; GenerateExamplesByBeam
+        # below handles every case, so this is a thin adapter kept for the abstract interface.
+        @beam.ptransform_fn
+        def _to_examples(pipeline, exec_properties, split_pattern):  # pylint: disable=unused-argument
+            return pipeline | _ReadSourceSplit(_source(exec_properties), sources.SOURCE_TRAIN)
+        return _to_examples
+
+    def GenerateExamplesByBeam(self, pipeline: beam.Pipeline,
+                               exec_properties: Dict[str, Any]) -> Dict[str, beam.pvalue.PCollection]:
+        source = _source(exec_properties)
+        result = super().GenerateExamplesByBeam(pipeline, exec_properties)
+        if sources.SOURCE_TEST in source.splits:
+            result[TEST_SPLIT] = pipeline | 'ReadTest' >> _ReadSourceSplit(source, sources.SOURCE_TEST)
+        self._split_names = list(result)
+        return result
+
+    def Do(self, input_dict: Dict[str, List[types.Artifact]],
+           output_dict: Dict[str, List[types.Artifact]], exec_properties: Dict[str, Any]) -> None:
+        self._split_names: List[str] = []
+        super().Do(input_dict, output_dict, exec_properties)
+        # The base class names only the output config's splits; add `test` where it was written.
+        examples = artifact_utils.get_single_instance(
+            output_dict[standard_component_specs.EXAMPLES_KEY])
+        examples.split_names = artifact_utils.encode_split_names(self._split_names)
+

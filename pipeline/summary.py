@@ -1,0 +1,170 @@
+"""The end-of-run summary, read back from ML Metadata and the artifacts it points to.
+
+Everything printed here comes from what the run recorded, not from the runner's memory, so the
+summary of a cached run is as complete as that of a fresh one.
+"""
+
+import dataclasses
+import os
+from typing import Dict, List, Optional
+
+from mnist_tfx.components.anomalies_gate import executor as gate_executor
+from mnist_tfx.model import features
+from mnist_tfx.pipeline import metadata
+from mnist_tfx.pipeline import pipeline as pipeline_def
+
+_STATS_FILE = 'FeatureStats.pb'
+
+
+@dataclasses.dataclass
+class RunSummary:
+    """What a person wants to know after a run."""
+    run_id: str
+    states: Dict[str, str]
+    split_counts: Dict[str, int]
+    anomalies: List[str]
+    accuracy: Optional[float]
+    accuracy_per_class: Dict[int, float]
+    baseline_accuracy: Optional[float]
+    blessed: Optional[bool]
+    blessing_reasons: List[str]
+    pushed_to: Optional[str]
+    metadata_path: str
+    tensorboard_dir: Optional[str]
+
+
+def _artifact(runs, node, key):
+    run = runs.get(node)
+    artifacts = run.outputs.get(key, []) if run else []
+    return artifacts[0] if artifacts else None
+
+
+def _split_counts(stats_artifact) -> Dict[str, int]:
+    from tensorflow_data_validation import load_stats_binary  # pylint: disable=g-import-not-at-top
+    from tfx.types import artifact_utils  # pylint: disable=g-import-not-at-top
+    counts = {}
+    for split in artifact_utils.decode_split_names(
+            stats_artifact.custom_properties['split_names'].string_value
+            or stats_artifact.properties['split_names'].string_value):
+        path = os.path.join(stats_artifact.uri, f'Split-{split}', _STATS_FILE)
+        stats = load_stats_binary(path)
+        counts[split] = int(stats.datasets[0].num_examples) if stats.datasets else 0
+    return counts
+
+
+def _anomalies(anomalies_artifact) -> List[str]:
+    from tfx.types import artifact_utils  # pylint: disable=g-import-not-at-top
+    from tfx.types import standard_artifacts  # pylint: disable=g-import-not-at-top
+    artifact = standard_artifacts.ExampleAnomalies()
+    artifact.set_mlmd_artifact(anomalies_artifact)
+    del artifact_utils
+    return gate_executor.describe_anomalies(gate_executor.load_anomalies(artifact))
+
+
+def _accuracy(evaluation_uri: str):
+    """(overall, per class, baseline overall) accuracy of the evaluated model, from TFMA."""
+    import tensorflow_model_analysis as tfma  # pylint: disable=g-import-not-at-top
+    overall, baseline, per_class = None, None, {}
+    for metrics in tfma.load_metrics(evaluation_uri):
+        keys = metrics.slice_key.single_slice_keys
+        for item in metrics.metric_keys_and_values:
+            key = item.key
+            if key.name != pipeline_def.ACCURACY_METRIC or key.is_diff:
+                continue
+            value = item.value.double_value.value
+            # With a baseline TFMA names the models 'candidate' and 'baseline'; without, ''.
+            if key.model_name == 'baseline':
+                if not keys:
+                    baseline = value
+            elif not keys:
+                overall = value
+            elif keys[0].column == features.LABEL_KEY:
+                per_class[int(keys[0].int64_value)] = value
+    return overall, per_class, baseline
+
+
+def _blessing_reasons(evaluation_uri: str) -> List[str]:
+    """Why TFMA did not bless: each failed threshold with the value it saw."""
+    import tensorflow_model_analysis as tfma  # pylint: disable=g-import-not-at-top
+    result = tfma.load_validation_result(evaluation_uri)
+    reasons = []
+    for per_slice in result.metric_validations_per_slice:
+        for failure in per_slice.failures:
+            name = failure.metric_key.name
+            if failure.metric_key.is_diff:
+                name += ' change vs. baseline'
+            value = failure.metric_value.double_value.value
+            threshold = failure.metric_threshold
+            if threshold.HasField('value_threshold'):
+                rule = f'below the threshold {threshold.value_threshold.lower_bound.value:g}'
+            else:
+                rule = (f'worse than the baseline by more than '
+                        f'{-threshold.change_threshold.absolute.value:g}')
+            reasons.append(f'{name} {value:.4f} is {rule}')
+    if result.missing_thresholds:
+        reasons.append('a metric with a threshold was not computed')
+    return reasons
+
+
+def summarize(store, pipeline_name: str, metadata_path: str,
+              run_id: Optional[str] = None) -> RunSummary:
+    """Builds the summary of a run (default: the latest) of a pipeline."""
+    if run_id is None:
+        run_id = metadata.run_ids(store, pipeline_name)[-1]
+    runs = metadata.node_runs(store, pipeline_name, run_id)
+    stats = _artifact(runs, pipeline_def.STATISTICS_GEN, 'statistics')
+    anomalies = _artifact(runs, pipeline_def.EXAMPLE_VALIDATOR, 'anomalies')
+    evaluation = _artifact(runs, pipeline_def.EVALUATOR, 'evaluation')
+    blessing = _artifact(runs, pipeline_def.EVALUATOR, 'blessing')
+    pushed = _artifact(runs, pipeline_def.PUSHER, 'pushed_model')
+    model_run = _artifact(runs, pipeline_def.TRAINER, 'model_run')
+    accuracy, per_class, baseline = (_accuracy(evaluation.uri) if evaluation
+                                     else (None, {}, None))
+    blessed = None
+    if blessing is not None:
+        blessed = blessing.custom_properties['blessed'].int_value == 1
+    pushed_to = None
+    if pushed is not None and pushed.custom_properties['pushed'].int_value == 1:
+        pushed_to = pushed.custom_properties['pushed_destination'].string_value
+    return RunSummary(
+        run_id=run_id,
+        states={node: run.state for node, run in runs.items()},
+        split_counts=_split_counts(stats) if stats else {},
+        anomalies=_anomalies(anomalies) if anomalies else [],
+        accuracy=accuracy,
+        accuracy_per_class=per_class,
+        baseline_accuracy=baseline,
+        blessed=blessed,
+        blessing_reasons=_blessing_reasons(evaluation.uri) if evaluation and not blessed else [],
+        pushed_to=pushed_to,
+        metadata_path=metadata_path,
+        tensorboard_dir=model_run.uri if model_run else None,
+    )
+
+
+def format_summary(summary: RunSummary, accuracy_threshold: float) -> str:
+    """The summary as the lines run_local.py prints."""
+    lines = [f'Run {summary.run_id}']
+    if summary.split_counts:
+        lines.append('  data:        ' + ', '.join(
+            f'{split} {count:,}' for split, count in summary.split_counts.items()))
+    lines.append('  anomalies:   ' + ('none' if not summary.anomalies else
+                                      '\n    '.join([''] + summary.anomalies)))
+    if summary.accuracy is not None:
+        baseline = ('' if summary.baseline_accuracy is None
+                    else f' (last blessed model: {summary.baseline_accuracy:.4f})')
+        lines.append(f'  eval accuracy: {summary.accuracy:.4f}{baseline}')
+        lines.append('  per class:   ' + '  '.join(
+            f'{label}: {acc:.3f}' for label, acc in sorted(summary.accuracy_per_class.items())))
+    if summary.blessed is not None:
+        if summary.blessed:
+            lines.append(f'  blessed:     yes (accuracy >= {accuracy_threshold} and not worse '
+                         'than the last blessed model)')
+        else:
+            lines.append('  blessed:     NO: ' + ('; '.join(summary.blessing_reasons)
+                                                 or 'see the Evaluator output'))
+    lines.append('  pushed to:   ' + (summary.pushed_to or 'nothing pushed'))
+    lines.append(f'  ML Metadata: {summary.metadata_path}')
+    if summary.tensorboard_dir:
+        lines.append(f'  TensorBoard: tensorboard --logdir {summary.tensorboard_dir}')
+    return '\n'.join(lines)
