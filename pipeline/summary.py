@@ -22,7 +22,7 @@ class RunSummary:
     run_id: str
     states: Dict[str, str]
     split_counts: Dict[str, int]
-    anomalies: List[str]
+    anomalies: Optional[List[str]]  # None: the data was not validated
     accuracy: Optional[float]
     accuracy_per_class: Dict[int, float]
     baseline_accuracy: Optional[float]
@@ -130,7 +130,7 @@ def summarize(store, pipeline_name: str, metadata_path: str,
         run_id=run_id,
         states={node: run.state for node, run in runs.items()},
         split_counts=_split_counts(stats) if stats else {},
-        anomalies=_anomalies(anomalies) if anomalies else [],
+        anomalies=_anomalies(anomalies) if anomalies else None,
         accuracy=accuracy,
         accuracy_per_class=per_class,
         baseline_accuracy=baseline,
@@ -148,8 +148,9 @@ def format_summary(summary: RunSummary, accuracy_threshold: float) -> str:
     if summary.split_counts:
         lines.append('  data:        ' + ', '.join(
             f'{split} {count:,}' for split, count in summary.split_counts.items()))
-    lines.append('  anomalies:   ' + ('none' if not summary.anomalies else
-                                      '\n    '.join([''] + summary.anomalies)))
+    if summary.anomalies is not None:
+        lines.append('  anomalies:   ' + ('none' if not summary.anomalies else
+                                          '\n    '.join([''] + summary.anomalies)))
     if summary.accuracy is not None:
         baseline = ('' if summary.baseline_accuracy is None
                     else f' (last blessed model: {summary.baseline_accuracy:.4f})')

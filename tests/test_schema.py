@@ -1,0 +1,85 @@
+"""The curated schema agrees with the data, the feature keys, and what SchemaGen would infer."""
+
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_data_validation as tfdv
+
+from mnist_tfx import schema
+from mnist_tfx.components.anomalies_gate import executor as gate
+from mnist_tfx.components.mnist_example_gen import executor as example_gen
+from mnist_tfx.components.mnist_example_gen import sources
+from mnist_tfx.model import features
+
+# What the curated schema adds to an inferred one: the domains and the serving environment.
+CURATED_FIELDS = ('int_domain', 'not_in_environment')
+
+
+def _statistics(tmp_path, pixels, labels, name='data'):
+    """TFDV statistics of tf.Examples made exactly as MnistExampleGen makes them."""
+    path = str(tmp_path / f'{name}.tfrecord')
+    with tf.io.TFRecordWriter(path) as writer:
+        for row, label in zip(pixels, labels):
+            writer.write(example_gen.to_example(row, int(label)).SerializeToString())
+    return tfdv.generate_statistics_from_tfrecord(path)
+
+
+@pytest.fixture(scope='module')
+def default_data():
+    return sources.read_split(sources.detect_source(sources.default_data_path()), 'train')
+
+
+def test_curated_schema_matches_inferred_schema(tmp_path, default_data):
+    inferred = tfdv.infer_schema(_statistics(tmp_path, *default_data), infer_feature_shape=True)
+    curated = schema.load_schema()
+    for feature in curated.feature:
+        for field in CURATED_FIELDS:
+            feature.ClearField(field)
+    curated.ClearField('default_environment')
+    assert {f.name: f for f in curated.feature} == {f.name: f for f in inferred.feature}
+
+
+def test_schema_names_the_shared_feature_keys():
+    curated = {f.name: f for f in schema.load_schema().feature}
+    assert set(curated) == {features.PIXELS_KEY, features.LABEL_KEY}
+    pixels, label = curated[features.PIXELS_KEY], curated[features.LABEL_KEY]
+    assert [d.size for d in pixels.shape.dim] == [features.NUM_PIXELS]
+    assert (pixels.int_domain.min, pixels.int_domain.max) == (0, features.MAX_PIXEL)
+    assert (label.int_domain.min, label.int_domain.max) == (0, features.NUM_CLASSES - 1)
+    assert list(label.not_in_environment) == ['SERVING']
+
+
+def _anomaly_lines(tmp_path, pixels, labels):
+    stats = _statistics(tmp_path, pixels, labels)
+    anomalies = tfdv.validate_statistics(stats, schema.load_schema(),
+                                         custom_validation_config=schema.load_validations())
+    return gate.describe_anomalies({'train': anomalies})
+
+
+def test_default_data_has_no_anomalies(tmp_path, default_data):
+    assert _anomaly_lines(tmp_path, *default_data) == []
+
+
+def test_inverted_images_are_caught(tmp_path, default_data):
+    pixels, labels = default_data
+    lines = _anomaly_lines(tmp_path, 255 - pixels[:300], labels[:300])
+    assert len(lines) == 1 and 'inverted' in lines[0] and "feature 'pixels'" in lines[0]
+
+
+def test_images_scaled_to_0_1_are_caught(tmp_path, default_data):
+    pixels, labels = default_data
+    lines = _anomaly_lines(tmp_path, (pixels[:300] / 255.0).astype(np.float32), labels[:300])
+    text = '\n'.join(lines)
+    assert "feature 'pixels'" in text
+    assert 'FLOAT' in text  # the schema wants INT
+    assert 'scaled to 0-1' in text
+
+
+def test_pixels_out_of_domain_are_caught(tmp_path, default_data):
+    pixels, labels = default_data
+    bad = pixels[:300].copy()
+    bad[5, 100] = 300
+    lines = _anomaly_lines(tmp_path, bad, labels[:300])
+    assert len(lines) == 1 and "feature 'pixels'" in lines[0] and '300' in lines[0]
