@@ -1,0 +1,98 @@
+"""run_local.py as a user meets it: --help, and one clear error per kind of bad input."""
+
+import gzip
+import os
+
+import numpy as np
+
+from conftest import idx_bytes, run_cli, write_idx_dir
+from mnist_tfx.pipeline import metadata
+from mnist_tfx.pipeline import pipeline as pipeline_def
+
+
+def test_help_lists_every_option():
+    result = run_cli('--help')
+    assert result.returncode == 0
+    for option in ('--data', '--epochs', '--batch-size', '--learning-rate', '--mixed-precision',
+                   '--accuracy-threshold', '--max-accuracy-drop', '--output-root',
+                   '--pipeline-name', '--no-cache', '--verbose'):
+        assert option in result.stdout
+
+
+def _bad(tmp_path, *args):
+    """Runs with bad input; checks the exit code, one error line, and that nothing was made."""
+    out = tmp_path / 'outputs'
+    result = run_cli(*args, '--output-root', str(out))
+    assert result.returncode == 2, result.stdout + result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(errors) == 1 and errors[0].startswith('error: '), result.stderr
+    assert not out.exists()
+    return errors[0]
+
+
+def test_missing_data_path(tmp_path):
+    missing = tmp_path / 'no-such-dir'
+    assert _bad(tmp_path, '--data', str(missing)) == f'error: {missing}: no such file or directory'
+
+
+def test_idx_problems(tmp_path, digits):
+    images, labels = digits
+    directory = write_idx_dir(tmp_path / 'data', images[:50], labels[:50], compress=False)
+    images_file = os.path.join(directory, 'train-images-idx3-ubyte')
+    labels_file = os.path.join(directory, 'train-labels-idx1-ubyte')
+    good_images = idx_bytes(images[:50])
+    cases = [
+        (images_file, b'\x00\x00\x08\x02' + good_images[4:], 'wrong magic number'),
+        (images_file, good_images[:-1000], 'truncated'),
+        (images_file, good_images + bytes(784), 'more than the header'),
+        (labels_file, idx_bytes(labels[:49]), '50 images but 49 labels'),
+        (labels_file, idx_bytes(np.full(50, 10)), 'labels outside 0-9'),
+        (images_file, gzip.compress(good_images)[:-20], 'gzip'),
+    ]
+    for path, content, expected in cases:
+        with open(path, 'wb') as f:
+            f.write(content)
+        message = _bad(tmp_path, '--data', directory)
+        assert path in message and expected in message, message
+        with open(images_file, 'wb') as f:
+            f.write(good_images)
+        with open(labels_file, 'wb') as f:
+            f.write(idx_bytes(labels[:50]))
+
+
+def test_npz_without_arrays(tmp_path):
+    path = tmp_path / 'data.npz'
+    np.savez(path, images=np.zeros((3, 28, 28), np.uint8))
+    message = _bad(tmp_path, '--data', str(path))
+    assert str(path) in message and 'missing array(s) x_train, y_train' in message
+
+
+def test_empty_data_set(tmp_path):
+    directory = write_idx_dir(tmp_path / 'data', np.zeros((0, 28, 28)), np.zeros(0))
+    message = _bad(tmp_path, '--data', directory)
+    assert 'train-images-idx3-ubyte' in message and 'contains no images' in message
+
+
+def test_bad_option_value(tmp_path):
+    result = run_cli('--accuracy-threshold', '1.5', '--output-root', str(tmp_path / 'o'))
+    assert result.returncode == 2 and '1.5 is not between 0 and 1' in result.stderr
+
+
+def test_inverted_images_stop_at_the_gate(tmp_path, digits):
+    """Data that parses but is wrong: the validator gate stops the run before Transform."""
+    images, labels = digits
+    data = tmp_path / 'inverted.npz'
+    np.savez(data, x_train=255 - images[:300], y_train=labels[:300])
+    out = tmp_path / 'outputs'
+    result = run_cli('--data', str(data), '--epochs', '1', '--output-root', str(out))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert 'FAILED  AnomaliesGate' in result.stdout
+    assert "error: AnomaliesGate failed" in result.stderr
+    assert "feature 'pixels'" in result.stderr and 'inverted' in result.stderr
+    store = metadata.open_store(str(out / 'metadata' / 'mnist.sqlite'))
+    nodes = metadata.node_runs(store, 'mnist')
+    assert nodes[pipeline_def.ANOMALIES_GATE].state == 'failed'
+    for downstream in (pipeline_def.TRANSFORM, pipeline_def.TRAINER, pipeline_def.EVALUATOR,
+                       pipeline_def.PUSHER):
+        assert downstream not in nodes
+    assert not (out / 'serving').exists()
