@@ -95,8 +95,8 @@ def run(config: RunConfig, verbose: bool = False, stream=sys.stdout) -> int:
     if failure is not None:
         component = handler.failed() or 'the pipeline'
         print(f'\nerror: {component} failed: {failure}', file=sys.stderr)
-    store = metadata.open_store(config.metadata_path)
     try:
+        store = metadata.open_store(config.metadata_path)
         print('\n' + summary.format_summary(
             summary.summarize(store, config.pipeline_name, config.metadata_path),
             config.accuracy_threshold), file=stream)

@@ -8,6 +8,11 @@ import dataclasses
 import os
 from typing import Dict, List, Optional
 
+import tensorflow_data_validation as tfdv
+import tensorflow_model_analysis as tfma
+from tfx.types import artifact_utils
+from tfx.types import standard_artifacts
+
 from mnist_tfx.components.anomalies_gate import executor as gate_executor
 from mnist_tfx.model import features
 from mnist_tfx.pipeline import metadata
@@ -20,7 +25,6 @@ _STATS_FILE = 'FeatureStats.pb'
 class RunSummary:
     """What a person wants to know after a run."""
     run_id: str
-    states: Dict[str, str]
     split_counts: Dict[str, int]
     anomalies: Optional[List[str]]  # None: the data was not validated
     accuracy: Optional[float]
@@ -39,31 +43,29 @@ def _artifact(runs, node, key):
     return artifacts[0] if artifacts else None
 
 
+def _as_tfx(mlmd_artifact, artifact_class):
+    artifact = artifact_class()
+    artifact.set_mlmd_artifact(mlmd_artifact)
+    return artifact
+
+
 def _split_counts(stats_artifact) -> Dict[str, int]:
-    from tensorflow_data_validation import load_stats_binary  # pylint: disable=g-import-not-at-top
-    from tfx.types import artifact_utils  # pylint: disable=g-import-not-at-top
+    statistics = _as_tfx(stats_artifact, standard_artifacts.ExampleStatistics)
     counts = {}
-    for split in artifact_utils.decode_split_names(
-            stats_artifact.custom_properties['split_names'].string_value
-            or stats_artifact.properties['split_names'].string_value):
-        path = os.path.join(stats_artifact.uri, f'Split-{split}', _STATS_FILE)
-        stats = load_stats_binary(path)
+    for split in artifact_utils.decode_split_names(statistics.split_names):
+        path = os.path.join(artifact_utils.get_split_uri([statistics], split), _STATS_FILE)
+        stats = tfdv.load_stats_binary(path)
         counts[split] = int(stats.datasets[0].num_examples) if stats.datasets else 0
     return counts
 
 
 def _anomalies(anomalies_artifact) -> List[str]:
-    from tfx.types import artifact_utils  # pylint: disable=g-import-not-at-top
-    from tfx.types import standard_artifacts  # pylint: disable=g-import-not-at-top
-    artifact = standard_artifacts.ExampleAnomalies()
-    artifact.set_mlmd_artifact(anomalies_artifact)
-    del artifact_utils
+    artifact = _as_tfx(anomalies_artifact, standard_artifacts.ExampleAnomalies)
     return gate_executor.describe_anomalies(gate_executor.load_anomalies(artifact))
 
 
 def _accuracy(evaluation_uri: str):
     """(overall, per class, baseline overall) accuracy of the evaluated model, from TFMA."""
-    import tensorflow_model_analysis as tfma  # pylint: disable=g-import-not-at-top
     overall, baseline, per_class = None, None, {}
     for metrics in tfma.load_metrics(evaluation_uri):
         keys = metrics.slice_key.single_slice_keys
@@ -85,7 +87,6 @@ def _accuracy(evaluation_uri: str):
 
 def _blessing_reasons(evaluation_uri: str) -> List[str]:
     """Why TFMA did not bless: each failed threshold with the value it saw."""
-    import tensorflow_model_analysis as tfma  # pylint: disable=g-import-not-at-top
     result = tfma.load_validation_result(evaluation_uri)
     reasons = []
     for per_slice in result.metric_validations_per_slice:
@@ -128,7 +129,6 @@ def summarize(store, pipeline_name: str, metadata_path: str,
         pushed_to = pushed.custom_properties['pushed_destination'].string_value
     return RunSummary(
         run_id=run_id,
-        states={node: run.state for node, run in runs.items()},
         split_counts=_split_counts(stats) if stats else {},
         anomalies=_anomalies(anomalies) if anomalies else None,
         accuracy=accuracy,

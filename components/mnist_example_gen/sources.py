@@ -41,7 +41,7 @@ _IDX_IMAGES_MAGIC = 0x00000803  # unsigned bytes, 3 dimensions
 _IDX_LABELS_MAGIC = 0x00000801  # unsigned bytes, 1 dimension
 _GZIP_MAGIC = b'\x1f\x8b'
 # Matches both IDX pairs (train-* and t10k-*), and so fingerprints both.
-IDX_PATTERN = '*-idx?-ubyte*'
+IDX_PATTERN = '*idx?-ubyte*'
 
 
 class DataError(ValueError):
