@@ -14,7 +14,8 @@ declares only the direct dependencies, unpinned, for information.
 from setuptools import setup
 
 _FOLDERS = ('pipeline', 'components', 'components.mnist_example_gen', 'components.anomalies_gate',
-            'model', 'schema')
+            'components.tflite_exporter', 'components.tflite_validator',
+            'components.model_pusher', 'model', 'schema')
 
 setup(
     name='mnist-tfx',
@@ -30,5 +31,6 @@ setup(
                       'numpy'],
     entry_points={'console_scripts': [
         'mnist-tfx-run = mnist_tfx.pipeline.run_local:main',
+        'mnist-tfx-predict = mnist_tfx.predict:main',
     ]},
 )

@@ -4,6 +4,7 @@ Run parameters arrive in the Trainer's custom_config (see params.TrainingParams)
 size, learning rate and mixed precision change per run without editing code.
 """
 
+import os
 from typing import Callable, Optional
 
 import keras
@@ -89,4 +90,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
 
     model = train_model(params, make_dataset, log_dir=fn_args.model_run_dir)
     export.save_serving_model(model, tf_transform_output, fn_args.serving_model_dir)
+    # fn_args.serving_model_dir is <model artifact>/Format-Serving.
+    export.save_keras_export(model, export.keras_export_path(
+        os.path.dirname(fn_args.serving_model_dir)))
 

@@ -11,7 +11,7 @@ Where things land, under `output_root` (default `./outputs`, relative to the wor
 
 import dataclasses
 import os
-from typing import Optional
+from typing import Optional, Tuple
 
 from mnist_tfx.model.params import TrainingParams
 
@@ -31,6 +31,9 @@ class RunConfig:
     mixed_precision: Optional[str] = TrainingParams.mixed_precision
     accuracy_threshold: float = 0.8
     max_accuracy_drop: float = 0.0
+    min_tflite_agreement: float = 0.999
+    max_int8_accuracy_drop: float = 0.005
+    class_names: Optional[Tuple[str, ...]] = None  # None: the label numbers '0'-'9'
     train_buckets: int = 4
     eval_buckets: int = 1
     enable_cache: bool = True

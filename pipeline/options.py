@@ -12,6 +12,7 @@ from typing import Any, Dict, List, Optional
 
 from mnist_tfx import schema
 from mnist_tfx.components.mnist_example_gen import sources
+from mnist_tfx.model.features import NUM_CLASSES
 from mnist_tfx.model.params import MIXED_PRECISION_POLICIES
 from mnist_tfx.pipeline.config import RunConfig
 
@@ -37,6 +38,14 @@ def _positive_float(text: str) -> float:
     if not value > 0:
         raise argparse.ArgumentTypeError(f'{text} is not a positive number')
     return value
+
+
+def _class_names(text: str):
+    names = tuple(name.strip() for name in text.split(','))
+    if len(names) != NUM_CLASSES or not all(names):
+        raise argparse.ArgumentTypeError(
+            f'expected {NUM_CLASSES} non-empty comma-separated names, got {len(names)}')
+    return names
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -68,12 +77,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                             default=_DEFAULTS.max_accuracy_drop,
                             help='how far below the last blessed model\'s accuracy a new model '
                             'may be and still be blessed (default %(default)s: not worse)')
+    evaluation.add_argument('--min-tflite-agreement', type=_fraction,
+                            default=_DEFAULTS.min_tflite_agreement,
+                            help='share of eval examples on which the float32 TFLite model must '
+                            'predict the SavedModel\'s class (default %(default)s)')
+    evaluation.add_argument('--max-int8-accuracy-drop', type=_fraction,
+                            default=_DEFAULTS.max_int8_accuracy_drop,
+                            help='how far the int8 TFLite accuracy may fall below the '
+                            'SavedModel\'s (default %(default)s)')
     out = parser.add_argument_group('outputs')
     out.add_argument('--output-root', default=_DEFAULTS.output_root, metavar='DIR',
                      help='where artifacts, ML Metadata and pushed models go '
                      '(default: ./%(default)s)')
     out.add_argument('--pipeline-name', default=_DEFAULTS.pipeline_name,
                      help='default %(default)s')
+    out.add_argument('--class-names', type=_class_names, default=None, metavar='A,B,...',
+                     help='names of the 10 classes in label order, for labels.txt and the '
+                     'model card (default: 0,1,...,9)')
     out.add_argument('--no-cache', dest='enable_cache', action='store_false',
                      help='run every component even when its inputs are unchanged')
 
@@ -118,6 +138,9 @@ def pipeline_kwargs(config: RunConfig, source: sources.Source,
         training=config.training,
         accuracy_threshold=config.accuracy_threshold,
         max_accuracy_drop=config.max_accuracy_drop,
+        class_names=list(config.class_names) if config.class_names else None,
+        min_tflite_agreement=config.min_tflite_agreement,
+        max_int8_accuracy_drop=config.max_int8_accuracy_drop,
         train_buckets=config.train_buckets,
         eval_buckets=config.eval_buckets,
         custom_validations=schema.load_validations(),

@@ -13,6 +13,9 @@ from tfx import v1 as tfx
 
 from mnist_tfx.components.anomalies_gate.component import AnomaliesGate
 from mnist_tfx.components.mnist_example_gen.component import MnistExampleGen
+from mnist_tfx.components.model_pusher.component import ModelPusher
+from mnist_tfx.components.tflite_exporter.component import TFLiteExporter
+from mnist_tfx.components.tflite_validator.component import TFLiteValidator
 from mnist_tfx.model import export
 from mnist_tfx.model import features
 from mnist_tfx.model.params import TrainingParams
@@ -34,9 +37,11 @@ TRANSFORM = 'Transform'
 TRAINER = 'Trainer'
 BASELINE_RESOLVER = 'baseline_model_resolver'
 EVALUATOR = 'Evaluator'
+TFLITE_EXPORTER = 'TFLiteExporter'
+TFLITE_VALIDATOR = 'TFLiteValidator'
 PUSHER = 'Pusher'
 COMPONENTS = (EXAMPLE_GEN, STATISTICS_GEN, SCHEMA_GEN, EXAMPLE_VALIDATOR, ANOMALIES_GATE,
-              TRANSFORM, TRAINER, EVALUATOR, PUSHER)
+              TRANSFORM, TRAINER, EVALUATOR, TFLITE_EXPORTER, TFLITE_VALIDATOR, PUSHER)
 
 
 def eval_config(accuracy_threshold: float, max_accuracy_drop: float) -> tfma.EvalConfig:
@@ -75,6 +80,10 @@ def create_pipeline(
     training: TrainingParams,
     accuracy_threshold: float,
     max_accuracy_drop: float = 0.0,
+    class_names: Optional[List[str]] = None,
+    min_tflite_agreement: float = 0.999,
+    max_int8_accuracy_drop: float = 0.005,
+    num_representative_examples: int = 300,
     train_buckets: int = 4,
     eval_buckets: int = 1,
     custom_validations: Optional[custom_validation_config_pb2.CustomValidationConfig] = None,
@@ -96,6 +105,13 @@ def create_pipeline(
       accuracy_threshold: lowest eval accuracy that blesses a model.
       max_accuracy_drop: how much lower than the baseline's accuracy a model may be (0: not
         worse at all).
+      class_names: one name per label, for labels.txt and the model card (default: '0'-'9').
+      min_tflite_agreement: share of eval examples on which the float32 TFLite model must
+        predict the SavedModel's class.
+      max_int8_accuracy_drop: how far the int8 TFLite model's accuracy may fall below the
+        SavedModel's (0.005 = half a percentage point).
+      num_representative_examples: transformed training examples that calibrate int8
+        quantization.
       train_buckets, eval_buckets: hash split of the training data into train and eval.
       custom_validations: extra TFDV SQL checks for ExampleValidator (schema/validations.pbtxt).
       metadata_connection_config: ML Metadata; None leaves it to the orchestrator.
@@ -147,15 +163,30 @@ def create_pipeline(
         baseline_model=resolver.outputs[baseline.MODEL_KEY],
         eval_config=eval_config(accuracy_threshold, max_accuracy_drop))
 
-    # The TFLite exports join the push here (a later change); the SavedModel goes as it is.
-    pusher = tfx.components.Pusher(
+    tflite_exporter = TFLiteExporter(
+        model=trainer.outputs['model'],
+        transformed_examples=transform.outputs['transformed_examples'],
+        transform_graph=transform.outputs['transform_graph'],
+        num_representative_examples=num_representative_examples)
+    tflite_validator = TFLiteValidator(
+        model=trainer.outputs['model'],
+        tflite_model=tflite_exporter.outputs['tflite_model'],
+        examples=example_gen.outputs['examples'],
+        min_float32_agreement=min_tflite_agreement,
+        max_int8_accuracy_drop=max_int8_accuracy_drop)
+    pusher = ModelPusher(
         model=trainer.outputs['model'],
         model_blessing=evaluator.outputs['blessing'],
-        push_destination=tfx.proto.PushDestination(
-            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_dir)))
+        tflite_model=tflite_exporter.outputs['tflite_model'],
+        tflite_blessing=tflite_validator.outputs['blessing'],
+        statistics=statistics_gen.outputs['statistics'],
+        examples=example_gen.outputs['examples'],
+        base_directory=serving_dir,
+        class_names=class_names or [str(i) for i in range(features.NUM_CLASSES)],
+    ).with_id(PUSHER)
 
     components = [example_gen, statistics_gen, schema_gen, example_validator, gate, transform,
-                  trainer, resolver, evaluator, pusher]
+                  trainer, resolver, evaluator, tflite_exporter, tflite_validator, pusher]
     return tfx.dsl.Pipeline(
         pipeline_name=pipeline_name,
         pipeline_root=pipeline_root,

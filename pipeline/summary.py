@@ -5,6 +5,7 @@ summary of a cached run is as complete as that of a fresh one.
 """
 
 import dataclasses
+import json
 import os
 from typing import Dict, List, Optional
 
@@ -14,6 +15,7 @@ from tfx.types import artifact_utils
 from tfx.types import standard_artifacts
 
 from mnist_tfx.components.anomalies_gate import executor as gate_executor
+from mnist_tfx.components.tflite_validator.executor import METRICS_FILE
 from mnist_tfx.model import features
 from mnist_tfx.pipeline import metadata
 from mnist_tfx.pipeline import pipeline as pipeline_def
@@ -32,7 +34,9 @@ class RunSummary:
     baseline_accuracy: Optional[float]
     blessed: Optional[bool]
     blessing_reasons: List[str]
+    tflite: Optional[dict]  # the TFLite check's metrics.json
     pushed_to: Optional[str]
+    not_pushed_reason: Optional[str]
     metadata_path: str
     tensorboard_dir: Optional[str]
 
@@ -119,14 +123,21 @@ def summarize(store, pipeline_name: str, metadata_path: str,
     blessing = _artifact(runs, pipeline_def.EVALUATOR, 'blessing')
     pushed = _artifact(runs, pipeline_def.PUSHER, 'pushed_model')
     model_run = _artifact(runs, pipeline_def.TRAINER, 'model_run')
+    tflite_blessing = _artifact(runs, pipeline_def.TFLITE_VALIDATOR, 'blessing')
     accuracy, per_class, baseline = (_accuracy(evaluation.uri) if evaluation
                                      else (None, {}, None))
     blessed = None
     if blessing is not None:
         blessed = blessing.custom_properties['blessed'].int_value == 1
-    pushed_to = None
+    pushed_to = not_pushed = None
     if pushed is not None and pushed.custom_properties['pushed'].int_value == 1:
         pushed_to = pushed.custom_properties['pushed_destination'].string_value
+    elif pushed is not None:
+        not_pushed = pushed.custom_properties['not_pushed_reason'].string_value
+    tflite = None
+    if tflite_blessing is not None:
+        with open(os.path.join(tflite_blessing.uri, METRICS_FILE)) as f:
+            tflite = json.load(f)
     return RunSummary(
         run_id=run_id,
         split_counts=_split_counts(stats) if stats else {},
@@ -136,7 +147,9 @@ def summarize(store, pipeline_name: str, metadata_path: str,
         baseline_accuracy=baseline,
         blessed=blessed,
         blessing_reasons=_blessing_reasons(evaluation.uri) if evaluation and not blessed else [],
+        tflite=tflite,
         pushed_to=pushed_to,
+        not_pushed_reason=not_pushed,
         metadata_path=metadata_path,
         tensorboard_dir=model_run.uri if model_run else None,
     )
@@ -166,7 +179,22 @@ def format_summary(summary: RunSummary, accuracy_threshold: float) -> str:
         else:
             lines.append('  blessed:     NO: ' + ('; '.join(summary.blessing_reasons)
                                                  or 'see the Evaluator output'))
-    lines.append('  pushed to:   ' + (summary.pushed_to or 'nothing pushed'))
+    if summary.tflite:
+        t, base = summary.tflite, summary.tflite['saved_model']
+        lines.append(f'  SavedModel:  accuracy {base["accuracy"]:.4f}, '
+                     f'{base["latency_ms"]:.2f} ms/image')
+        for name in ('float32', 'int8'):
+            m = t[name]
+            lines.append(f'  TFLite {name + ":":<8} {m["bytes"] / 1024:.0f} KB, accuracy '
+                         f'{m["accuracy"]:.4f}, agrees with SavedModel on {m["agreement"]:.2%}, '
+                         f'{m["latency_ms"]:.3f} ms/image')
+        lines.append('  TFLite check: ' + ('passed' if t['blessed'] else
+                                           'FAILED: ' + '; '.join(t['reasons'])))
+    if summary.pushed_to:
+        lines.append(f'  pushed to:   {summary.pushed_to}')
+    else:
+        lines.append('  pushed to:   nothing pushed'
+                     + (f' ({summary.not_pushed_reason})' if summary.not_pushed_reason else ''))
     lines.append(f'  ML Metadata: {summary.metadata_path}')
     if summary.tensorboard_dir:
         lines.append(f'  TensorBoard: tensorboard --logdir {summary.tensorboard_dir}')

@@ -37,7 +37,7 @@ SOURCE_TRAIN = 'train'
 SOURCE_TEST = 'test'
 
 _IDX_PREFIX = {SOURCE_TRAIN: 'train', SOURCE_TEST: 't10k'}
-_IDX_IMAGES_MAGIC = 0x00000803  # unsigned bytes, 3 dimensions
+IDX_IMAGES_MAGIC = 0x00000803  # unsigned bytes, 3 dimensions
 _IDX_LABELS_MAGIC = 0x00000801  # unsigned bytes, 1 dimension
 _GZIP_MAGIC = b'\x1f\x8b'
 # Matches both IDX pairs (train-* and t10k-*), and so fingerprints both.
@@ -150,7 +150,7 @@ def _read_bytes(path: str) -> bytes:
 def read_idx(path: str, expected_magic: int) -> np.ndarray:
     """Reads one IDX file of unsigned bytes, checking its header against its size."""
     raw = _read_bytes(path)
-    kind = 'images' if expected_magic == _IDX_IMAGES_MAGIC else 'labels'
+    kind = 'images' if expected_magic == IDX_IMAGES_MAGIC else 'labels'
     if len(raw) < 4:
         raise DataError(path, f'too short to be an IDX file ({len(raw)} bytes)')
     (magic,) = struct.unpack('>I', raw[:4])
@@ -215,7 +215,7 @@ def _read_idx_split(directory: str, split: str) -> Tuple[np.ndarray, np.ndarray]
     images_path, labels_path = idx_pair(directory, split)
     if not images_path or not labels_path:
         raise DataError(directory, f'no {_IDX_PREFIX[split]}-images/labels IDX pair')
-    images = read_idx(images_path, _IDX_IMAGES_MAGIC)
+    images = read_idx(images_path, IDX_IMAGES_MAGIC)
     labels = read_idx(labels_path, _IDX_LABELS_MAGIC)
     return _check_pair(images, labels, images_path, labels_path)
 

@@ -1,0 +1,80 @@
+"""Benchmark of a pushed version: SavedModel vs float32 TFLite vs int8 TFLite.
+
+    python bench/tflite_bench.py VERSION_DIR [--runs 1000] [--split eval]
+
+Prints, per format: file size, accuracy on the eval split the pipeline held out (read from the
+Examples artifact named in the version's model_card.json), single-image latency (median of
+--runs invocations on 1 thread) and images per second at batch 1. Not a test: it asserts
+nothing, it measures.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+
+def _saved_model_bench(path, pixels, labels, runs):
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    from mnist_tfx.model.export import CLASS_IDS_KEY, IMAGES_SIGNATURE  # pylint: disable=g-import-not-at-top
+    serve = tf.saved_model.load(path).signatures[IMAGES_SIGNATURE]
+    images = pixels.reshape(-1, 28, 28).astype(np.uint8)
+    classes = np.concatenate([serve(images=tf.constant(images[i:i + 512]))[CLASS_IDS_KEY].numpy()
+                              for i in range(0, len(images), 512)])
+    one = tf.constant(images[:1])
+    serve(images=one)
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        serve(images=one)
+        times.append(time.perf_counter() - start)
+    size = sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(path) for f in fs)
+    return size, float(np.mean(classes == labels)), float(np.median(times))
+
+
+def _tflite_bench(path, pixels, labels, runs):
+    from mnist_tfx.model import tflite  # pylint: disable=g-import-not-at-top
+    model = tflite.TFLiteClassifier(path, num_threads=1)
+    model_input = tflite.pixels_to_model_input(pixels)
+    classes = np.argmax(model.predict(model_input), axis=-1)
+    median, _ = model.latency(model_input, runs=runs)
+    return os.path.getsize(path), float(np.mean(classes == labels)), median
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('version_dir')
+    parser.add_argument('--runs', type=int, default=1000)
+    parser.add_argument('--split', default='eval')
+    args = parser.parse_args(argv)
+
+    from mnist_tfx.components.tflite_validator.executor import read_examples  # pylint: disable=g-import-not-at-top
+    from tfx.types import standard_artifacts  # pylint: disable=g-import-not-at-top
+    with open(os.path.join(args.version_dir, 'model_card.json')) as f:
+        card = json.load(f)
+    examples = standard_artifacts.Examples()
+    examples.uri = card['data']['examples_uri']
+    examples.split_names = json.dumps(list(card['data']['examples_per_split']))
+    _, pixels, labels = read_examples(examples, args.split)
+
+    rows = [('SavedModel', *_saved_model_bench(os.path.join(args.version_dir, 'saved_model'),
+                                                pixels, labels, args.runs))]
+    for name, file in (('float32 TFLite', 'model_float32.tflite'),
+                       ('int8 TFLite', 'model_int8.tflite')):
+        rows.append((name, *_tflite_bench(os.path.join(args.version_dir, file), pixels, labels,
+                                          args.runs)))
+    print(f'{len(labels)} {args.split} images, latency = median of {args.runs} single-image '
+          'runs, 1 thread')
+    print(f'{"format":<16}{"size":>12}{"accuracy":>10}{"latency ms":>12}{"images/s":>10}')
+    for name, size, accuracy, latency in rows:
+        print(f'{name:<16}{size / 1024:>9.1f} KB{accuracy:>10.4f}{latency * 1e3:>12.4f}'
+              f'{1 / latency:>10.0f}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

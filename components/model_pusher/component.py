@@ -1,0 +1,29 @@
+"""ModelPusher: pushes SavedModel + TFLite models + labels + model card as one version folder."""
+
+import json
+from typing import List
+
+from tfx import types
+from tfx.dsl.components.base import base_component
+from tfx.dsl.components.base import executor_spec
+from tfx.types import standard_artifacts
+
+from mnist_tfx.components.model_pusher import executor
+from mnist_tfx.components.model_pusher.spec import ModelPusherSpec
+
+
+class ModelPusher(base_component.BaseComponent):
+    """Pushes only when both the Evaluator and the TFLite check blessed the model."""
+
+    SPEC_CLASS = ModelPusherSpec
+    EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(executor.Executor)
+
+    def __init__(self, model: types.BaseChannel, model_blessing: types.BaseChannel,
+                 tflite_model: types.BaseChannel, tflite_blessing: types.BaseChannel,
+                 statistics: types.BaseChannel, examples: types.BaseChannel,
+                 base_directory: str, class_names: List[str]):
+        super().__init__(spec=ModelPusherSpec(
+            model=model, model_blessing=model_blessing, tflite_model=tflite_model,
+            tflite_blessing=tflite_blessing, statistics=statistics, examples=examples,
+            base_directory=base_directory, class_names=json.dumps(class_names),
+            pushed_model=types.Channel(type=standard_artifacts.PushedModel)))

@@ -1,0 +1,189 @@
+"""Executor of ModelPusher: one version folder per blessed model, written whole or not at all.
+
+    <base_directory>/<version>/
+        saved_model/            SavedModel (TF Serving layout: serving_default, serving_images)
+        model_float32.tflite
+        model_int8.tflite       full-integer, uint8 input and output
+        labels.txt              one class name a line, in label order
+        model_card.json         inputs, per-format size/accuracy/latency, the data it saw
+
+The folder is assembled under a hidden name and renamed into place, so a crash never leaves a
+version that looks finished. The PushedModel artifact records the folder, the version and a
+manifest (file -> bytes and SHA-256) of every file in it, so any pushed file leads back to its
+run through ML Metadata.
+"""
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from typing import Any, Dict, List
+
+import tensorflow_data_validation as tfdv
+from tfx import types
+from tfx.dsl.components.base import base_executor
+from tfx.types import artifact_utils
+
+from mnist_tfx.components.model_pusher import spec
+from mnist_tfx.components.tflite_exporter.convert import FLOAT32_FILE, INT8_FILE
+from mnist_tfx.components.tflite_validator.executor import METRICS_FILE, SERVING_DIR
+from mnist_tfx.model import export
+from mnist_tfx.model import features
+
+SAVED_MODEL_DIR = 'saved_model'
+LABELS_FILE = 'labels.txt'
+MODEL_CARD_FILE = 'model_card.json'
+MANIFEST_FILE = 'manifest.json'
+
+
+def _blessed(artifact: types.Artifact) -> bool:
+    return artifact.get_int_custom_property('blessed') == 1
+
+
+def not_pushed_reasons(model_blessing: types.Artifact,
+                       tflite_blessing: types.Artifact) -> List[str]:
+    """Why a model must not be pushed; empty when both checks blessed it."""
+    reasons = []
+    if not _blessed(model_blessing):
+        reasons.append('the Evaluator did not bless the model')
+    if not _blessed(tflite_blessing):
+        reasons.append('the TFLite check failed: '
+                       + (tflite_blessing.get_string_custom_property('reasons') or 'see metrics'))
+    return reasons
+
+
+def _split_counts(statistics: types.Artifact) -> Dict[str, int]:
+    counts = {}
+    for split in artifact_utils.decode_split_names(statistics.split_names):
+        stats = tfdv.load_stats_binary(os.path.join(
+            artifact_utils.get_split_uri([statistics], split), 'FeatureStats.pb'))
+        counts[split] = int(stats.datasets[0].num_examples) if stats.datasets else 0
+    return counts
+
+
+def model_card(version: str, class_names: List[str], metrics: Dict[str, Any],
+               int8_quantization, model: types.Artifact, statistics: types.Artifact,
+               examples: types.Artifact, sizes: Dict[str, int]) -> Dict[str, Any]:
+    """What a user of the pushed folder needs to know about it."""
+    scale, zero_point = int8_quantization
+    side = features.IMAGE_SIDE
+    return {
+        'version': version,
+        'classes': class_names,
+        'inputs': {
+            SAVED_MODEL_DIR: {
+                'serving_default': 'examples: string [batch], serialized tf.Example with '
+                                   f'"{features.PIXELS_KEY}": int64 x {features.NUM_PIXELS} (0-255)',
+                export.IMAGES_SIGNATURE: f'images: uint8 [batch, {side}, {side}], raw pixels',
+                'outputs': f'{export.PREDICTION_KEY}: float32 [batch, {len(class_names)}], '
+                           f'{export.CLASS_IDS_KEY}: int64 [batch]',
+            },
+            FLOAT32_FILE: {'dtype': 'float32', 'shape': [1, side, side, 1],
+                           'values': 'pixels / 255 (0 = background)',
+                           'output': f'float32 [1, {len(class_names)}] probabilities'},
+            INT8_FILE: {'dtype': 'uint8', 'shape': [1, side, side, 1],
+                        'quantization': {'scale': scale, 'zero_point': zero_point},
+                        'values': 'round(pixels / 255 / scale + zero_point): the raw pixel',
+                        'output': f'uint8 [1, {len(class_names)}] quantized probabilities'},
+        },
+        'formats': {
+            SAVED_MODEL_DIR: {**metrics['saved_model'], 'bytes': sizes[SAVED_MODEL_DIR]},
+            FLOAT32_FILE: metrics['float32'],
+            INT8_FILE: metrics['int8'],
+        },
+        'evaluated_on': {'split': metrics['split'], 'examples': metrics['examples']},
+        'data': {
+            'examples_uri': examples.uri,
+            'examples_mlmd_artifact_id': examples.id,
+            'input_fingerprint': examples.get_string_custom_property('input_fingerprint'),
+            'examples_per_split': _split_counts(statistics),
+            'statistics_uri': statistics.uri,
+        },
+        'trained_model': {'uri': model.uri, 'mlmd_artifact_id': model.id},
+    }
+
+
+def _tree_size(path: str) -> int:
+    return sum(os.path.getsize(os.path.join(root, f))
+               for root, _, files in os.walk(path) for f in files)
+
+
+def manifest(folder: str) -> Dict[str, Dict[str, Any]]:
+    """Every file under a folder: relative path -> bytes and SHA-256."""
+    result = {}
+    for root, _, files in os.walk(folder):
+        for name in sorted(files):
+            path = os.path.join(root, name)
+            with open(path, 'rb') as f:
+                digest = hashlib.sha256(f.read()).hexdigest()
+            result[os.path.relpath(path, folder)] = {'bytes': os.path.getsize(path),
+                                                     'sha256': digest}
+    return dict(sorted(result.items()))
+
+
+def _new_version(base_directory: str) -> str:
+    version = int(time.time())
+    while os.path.exists(os.path.join(base_directory, str(version))):
+        version += 1
+    return str(version)
+
+
+def _int8_quantization(tflite_dir: str):
+    from mnist_tfx.model.tflite import TFLiteClassifier  # pylint: disable=g-import-not-at-top
+    scale, zero_point = TFLiteClassifier(os.path.join(tflite_dir, INT8_FILE)).input['quantization']
+    return float(scale), int(zero_point)
+
+
+class Executor(base_executor.BaseExecutor):
+    """Pushes SavedModel, TFLite models, labels and model card when both checks blessed."""
+
+    def Do(self, input_dict: Dict[str, List[types.Artifact]],
+           output_dict: Dict[str, List[types.Artifact]], exec_properties: Dict[str, Any]) -> None:
+        get = lambda key: artifact_utils.get_single_instance(input_dict[key])  # noqa: E731
+        model, tflite_model = get(spec.MODEL_KEY), get(spec.TFLITE_MODEL_KEY)
+        tflite_blessing = get(spec.TFLITE_BLESSING_KEY)
+        pushed = artifact_utils.get_single_instance(output_dict[spec.PUSHED_MODEL_KEY])
+
+        reasons = not_pushed_reasons(get(spec.MODEL_BLESSING_KEY), tflite_blessing)
+        if reasons:
+            pushed.set_int_custom_property('pushed', 0)
+            pushed.set_string_custom_property('not_pushed_reason', '; '.join(reasons))
+            return
+
+        base = exec_properties[spec.BASE_DIRECTORY_KEY]
+        class_names = json.loads(exec_properties[spec.CLASS_NAMES_KEY])
+        with open(os.path.join(tflite_blessing.uri, METRICS_FILE)) as f:
+            metrics = json.load(f)
+        version = _new_version(base)
+        final = os.path.join(base, version)
+        staging = os.path.join(base, f'.{version}.partial')
+        shutil.rmtree(staging, ignore_errors=True)
+        try:
+            shutil.copytree(os.path.join(model.uri, SERVING_DIR),
+                            os.path.join(staging, SAVED_MODEL_DIR))
+            for name in (FLOAT32_FILE, INT8_FILE):
+                shutil.copyfile(os.path.join(tflite_model.uri, name), os.path.join(staging, name))
+            with open(os.path.join(staging, LABELS_FILE), 'w') as f:
+                f.write('\n'.join(class_names) + '\n')
+            card = model_card(version, class_names, metrics, _int8_quantization(staging), model,
+                              get(spec.STATISTICS_KEY), get(spec.EXAMPLES_KEY),
+                              {SAVED_MODEL_DIR: _tree_size(os.path.join(staging, SAVED_MODEL_DIR))})
+            card['trained_model']['tflite_artifact_id'] = tflite_model.id
+            with open(os.path.join(staging, MODEL_CARD_FILE), 'w') as f:
+                json.dump(card, f, indent=2)
+            files = manifest(staging)
+            os.replace(staging, final)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+        # The artifact's own folder keeps the card and the manifest of what was pushed.
+        shutil.copyfile(os.path.join(final, MODEL_CARD_FILE),
+                        os.path.join(pushed.uri, MODEL_CARD_FILE))
+        with open(os.path.join(pushed.uri, MANIFEST_FILE), 'w') as f:
+            json.dump(files, f, indent=2)
+        pushed.set_int_custom_property('pushed', 1)
+        pushed.set_string_custom_property('pushed_destination', final)
+        pushed.set_string_custom_property('pushed_version', version)
+        pushed.set_string_custom_property('files', json.dumps(files))
+

@@ -1,0 +1,34 @@
+"""Component spec of ModelPusher."""
+
+from tfx.types import standard_artifacts
+from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
+
+from mnist_tfx.components.artifacts import TFLiteBlessing, TFLiteModel
+
+MODEL_KEY = 'model'
+MODEL_BLESSING_KEY = 'model_blessing'
+TFLITE_MODEL_KEY = 'tflite_model'
+TFLITE_BLESSING_KEY = 'tflite_blessing'
+STATISTICS_KEY = 'statistics'
+EXAMPLES_KEY = 'examples'
+PUSHED_MODEL_KEY = 'pushed_model'
+BASE_DIRECTORY_KEY = 'base_directory'
+CLASS_NAMES_KEY = 'class_names'
+
+
+class ModelPusherSpec(ComponentSpec):
+    """Both blessings and every export in; one versioned serving folder out."""
+
+    PARAMETERS = {
+        BASE_DIRECTORY_KEY: ExecutionParameter(type=str),
+        CLASS_NAMES_KEY: ExecutionParameter(type=str),  # JSON list, one name per label
+    }
+    INPUTS = {
+        MODEL_KEY: ChannelParameter(type=standard_artifacts.Model),
+        MODEL_BLESSING_KEY: ChannelParameter(type=standard_artifacts.ModelBlessing),
+        TFLITE_MODEL_KEY: ChannelParameter(type=TFLiteModel),
+        TFLITE_BLESSING_KEY: ChannelParameter(type=TFLiteBlessing),
+        STATISTICS_KEY: ChannelParameter(type=standard_artifacts.ExampleStatistics),
+        EXAMPLES_KEY: ChannelParameter(type=standard_artifacts.Examples),
+    }
+    OUTPUTS = {PUSHED_MODEL_KEY: ChannelParameter(type=standard_artifacts.PushedModel)}

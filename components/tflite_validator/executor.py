@@ -1,0 +1,133 @@
+"""Executor of TFLiteValidator: are the TFLite models as good as the SavedModel?
+
+On every example of the eval split it compares the SavedModel (through its serving_default
+signature, Transform graph included) with both TFLite models, one image at a time:
+  * float32 TFLite must predict the SavedModel's class on >= min_float32_agreement of them;
+  * int8 TFLite accuracy may be at most max_int8_accuracy_drop below the SavedModel's.
+The verdict and every figure (accuracies, agreements, sizes, single-image latencies) go to
+metrics.json in the blessing artifact and to its custom properties; the Pusher pushes only a
+blessed pair. TFMA's own `tf_lite` model type is not used: it feeds raw features to the model
+by input name and cannot put the Transform graph in front of a TFLite model.
+"""
+
+import json
+import os
+from typing import Any, Dict, List, Tuple
+
+import numpy as np
+import tensorflow as tf
+from tfx import types
+from tfx.dsl.components.base import base_executor
+from tfx.types import artifact_utils
+
+from mnist_tfx.components.tflite_exporter.convert import FLOAT32_FILE, INT8_FILE
+from mnist_tfx.components.tflite_validator import spec
+from mnist_tfx.model import features
+from mnist_tfx.model import tflite
+from mnist_tfx.model.export import CLASS_IDS_KEY, IMAGES_SIGNATURE
+
+METRICS_FILE = 'metrics.json'
+SERVING_DIR = 'Format-Serving'
+_BATCH = 256
+
+
+def read_examples(examples: types.Artifact, split: str) -> Tuple[List[bytes], np.ndarray,
+                                                                  np.ndarray]:
+    """(serialized tf.Examples, pixels [n, 784], labels [n]) of one split."""
+    pattern = os.path.join(artifact_utils.get_split_uri([examples], split), '*')
+    serialized = [record.numpy() for record in
+                  tf.data.TFRecordDataset(tf.io.gfile.glob(pattern), compression_type='GZIP')]
+    parsed = tf.io.parse_example(serialized, {
+        features.PIXELS_KEY: tf.io.FixedLenFeature([features.NUM_PIXELS], tf.int64),
+        features.LABEL_KEY: tf.io.FixedLenFeature([1], tf.int64)})
+    return (serialized, parsed[features.PIXELS_KEY].numpy(),
+            parsed[features.LABEL_KEY].numpy().reshape(-1))
+
+
+def saved_model_classes(saved_model, serialized: List[bytes]) -> np.ndarray:
+    serve = saved_model.signatures['serving_default']
+    return np.concatenate([serve(examples=tf.constant(serialized[i:i + _BATCH]))[CLASS_IDS_KEY]
+                           .numpy() for i in range(0, len(serialized), _BATCH)])
+
+
+def _saved_model_latency(saved_model, pixels: np.ndarray, runs: int = 200) -> float:
+    serve = saved_model.signatures[IMAGES_SIGNATURE]
+    image = tf.constant(pixels[:1].reshape(1, features.IMAGE_SIDE, features.IMAGE_SIDE)
+                        .astype(np.uint8))
+    serve(images=image)
+    times = []
+    for _ in range(runs):
+        start = tf.timestamp()
+        serve(images=image)
+        times.append(float(tf.timestamp() - start))
+    return float(np.median(times))
+
+
+def evaluate(model_uri: str, tflite_dir: str, serialized: List[bytes], pixels: np.ndarray,
+             labels: np.ndarray) -> Dict[str, Any]:
+    """Accuracy, agreement with the SavedModel, size and latency of every format."""
+    saved_model = tf.saved_model.load(os.path.join(model_uri, SERVING_DIR))
+    reference = saved_model_classes(saved_model, serialized)
+    model_input = tflite.pixels_to_model_input(pixels)
+    metrics = {
+        'examples': int(len(labels)),
+        'saved_model': {'accuracy': float(np.mean(reference == labels)),
+                        'latency_ms': 1e3 * _saved_model_latency(saved_model, pixels)},
+    }
+    for name, filename in (('float32', FLOAT32_FILE), ('int8', INT8_FILE)):
+        model = tflite.TFLiteClassifier(os.path.join(tflite_dir, filename))
+        classes = np.argmax(model.predict(model_input), axis=-1)
+        median, _ = model.latency(model_input)
+        metrics[name] = {
+            'accuracy': float(np.mean(classes == labels)),
+            'agreement': float(np.mean(classes == reference)),
+            'bytes': os.path.getsize(model.path),
+            'latency_ms': 1e3 * median,
+        }
+    return metrics
+
+
+def verdict(metrics: Dict[str, Any], min_agreement: float,
+            max_int8_drop: float) -> Tuple[bool, List[str]]:
+    """(blessed, reasons it is not) for a metrics dict from `evaluate`."""
+    reasons = []
+    agreement = metrics['float32']['agreement']
+    if agreement < min_agreement:
+        reasons.append(f'float32 TFLite agrees with the SavedModel on {agreement:.2%} of '
+                       f'examples, below {min_agreement:.2%}')
+    drop = metrics['saved_model']['accuracy'] - metrics['int8']['accuracy']
+    if drop > max_int8_drop:
+        reasons.append(f'int8 TFLite accuracy {metrics["int8"]["accuracy"]:.4f} is '
+                       f'{100 * drop:.2f} points below the SavedModel\'s '
+                       f'{metrics["saved_model"]["accuracy"]:.4f} (allowed: '
+                       f'{100 * max_int8_drop:.2f})')
+    return not reasons, reasons
+
+
+class Executor(base_executor.BaseExecutor):
+    """Writes the verdict (BLESSED or NOT_BLESSED file, properties) and metrics.json."""
+
+    def Do(self, input_dict: Dict[str, List[types.Artifact]],
+           output_dict: Dict[str, List[types.Artifact]], exec_properties: Dict[str, Any]) -> None:
+        model = artifact_utils.get_single_instance(input_dict[spec.MODEL_KEY])
+        tflite_model = artifact_utils.get_single_instance(input_dict[spec.TFLITE_MODEL_KEY])
+        examples = artifact_utils.get_single_instance(input_dict[spec.EXAMPLES_KEY])
+        blessing = artifact_utils.get_single_instance(output_dict[spec.BLESSING_KEY])
+
+        serialized, pixels, labels = read_examples(examples, exec_properties[spec.SPLIT_KEY])
+        metrics = evaluate(model.uri, tflite_model.uri, serialized, pixels, labels)
+        blessed, reasons = verdict(metrics, exec_properties[spec.MIN_AGREEMENT_KEY],
+                                   exec_properties[spec.MAX_INT8_DROP_KEY])
+        metrics.update(split=exec_properties[spec.SPLIT_KEY], blessed=blessed, reasons=reasons)
+        with open(os.path.join(blessing.uri, METRICS_FILE), 'w') as f:
+            json.dump(metrics, f, indent=2)
+        with open(os.path.join(blessing.uri, 'BLESSED' if blessed else 'NOT_BLESSED'), 'w'):
+            pass
+        blessing.set_int_custom_property('blessed', int(blessed))
+        blessing.set_string_custom_property('reasons', '; '.join(reasons))
+        blessing.set_int_custom_property('tflite_model_id', tflite_model.id)
+        for name in ('float32', 'int8'):
+            blessing.set_float_custom_property(f'{name}_accuracy', metrics[name]['accuracy'])
+            blessing.set_float_custom_property(f'{name}_agreement', metrics[name]['agreement'])
+        blessing.set_float_custom_property('saved_model_accuracy',
+                                           metrics['saved_model']['accuracy'])

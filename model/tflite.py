@@ -1,0 +1,76 @@
+"""Running the exported TFLite models: input preparation, quantization, timing.
+
+Used by the TFLite check inside the pipeline, the predict command and the benchmark, so that
+all three feed the models the same way.
+"""
+
+import time
+from typing import Tuple
+
+import numpy as np
+
+from mnist_tfx.model import features
+
+
+def pixels_to_model_input(pixels: np.ndarray) -> np.ndarray:
+    """Raw pixels 0-255 ([n, 784] or [n, 28, 28]) -> the CNN's input [n, 28, 28, 1] in [0, 1].
+
+    This is preprocessing_fn's scaling in NumPy, for TFLite models that run without the
+    Transform graph; tests/test_tflite.py checks that the two agree.
+    """
+    pixels = np.asarray(pixels, dtype=np.float32).reshape(
+        -1, features.IMAGE_SIDE, features.IMAGE_SIDE, 1)
+    return pixels / float(features.MAX_PIXEL)
+
+
+class TFLiteClassifier:
+    """One .tflite model, run one image at a time (as on a device)."""
+
+    def __init__(self, path: str, num_threads: int = 1):
+        import tensorflow as tf  # pylint: disable=g-import-not-at-top
+        self.path = path
+        self._interpreter = tf.lite.Interpreter(model_path=path, num_threads=num_threads)
+        self._interpreter.allocate_tensors()
+        self.input = self._interpreter.get_input_details()[0]
+        self.output = self._interpreter.get_output_details()[0]
+
+    @property
+    def input_dtype(self):
+        return self.input['dtype']
+
+    def quantize(self, model_input: np.ndarray) -> np.ndarray:
+        """The CNN's float input as this model's input tensor (quantized for integer models)."""
+        if self.input_dtype == np.float32:
+            return model_input.astype(np.float32)
+        scale, zero_point = self.input['quantization']
+        info = np.iinfo(self.input_dtype)
+        return np.clip(np.round(model_input / scale + zero_point), info.min,
+                       info.max).astype(self.input_dtype)
+
+    def dequantize(self, raw: np.ndarray) -> np.ndarray:
+        if self.output['dtype'] == np.float32:
+            return raw
+        scale, zero_point = self.output['quantization']
+        return (raw.astype(np.float32) - zero_point) * scale
+
+    def invoke(self, tensor: np.ndarray) -> np.ndarray:
+        """Runs one already-quantized input [1, 28, 28, 1]; returns the raw output."""
+        self._interpreter.set_tensor(self.input['index'], tensor)
+        self._interpreter.invoke()
+        return self._interpreter.get_tensor(self.output['index'])
+
+    def predict(self, model_input: np.ndarray) -> np.ndarray:
+        """Class probabilities [n, 10] for CNN inputs [n, 28, 28, 1] in [0, 1]."""
+        tensors = self.quantize(model_input)
+        return np.concatenate([self.dequantize(self.invoke(t[None, ...])) for t in tensors])
+
+    def latency(self, model_input: np.ndarray, runs: int = 1000) -> Tuple[float, float]:
+        """(median, mean) seconds of one invocation on one image, over `runs` invocations."""
+        tensor = self.quantize(model_input[:1])
+        self.invoke(tensor)  # warm-up: first invocation allocates
+        times = np.empty(runs)
+        for i in range(runs):
+            start = time.perf_counter()
+            self.invoke(tensor)
+            times[i] = time.perf_counter() - start
+        return float(np.median(times)), float(np.mean(times))
