@@ -4,13 +4,17 @@ One run, then a second that must be served entirely from the cache. Both use the
 entry point, as a user would.
 """
 
+import hashlib
+import json
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import run_cli
+from conftest import REPO, idx_bytes, run_cli
 from mnist_tfx.components.mnist_example_gen.executor import to_example
 from mnist_tfx.pipeline import metadata
 from mnist_tfx.pipeline import pipeline as pipeline_def
@@ -83,7 +87,7 @@ def test_pushed_model_predicts_on_raw_examples(runs, digits):
 
     images, labels = digits
     test_images, test_labels = images[4500:4600], labels[4500:4600]
-    loaded = tf.saved_model.load(destination)
+    loaded = tf.saved_model.load(os.path.join(destination, 'saved_model'))
     serialized = tf.constant([
         # Raw serving examples carry only the pixels (schema environment SERVING).
         _without_label(to_example(image.reshape(-1).astype(np.int64), 0)).SerializeToString()
@@ -117,3 +121,130 @@ def test_second_run_is_fully_cached(runs):
         assert ({k: [a.id for a in v] for k, v in second_nodes[component].outputs.items()}
                 == {k: [a.id for a in v] for k, v in first_nodes[component].outputs.items()})
     assert len(os.listdir(os.path.join(root, 'serving', PIPELINE))) == 1
+
+
+def _latest_nodes(root):
+    store = _store(root)
+    return metadata.node_runs(store, PIPELINE, metadata.run_ids(store, PIPELINE)[0])
+
+
+def _sha256(path):
+    with open(path, 'rb') as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def test_version_folder_and_its_records(runs):
+    first, _, root = runs
+    nodes = _latest_nodes(root)
+    pushed = nodes[pipeline_def.PUSHER].outputs['pushed_model'][0]
+    version_dir = pushed.custom_properties['pushed_destination'].string_value
+    assert sorted(os.listdir(version_dir)) == ['labels.txt', 'model_card.json',
+                                               'model_float32.tflite', 'model_int8.tflite',
+                                               'saved_model']
+    assert not [n for n in os.listdir(os.path.dirname(version_dir)) if n.startswith('.')]
+    # Every pushed file is in the PushedModel's manifest in ML Metadata, with its checksum.
+    files = json.loads(pushed.custom_properties['files'].string_value)
+    on_disk = {os.path.relpath(os.path.join(r, f), version_dir)
+               for r, _, fs in os.walk(version_dir) for f in fs}
+    assert set(files) == on_disk
+    for name, entry in files.items():
+        assert entry['sha256'] == _sha256(os.path.join(version_dir, name))
+    # The .tflite files are the TFLiteExporter's artifact, which the Pusher took as input.
+    exported = nodes[pipeline_def.TFLITE_EXPORTER].outputs['tflite_model'][0]
+    assert [a.id for a in nodes[pipeline_def.PUSHER].inputs['tflite_model']] == [exported.id]
+    for name in ('model_float32.tflite', 'model_int8.tflite'):
+        assert files[name]['sha256'] == _sha256(os.path.join(exported.uri, name))
+    assert os.path.getsize(os.path.join(version_dir, 'model_int8.tflite')) <= 64 * 1024
+
+    with open(os.path.join(version_dir, 'labels.txt')) as f:
+        assert f.read().split() == [str(i) for i in range(10)]
+    with open(os.path.join(version_dir, 'model_card.json')) as f:
+        card = json.load(f)
+    assert card['version'] == os.path.basename(version_dir)
+    assert card['inputs']['model_int8.tflite']['dtype'] == 'uint8'
+    counts = card['data']['examples_per_split']
+    assert list(counts) == ['train', 'eval', 'test'] and counts['test'] == 100
+    assert counts['train'] + counts['eval'] == 400
+    check = nodes[pipeline_def.TFLITE_VALIDATOR].outputs['blessing'][0]
+    assert check.custom_properties['blessed'].int_value == 1
+    for name in ('float32', 'int8'):
+        assert card['formats'][f'model_{name}.tflite']['accuracy'] == pytest.approx(
+            check.custom_properties[f'{name}_accuracy'].double_value)
+    assert card['formats']['model_float32.tflite']['agreement'] >= 0.999
+    assert 'TFLite check: passed' in first.stdout
+    assert 'TFLite int8:' in first.stdout and 'TFLite float32:' in first.stdout
+
+
+def test_tflite_from_another_model_fails_the_check(runs, tmp_path, digits):
+    from mnist_tfx.components.tflite_exporter.executor import run_conversion
+    from mnist_tfx.components.tflite_validator import executor as validator
+    from mnist_tfx.model import export
+    from mnist_tfx.model import tflite
+    from mnist_tfx.model.model import build_model
+    _, _, root = runs
+    nodes = _latest_nodes(root)
+    model_uri = nodes[pipeline_def.TRAINER].outputs['model'][0].uri
+    examples = nodes[pipeline_def.EXAMPLE_GEN].outputs['examples'][0]
+    # Another model: same architecture, never trained.
+    other = build_model()
+    export.save_keras_export(other, str(tmp_path / 'keras'))
+    run_conversion(str(tmp_path / 'keras'),
+                   tflite.pixels_to_model_input(digits[0][:50]), str(tmp_path / 'tflite'))
+    from tfx.types import standard_artifacts
+    artifact = standard_artifacts.Examples()
+    artifact.set_mlmd_artifact(examples)
+    serialized, pixels, labels = validator.read_examples(artifact, 'eval')
+    metrics = validator.evaluate(model_uri, str(tmp_path / 'tflite'), serialized, pixels, labels)
+    blessed, reasons = validator.verdict(metrics, 0.999, 0.005)
+    assert not blessed
+    assert any(r.startswith('float32 TFLite agrees with the SavedModel on') for r in reasons)
+    assert any('int8 TFLite accuracy' in r for r in reasons)
+
+
+def _predict(*args):
+    return subprocess.run([sys.executable, '-m', 'mnist_tfx.predict', *args],
+                          capture_output=True, text=True, timeout=300, cwd=REPO)
+
+
+def test_predict_cli_on_images(runs, tmp_path, digits):
+    from PIL import Image
+    _, _, root = runs
+    version_dir = _latest_nodes(root)[pipeline_def.PUSHER].outputs['pushed_model'][0] \
+        .custom_properties['pushed_destination'].string_value
+    images, _ = digits
+    digit = images[4600]
+    paths = [tmp_path / 'mnist.png', tmp_path / 'big.jpg', tmp_path / 'wide.png']
+    Image.fromarray(digit).save(paths[0])
+    Image.fromarray(255 - digit).resize((112, 112)).convert('RGB').save(paths[1], quality=95)
+    rgba = Image.fromarray(np.zeros((60, 90, 4), np.uint8))
+    rgba.paste(Image.fromarray(digit).resize((56, 56)).convert('RGBA'), (17, 2))
+    rgba.save(paths[2])
+    idx = tmp_path / 'few-images-idx3-ubyte'
+    idx.write_bytes(idx_bytes(images[4600:4603]))
+
+    for fmt in ('int8', 'float32', 'savedmodel'):
+        result = _predict(version_dir, *map(str, paths), str(idx), '--format', fmt)
+        assert result.returncode == 0, result.stderr[-2000:]
+        lines = result.stdout.strip().splitlines()
+        assert len(lines) == 7 and lines[-1].startswith('mean latency: ')
+        assert f'({fmt}, 6 images)' in lines[-1]
+        classes = [line.split(': ')[1].split(' ')[0] for line in lines[:-1]]
+        assert all(c in [str(i) for i in range(10)] for c in classes)
+        # The MNIST-format PNG and the same image from the IDX file get the same answer.
+        assert lines[0].split(': ', 1)[1] == lines[3].split(': ', 1)[1]
+        assert lines[3].startswith(f'{idx}#0: ')
+
+
+def test_predict_cli_rejects_a_corrupt_file(runs, tmp_path):
+    _, _, root = runs
+    version_dir = _latest_nodes(root)[pipeline_def.PUSHER].outputs['pushed_model'][0] \
+        .custom_properties['pushed_destination'].string_value
+    corrupt = tmp_path / 'photo.png'
+    corrupt.write_bytes(b'\x89PNG\r\n\x1a\n' + b'garbage' * 10)
+    result = _predict(version_dir, str(corrupt))
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith(f'error: {corrupt}: ')
+    text = tmp_path / 'notes.txt'
+    text.write_text('hello')
+    result = _predict(version_dir, str(text))
+    assert result.returncode == 2 and 'not an image' in result.stderr
