@@ -123,6 +123,18 @@ def curated_schema_file(config: RunConfig, source_file: str = schema.SCHEMA_FILE
     return target
 
 
+def model_code_version() -> str:
+    """A fingerprint of the Python files of mnist_tfx.model (preprocessing, CNN, trainer)."""
+    from mnist_tfx import model  # pylint: disable=g-import-not-at-top
+    digest = hashlib.sha256()
+    folder = os.path.dirname(os.path.abspath(model.__file__))
+    for name in sorted(os.listdir(folder)):
+        if name.endswith('.py'):
+            with open(os.path.join(folder, name), 'rb') as f:
+                digest.update(name.encode() + b'\0' + f.read())
+    return digest.hexdigest()[:16]
+
+
 def pipeline_kwargs(config: RunConfig, source: sources.Source,
                     beam_pipeline_args: Optional[List[str]] = None) -> Dict[str, Any]:
     """Arguments of `create_pipeline` for a run, except those a runner adds itself
@@ -145,5 +157,6 @@ def pipeline_kwargs(config: RunConfig, source: sources.Source,
         eval_buckets=config.eval_buckets,
         custom_validations=schema.load_validations(),
         enable_cache=config.enable_cache,
+        model_code_version=model_code_version(),
         beam_pipeline_args=beam_pipeline_args or ['--direct_num_workers=1'],
     )

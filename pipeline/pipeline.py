@@ -91,6 +91,7 @@ def create_pipeline(
     beam_pipeline_args: Optional[List[str]] = None,
     enable_cache: bool = True,
     baseline_excludes_candidate: bool = True,
+    model_code_version: str = '',
 ) -> tfx.dsl.Pipeline:
     """Builds the TFX pipeline.
 
@@ -120,6 +121,9 @@ def create_pipeline(
       baseline_excludes_candidate: compare with the latest blessed model other than the one
         being evaluated (keeps repeated runs cached); False uses TFX's
         LatestBlessedModelStrategy, the only one Kubeflow's compiler accepts.
+      model_code_version: a fingerprint of the model code (options.model_code_version). TFX's
+        cache key holds the dotted `preprocessing_fn`/`run_fn` names, not the code behind them:
+        passing the fingerprint to Transform and Trainer makes a code edit a cache miss.
     """
     example_gen = MnistExampleGen(input_base=data_root, source_format=data_format,
                                   pattern=data_pattern, train_buckets=train_buckets,
@@ -133,7 +137,8 @@ def create_pipeline(
 
     transform = tfx.components.Transform(
         examples=example_gen.outputs['examples'], schema=schema_gen.outputs['schema'],
-        preprocessing_fn=PREPROCESSING_FN)
+        preprocessing_fn=PREPROCESSING_FN,
+        custom_config={'model_code_version': model_code_version})
     # Transform (and so everything after it) runs only when the gate passed.
     transform.add_upstream_node(gate)
 
@@ -142,7 +147,7 @@ def create_pipeline(
         examples=transform.outputs['transformed_examples'],
         transform_graph=transform.outputs['transform_graph'],
         schema=schema_gen.outputs['schema'],
-        custom_config=training.to_custom_config())
+        custom_config={**training.to_custom_config(), 'model_code_version': model_code_version})
 
     blessing_channel = tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing)
     model_channel = tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model)
