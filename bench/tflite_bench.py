@@ -12,27 +12,22 @@ import argparse
 import json
 import os
 import sys
-import time
 
 import numpy as np
 
 
 def _saved_model_bench(path, pixels, labels, runs):
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    from mnist_tfx.model import tflite  # pylint: disable=g-import-not-at-top
     from mnist_tfx.model.export import CLASS_IDS_KEY, IMAGES_SIGNATURE  # pylint: disable=g-import-not-at-top
     serve = tf.saved_model.load(path).signatures[IMAGES_SIGNATURE]
     images = pixels.reshape(-1, 28, 28).astype(np.uint8)
     classes = np.concatenate([serve(images=tf.constant(images[i:i + 512]))[CLASS_IDS_KEY].numpy()
                               for i in range(0, len(images), 512)])
     one = tf.constant(images[:1])
-    serve(images=one)
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        serve(images=one)
-        times.append(time.perf_counter() - start)
+    latency = tflite.median_seconds(lambda: serve(images=one), runs)
     size = sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(path) for f in fs)
-    return size, float(np.mean(classes == labels)), float(np.median(times))
+    return size, float(np.mean(classes == labels)), latency
 
 
 def _tflite_bench(path, pixels, labels, runs):
@@ -40,8 +35,7 @@ def _tflite_bench(path, pixels, labels, runs):
     model = tflite.TFLiteClassifier(path, num_threads=1)
     model_input = tflite.pixels_to_model_input(pixels)
     classes = np.argmax(model.predict(model_input), axis=-1)
-    median, _ = model.latency(model_input, runs=runs)
-    return os.path.getsize(path), float(np.mean(classes == labels)), median
+    return os.path.getsize(path), float(np.mean(classes == labels)), model.latency(model_input, runs)
 
 
 def main(argv=None) -> int:

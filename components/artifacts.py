@@ -5,6 +5,10 @@ which looks up every Model and ModelBlessing of the pipeline, never mistakes a T
 its check for a trained model or the Evaluator's blessing.
 """
 
+import os
+from typing import Dict
+
+from tfx.types import artifact_utils
 from tfx.types.artifact import Artifact
 
 
@@ -16,3 +20,14 @@ class TFLiteModel(Artifact):
 class TFLiteBlessing(Artifact):
     """The TFLite check's verdict and figures (metrics.json) for one TFLiteModel."""
     TYPE_NAME = 'TFLiteBlessing'
+
+
+def example_counts(statistics: Artifact) -> Dict[str, int]:
+    """Examples per split, from an ExampleStatistics artifact (StatisticsGen's output)."""
+    import tensorflow_data_validation as tfdv  # pylint: disable=g-import-not-at-top
+    counts = {}
+    for split in artifact_utils.decode_split_names(statistics.split_names):
+        stats = tfdv.load_stats_binary(os.path.join(
+            artifact_utils.get_split_uri([statistics], split), 'FeatureStats.pb'))
+        counts[split] = int(stats.datasets[0].num_examples) if stats.datasets else 0
+    return counts

@@ -5,7 +5,7 @@ all three feed the models the same way.
 """
 
 import time
-from typing import Tuple
+from typing import Callable
 
 import numpy as np
 
@@ -21,6 +21,17 @@ def pixels_to_model_input(pixels: np.ndarray) -> np.ndarray:
     pixels = np.asarray(pixels, dtype=np.float32).reshape(
         -1, features.IMAGE_SIDE, features.IMAGE_SIDE, 1)
     return pixels / float(features.MAX_PIXEL)
+
+
+def median_seconds(call: Callable[[], object], runs: int) -> float:
+    """Median wall time of `runs` calls of `call`, after one warm-up call."""
+    call()
+    times = np.empty(runs)
+    for i in range(runs):
+        start = time.perf_counter()
+        call()
+        times[i] = time.perf_counter() - start
+    return float(np.median(times))
 
 
 class TFLiteClassifier:
@@ -64,13 +75,7 @@ class TFLiteClassifier:
         tensors = self.quantize(model_input)
         return np.concatenate([self.dequantize(self.invoke(t[None, ...])) for t in tensors])
 
-    def latency(self, model_input: np.ndarray, runs: int = 1000) -> Tuple[float, float]:
-        """(median, mean) seconds of one invocation on one image, over `runs` invocations."""
+    def latency(self, model_input: np.ndarray, runs: int = 1000) -> float:
+        """Median seconds of one invocation on one image, over `runs` invocations."""
         tensor = self.quantize(model_input[:1])
-        self.invoke(tensor)  # warm-up: first invocation allocates
-        times = np.empty(runs)
-        for i in range(runs):
-            start = time.perf_counter()
-            self.invoke(tensor)
-            times[i] = time.perf_counter() - start
-        return float(np.median(times)), float(np.mean(times))
+        return median_seconds(lambda: self.invoke(tensor), runs)

@@ -9,19 +9,15 @@ import json
 import os
 from typing import Dict, List, Optional
 
-import tensorflow_data_validation as tfdv
 import tensorflow_model_analysis as tfma
-from tfx.types import artifact_utils
 from tfx.types import standard_artifacts
 
 from mnist_tfx.components.anomalies_gate import executor as gate_executor
+from mnist_tfx.components.artifacts import example_counts
 from mnist_tfx.components.tflite_validator.executor import METRICS_FILE
 from mnist_tfx.model import features
 from mnist_tfx.pipeline import metadata
 from mnist_tfx.pipeline import pipeline as pipeline_def
-
-_STATS_FILE = 'FeatureStats.pb'
-
 
 @dataclasses.dataclass
 class RunSummary:
@@ -51,16 +47,6 @@ def _as_tfx(mlmd_artifact, artifact_class):
     artifact = artifact_class()
     artifact.set_mlmd_artifact(mlmd_artifact)
     return artifact
-
-
-def _split_counts(stats_artifact) -> Dict[str, int]:
-    statistics = _as_tfx(stats_artifact, standard_artifacts.ExampleStatistics)
-    counts = {}
-    for split in artifact_utils.decode_split_names(statistics.split_names):
-        path = os.path.join(artifact_utils.get_split_uri([statistics], split), _STATS_FILE)
-        stats = tfdv.load_stats_binary(path)
-        counts[split] = int(stats.datasets[0].num_examples) if stats.datasets else 0
-    return counts
 
 
 def _anomalies(anomalies_artifact) -> List[str]:
@@ -140,7 +126,8 @@ def summarize(store, pipeline_name: str, metadata_path: str,
             tflite = json.load(f)
     return RunSummary(
         run_id=run_id,
-        split_counts=_split_counts(stats) if stats else {},
+        split_counts=(example_counts(_as_tfx(stats, standard_artifacts.ExampleStatistics))
+                      if stats else {}),
         anomalies=_anomalies(anomalies) if anomalies else None,
         accuracy=accuracy,
         accuracy_per_class=per_class,

@@ -20,11 +20,11 @@ import shutil
 import time
 from typing import Any, Dict, List
 
-import tensorflow_data_validation as tfdv
 from tfx import types
 from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 
+from mnist_tfx.components.artifacts import example_counts
 from mnist_tfx.components.model_pusher import spec
 from mnist_tfx.components.tflite_exporter.convert import FLOAT32_FILE, INT8_FILE
 from mnist_tfx.components.tflite_validator.executor import METRICS_FILE, SERVING_DIR
@@ -51,15 +51,6 @@ def not_pushed_reasons(model_blessing: types.Artifact,
         reasons.append('the TFLite check failed: '
                        + (tflite_blessing.get_string_custom_property('reasons') or 'see metrics'))
     return reasons
-
-
-def _split_counts(statistics: types.Artifact) -> Dict[str, int]:
-    counts = {}
-    for split in artifact_utils.decode_split_names(statistics.split_names):
-        stats = tfdv.load_stats_binary(os.path.join(
-            artifact_utils.get_split_uri([statistics], split), 'FeatureStats.pb'))
-        counts[split] = int(stats.datasets[0].num_examples) if stats.datasets else 0
-    return counts
 
 
 def model_card(version: str, class_names: List[str], metrics: Dict[str, Any],
@@ -97,7 +88,7 @@ def model_card(version: str, class_names: List[str], metrics: Dict[str, Any],
             'examples_uri': examples.uri,
             'examples_mlmd_artifact_id': examples.id,
             'input_fingerprint': examples.get_string_custom_property('input_fingerprint'),
-            'examples_per_split': _split_counts(statistics),
+            'examples_per_split': example_counts(statistics),
             'statistics_uri': statistics.uri,
         },
         'trained_model': {'uri': model.uri, 'mlmd_artifact_id': model.id},

@@ -51,16 +51,11 @@ def saved_model_classes(saved_model, serialized: List[bytes]) -> np.ndarray:
 
 
 def _saved_model_latency(saved_model, pixels: np.ndarray, runs: int = 200) -> float:
+    """Median seconds of one single-image call of the raw-image signature."""
     serve = saved_model.signatures[IMAGES_SIGNATURE]
     image = tf.constant(pixels[:1].reshape(1, features.IMAGE_SIDE, features.IMAGE_SIDE)
                         .astype(np.uint8))
-    serve(images=image)
-    times = []
-    for _ in range(runs):
-        start = tf.timestamp()
-        serve(images=image)
-        times.append(float(tf.timestamp() - start))
-    return float(np.median(times))
+    return tflite.median_seconds(lambda: serve(images=image), runs)
 
 
 def evaluate(model_uri: str, tflite_dir: str, serialized: List[bytes], pixels: np.ndarray,
@@ -77,7 +72,7 @@ def evaluate(model_uri: str, tflite_dir: str, serialized: List[bytes], pixels: n
     for name, filename in (('float32', FLOAT32_FILE), ('int8', INT8_FILE)):
         model = tflite.TFLiteClassifier(os.path.join(tflite_dir, filename))
         classes = np.argmax(model.predict(model_input), axis=-1)
-        median, _ = model.latency(model_input)
+        median = model.latency(model_input)
         metrics[name] = {
             'accuracy': float(np.mean(classes == labels)),
             'agreement': float(np.mean(classes == reference)),
