@@ -32,5 +32,6 @@ setup(
     entry_points={'console_scripts': [
         'mnist-tfx-run = mnist_tfx.pipeline.run_local:main',
         'mnist-tfx-predict = mnist_tfx.predict:main',
+        'mnist-tfx-inspect = mnist_tfx.inspect:main',
     ]},
 )

@@ -5,8 +5,10 @@ Runners turn command-line options into a `RunConfig` (see options.py) and never 
 
 Where things land, under `output_root` (default `./outputs`, relative to the working directory):
   <output_root>/tfx/<pipeline_name>/          artifacts of every component, one folder each
-  <output_root>/metadata/<pipeline_name>.sqlite  ML Metadata (SQLite)
+  <output_root>/metadata/<pipeline_name>.sqlite  ML Metadata (SQLite, unless --metadata names a
+                                                 MySQL database)
   <output_root>/serving/<pipeline_name>/<version>/  pushed models
+  <output_root>/reports/<pipeline_name>/<run id>.html  the HTML report of each run
 """
 
 import dataclasses
@@ -37,6 +39,7 @@ class RunConfig:
     train_buckets: int = 4
     eval_buckets: int = 1
     enable_cache: bool = True
+    metadata: Optional[str] = None  # None: SQLite at metadata_path; or mysql://user:pass@host:port/db
 
     @property
     def training(self) -> TrainingParams:
@@ -55,6 +58,15 @@ class RunConfig:
     @property
     def metadata_path(self) -> str:
         return os.path.join(self.root, 'metadata', f'{self.pipeline_name}.sqlite')
+
+    @property
+    def metadata_target(self) -> str:
+        """Where ML Metadata lives: the --metadata URI, or the SQLite file under the root."""
+        return self.metadata or self.metadata_path
+
+    @property
+    def reports_dir(self) -> str:
+        return os.path.join(self.root, 'reports', self.pipeline_name)
 
     @property
     def serving_dir(self) -> str:

@@ -2,6 +2,7 @@
 
 import dataclasses
 import os
+import urllib.parse
 from typing import Dict, List, Optional
 
 import ml_metadata as mlmd
@@ -25,17 +26,58 @@ class MetadataError(RuntimeError):
     """ML Metadata cannot be read, or does not hold what was asked for."""
 
 
-def open_store(path: str) -> mlmd.MetadataStore:
-    """Opens an existing SQLite ML Metadata file (never creates one)."""
-    if not os.path.isfile(path):
-        raise MetadataError(f'{path}: no ML Metadata database there')
+def is_mysql(target: str) -> bool:
+    return target.startswith('mysql://')
+
+
+def redact(target: str) -> str:
+    """The target as it may be printed: a MySQL password becomes ***."""
+    if not is_mysql(target):
+        return target
+    parsed = urllib.parse.urlsplit(target)
+    if parsed.password is None:
+        return target
+    netloc = f'{parsed.username}:***@{parsed.hostname}' + (f':{parsed.port}' if parsed.port else '')
+    return urllib.parse.urlunsplit(parsed._replace(netloc=netloc))
+
+
+def connection_config(target: str, create: bool = False) -> metadata_store_pb2.ConnectionConfig:
+    """ConnectionConfig for a SQLite file path or a `mysql://user:pass@host:port/db` URI.
+
+    A SQLite file is opened read-only and must exist unless `create`; a MySQL database is
+    created on first use, as TFX does on Kubeflow.
+    """
     config = metadata_store_pb2.ConnectionConfig()
-    config.sqlite.filename_uri = path
-    config.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
+    if is_mysql(target):
+        parsed = urllib.parse.urlsplit(target)
+        database = parsed.path.lstrip('/')
+        if not parsed.hostname or not database:
+            raise MetadataError(f'{redact(target)}: expected mysql://user:password@host:port/database')
+        config.mysql.host = parsed.hostname
+        config.mysql.port = parsed.port or 3306
+        config.mysql.database = database
+        config.mysql.user = urllib.parse.unquote(parsed.username or '')
+        config.mysql.password = urllib.parse.unquote(parsed.password or '')
+        return config
+    if not create and not os.path.isfile(target):
+        raise MetadataError(f'{target}: no ML Metadata database there')
+    config.sqlite.filename_uri = target
+    config.sqlite.connection_mode = (
+        metadata_store_pb2.SqliteMetadataSourceConfig.READWRITE_OPENCREATE if create
+        else metadata_store_pb2.SqliteMetadataSourceConfig.READONLY)
+    return config
+
+
+def open_store(target: str, create: bool = False) -> mlmd.MetadataStore:
+    """Opens ML Metadata: a SQLite file path or a mysql:// URI (see connection_config)."""
+    config = connection_config(target, create)
     try:
         return mlmd.MetadataStore(config)
-    except Exception as e:  # MLMD raises its own status errors for a non-MLMD file
-        raise MetadataError(f'{path}: not an ML Metadata database ({e})') from None
+    except Exception as e:  # pylint: disable=broad-except  # MLMD raises its own status errors
+        if is_mysql(target):
+            raise MetadataError(f'{redact(target)}: cannot use the MySQL server '
+                                f'{config.mysql.host}:{config.mysql.port} ({e})') from None
+        raise MetadataError(f'{target}: not an ML Metadata database ({e})') from None
 
 
 @dataclasses.dataclass
@@ -101,11 +143,103 @@ def node_runs(store: mlmd.MetadataStore, pipeline_name: str,
                      if c.type == NODE_CONTEXT or c.name.startswith(prefix)), None)
         if node is None:
             continue
-        events = store.get_events_by_execution_ids([execution.id])
-        input_types = (metadata_store_pb2.Event.INPUT, metadata_store_pb2.Event.DECLARED_INPUT)
-        output_types = (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)
         previous = result.get(node)
         if previous is None or previous.execution.id < execution.id:
-            result[node] = NodeRun(node, execution, _artifacts_by_key(store, events, input_types),
-                                   _artifacts_by_key(store, events, output_types))
+            result[node] = NodeRun(node, execution,
+                                   execution_artifacts(store, execution.id, inputs=True),
+                                   execution_artifacts(store, execution.id, inputs=False))
     return result
+
+
+def node_of(store: mlmd.MetadataStore, execution_id: int, pipeline_name: str) -> str:
+    """The node id an execution belongs to ('' when it has no node context)."""
+    prefix = f'{pipeline_name}.'
+    for context in store.get_contexts_by_execution(execution_id):
+        if context.name.startswith(prefix):
+            return context.name[len(prefix):]
+    return ''
+
+
+def run_of(store: mlmd.MetadataStore, execution_id: int) -> str:
+    """The pipeline run id an execution belongs to ('' when none)."""
+    run_type = store.get_context_type(PIPELINE_RUN_CONTEXT)
+    for context in store.get_contexts_by_execution(execution_id):
+        if context.type_id == run_type.id:
+            return context.name
+    return ''
+
+
+def artifact_type_names(store: mlmd.MetadataStore) -> Dict[int, str]:
+    return {t.id: t.name for t in store.get_artifact_types()}
+
+
+def get_artifact(store: mlmd.MetadataStore, artifact_id: int) -> metadata_store_pb2.Artifact:
+    found = store.get_artifacts_by_id([artifact_id])
+    if not found:
+        raise MetadataError(f'no artifact with id {artifact_id} in ML Metadata')
+    return found[0]
+
+
+def artifact_for_path(store: mlmd.MetadataStore, path: str) -> metadata_store_pb2.Artifact:
+    """The artifact that holds a file or folder: the longest artifact URI (or pushed
+    destination) that the path is in."""
+    path = os.path.abspath(path)
+    best, best_len = None, -1
+    for artifact in store.get_artifacts():
+        places = [artifact.uri]
+        destination = artifact.custom_properties.get('pushed_destination')
+        if destination is not None and destination.string_value:
+            places.append(destination.string_value)
+        for place in places:
+            place = place.rstrip('/')
+            if place and (path == place or path.startswith(place + '/')) and len(place) > best_len:
+                # A pushed folder beats the artifact URI it was copied from.
+                best, best_len = artifact, len(place)
+    if best is None:
+        raise MetadataError(f'{path}: no artifact in ML Metadata holds this path')
+    return best
+
+
+def value_of(value: metadata_store_pb2.Value):
+    """A MLMD property value as plain Python."""
+    kind = value.WhichOneof('value')
+    if kind is None:
+        return None
+    if kind == 'struct_value':
+        from google.protobuf import json_format  # pylint: disable=g-import-not-at-top
+        return json_format.MessageToDict(value.struct_value)
+    if kind == 'proto_value':
+        return str(value.proto_value)
+    return getattr(value, kind)
+
+
+def properties_of(item) -> Dict[str, object]:
+    """Properties and custom properties of an artifact or execution, as plain Python."""
+    result = {k: value_of(v) for k, v in item.properties.items()}
+    result.update({k: value_of(v) for k, v in item.custom_properties.items()})
+    return dict(sorted(result.items()))
+
+
+def producer(store: mlmd.MetadataStore, artifact_id: int) -> Optional[metadata_store_pb2.Execution]:
+    """The execution that made an artifact (the first one; cached runs re-publish it)."""
+    ids = sorted(e.execution_id for e in store.get_events_by_artifact_ids([artifact_id])
+                 if e.type in (metadata_store_pb2.Event.OUTPUT,
+                               metadata_store_pb2.Event.DECLARED_OUTPUT))
+    return store.get_executions_by_id(ids[:1])[0] if ids else None
+
+
+def consumers(store: mlmd.MetadataStore, artifact_id: int) -> List[metadata_store_pb2.Execution]:
+    """Executions that read an artifact, oldest first."""
+    ids = sorted({e.execution_id for e in store.get_events_by_artifact_ids([artifact_id])
+                  if e.type in (metadata_store_pb2.Event.INPUT,
+                                metadata_store_pb2.Event.DECLARED_INPUT)})
+    return store.get_executions_by_id(ids) if ids else []
+
+
+def execution_artifacts(store: mlmd.MetadataStore, execution_id: int,
+                        inputs: bool) -> Dict[str, List[metadata_store_pb2.Artifact]]:
+    """An execution's input (or output) artifacts by key."""
+    events = store.get_events_by_execution_ids([execution_id])
+    kinds = ((metadata_store_pb2.Event.INPUT, metadata_store_pb2.Event.DECLARED_INPUT) if inputs
+             else (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT))
+    return _artifacts_by_key(store, events, kinds)

@@ -94,6 +94,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     out.add_argument('--class-names', type=_class_names, default=None, metavar='A,B,...',
                      help='names of the 10 classes in label order, for labels.txt and the '
                      'model card (default: 0,1,...,9)')
+    out.add_argument('--metadata', default=None, metavar='PATH_OR_URI',
+                     help='ML Metadata: a SQLite file, or mysql://user:password@host:port/db '
+                     '(the password is never printed) (default: '
+                     '<output-root>/metadata/<pipeline-name>.sqlite)')
     out.add_argument('--no-cache', dest='enable_cache', action='store_false',
                      help='run every component even when its inputs are unchanged')
 

@@ -64,10 +64,12 @@ def run(config: RunConfig, verbose: bool = False, stream=sys.stdout) -> int:
         _quiet_logging()
     # Heavy imports (TensorFlow, TFX, Beam) only once the options and data are known good.
     from absl import logging as absl_logging  # pylint: disable=g-import-not-at-top
+    from ml_metadata import errors as mlmd_errors  # pylint: disable=g-import-not-at-top
     from tfx import v1 as tfx  # pylint: disable=g-import-not-at-top
     from mnist_tfx.pipeline import metadata  # pylint: disable=g-import-not-at-top
     from mnist_tfx.pipeline import pipeline as pipeline_def  # pylint: disable=g-import-not-at-top
     from mnist_tfx.pipeline import progress  # pylint: disable=g-import-not-at-top
+    from mnist_tfx.pipeline import report  # pylint: disable=g-import-not-at-top
     from mnist_tfx.pipeline import summary  # pylint: disable=g-import-not-at-top
 
     absl_logging.set_verbosity(absl_logging.INFO)
@@ -78,11 +80,17 @@ def run(config: RunConfig, verbose: bool = False, stream=sys.stdout) -> int:
     logging.getLogger().addHandler(handler)
     logging.getLogger().setLevel(logging.INFO)
 
-    os.makedirs(os.path.dirname(config.metadata_path), exist_ok=True)
+    target = config.metadata_target
+    if not metadata.is_mysql(target):
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+    try:
+        metadata.open_store(target, create=True)
+    except metadata.MetadataError as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 2
     tfx_pipeline = pipeline_def.create_pipeline(
         **options.pipeline_kwargs(config, source),
-        metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
-            config.metadata_path))
+        metadata_connection_config=metadata.connection_config(target, create=True))
     print(f'Pipeline {config.pipeline_name}: artifacts under {config.pipeline_root}', file=stream)
     try:
         tfx.orchestration.LocalDagRunner().run(tfx_pipeline)
@@ -94,13 +102,21 @@ def run(config: RunConfig, verbose: bool = False, stream=sys.stdout) -> int:
 
     if failure is not None:
         component = handler.failed() or 'the pipeline'
-        print(f'\nerror: {component} failed: {failure}', file=sys.stderr)
+        if isinstance(failure, mlmd_errors.StatusError) and metadata.is_mysql(target):
+            print(f'\nerror: lost the ML Metadata server ({metadata.redact(target)}) during '
+                  f'{component}: {failure}', file=sys.stderr)
+        else:
+            print(f'\nerror: {component} failed: {failure}', file=sys.stderr)
     try:
-        store = metadata.open_store(config.metadata_path)
-        print('\n' + summary.format_summary(
-            summary.summarize(store, config.pipeline_name, config.metadata_path),
-            config.accuracy_threshold), file=stream)
-    except metadata.MetadataError as e:
+        store = metadata.open_store(target)
+        run_summary = summary.summarize(store, config.pipeline_name, metadata.redact(target))
+        print('\n' + summary.format_summary(run_summary, config.accuracy_threshold), file=stream)
+        report_path = report.write_report(
+            store, config.pipeline_name, run_summary.run_id,
+            os.path.join(config.reports_dir, f'{run_summary.run_id.replace(":", "-")}.html'),
+            metadata.redact(target))
+        print(f'  Report:      {report_path}', file=stream)
+    except (metadata.MetadataError, mlmd_errors.StatusError) as e:
         print(f'(no summary: {e})', file=sys.stderr)
     return 1 if failure is not None else 0
 

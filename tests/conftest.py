@@ -60,7 +60,32 @@ def small_idx_dir(tmp_path, digits):
                          images[4000:4100], labels[4000:4100])
 
 
+@pytest.fixture(scope='session')
+def runs(tmp_path_factory, digits):
+    """(first run, second run, output root) of the pipeline on a small IDX data set."""
+    images, labels = digits
+    root = tmp_path_factory.mktemp('e2e')
+    data = write_idx_dir(root / 'data', images[:400], labels[:400], images[4000:4100],
+                         labels[4000:4100])
+    args = ['--data', data, '--epochs', '1', '--accuracy-threshold', '0.3',
+            '--output-root', str(root / 'outputs')]
+    first = run_cli(*args)
+    second = run_cli(*args)
+    return first, second, root / 'outputs'
+
+
 def run_cli(*args, timeout=900):
     """Runs pipeline/run_local.py in a fresh interpreter; returns the CompletedProcess."""
     return subprocess.run([sys.executable, RUN_LOCAL, *args], capture_output=True, text=True,
                           timeout=timeout, cwd=REPO)
+
+
+def require_system_tool(present: bool, what: str) -> None:
+    """Skips a test whose system package is missing, except in CI, where it must be there
+    (.ci/run installs it): there a missing package fails the test instead of hiding it."""
+    if present:
+        return
+    message = f'{what} is not installed (apt-get install it; .ci/run does)'
+    if os.environ.get('CI'):
+        pytest.fail(message)
+    pytest.skip(message)

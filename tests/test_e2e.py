@@ -22,21 +22,6 @@ from mnist_tfx.pipeline import pipeline as pipeline_def
 PIPELINE = 'mnist'
 
 
-@pytest.fixture(scope='module')
-def runs(tmp_path_factory, digits):
-    """(first run, second run, output root) of the pipeline on a small IDX data set."""
-    from conftest import write_idx_dir
-    images, labels = digits
-    root = tmp_path_factory.mktemp('e2e')
-    data = write_idx_dir(root / 'data', images[:400], labels[:400], images[4000:4100],
-                         labels[4000:4100])
-    args = ['--data', data, '--epochs', '1', '--accuracy-threshold', '0.3',
-            '--output-root', str(root / 'outputs')]
-    first = run_cli(*args)
-    second = run_cli(*args)
-    return first, second, root / 'outputs'
-
-
 def _store(root):
     return metadata.open_store(os.path.join(root, 'metadata', f'{PIPELINE}.sqlite'))
 

@@ -1,0 +1,138 @@
+"""The inspect command and the HTML report, on the ML Metadata of the end-to-end runs."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+from browser import CHROMIUM, render
+from conftest import REPO, require_system_tool
+from mnist_tfx.pipeline import pipeline as pipeline_def
+from mnist_tfx.pipeline.report import SECTIONS
+
+
+def inspect(root, *args):
+    return subprocess.run([sys.executable, '-m', 'mnist_tfx.inspect', '--output-root', str(root),
+                           *args], capture_output=True, text=True, timeout=300, cwd=REPO)
+
+
+def _json(root, *args):
+    result = inspect(root, '--json', *args)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return json.loads(result.stdout)
+
+
+def test_runs_newest_first(runs):
+    first, second, root = runs
+    listed = _json(root, 'runs')
+    assert len(listed) == 2 and listed[0]['start'] >= listed[1]['start']
+    newest, oldest = listed
+    assert oldest['state'] == newest['state'] == 'complete'
+    assert oldest['blessed'] is True and oldest['pushed_version']
+    assert newest['cached'] == sorted(pipeline_def.COMPONENTS)
+    text = inspect(root, 'runs').stdout
+    assert text.splitlines()[0].split() == ['RUN', 'STARTED', 'TOOK', 'STATE', 'BLESSED', 'PUSHED']
+    assert oldest['run_id'] in text
+
+
+def test_run_shows_components_and_artifacts(runs):
+    _, _, root = runs
+    oldest = _json(root, 'runs')[-1]['run_id']
+    result = _json(root, 'run', oldest)
+    components = {c['component']: c for c in result['components']}
+    assert set(pipeline_def.COMPONENTS) <= set(components)
+    trainer = components[pipeline_def.TRAINER]
+    assert trainer['state'] == 'complete' and trainer['seconds'] > 0
+    assert trainer['outputs']['model'][0]['type'] == 'Model'
+    assert os.path.isdir(trainer['outputs']['model'][0]['uri'])
+    text = inspect(root, 'run').stdout  # the latest run, readable
+    assert re.search(r'Trainer\s+cached', text) and '-> model: Model #' in text
+
+
+def test_artifacts_by_type(runs):
+    _, _, root = runs
+    models = _json(root, 'artifacts', '--type', 'Model')
+    assert len(models) == 1 and models[0]['type'] == 'Model'
+    pushed = _json(root, 'artifacts', '--type', 'PushedModel')
+    assert pushed[0]['properties']['pushed'] == 1
+    bad = inspect(root, 'artifacts', '--type', 'Nonsense')
+    assert bad.returncode == 2 and "no artifact type 'Nonsense'" in bad.stderr
+
+
+def _walk(node, down=False):
+    yield node
+    executions = node.get('used_by', []) if down else [node['made_by']] if 'made_by' in node else []
+    for execution in executions:
+        yield execution
+        for child in execution['outputs' if down else 'inputs']:
+            yield from _walk(child, down)
+
+
+def test_lineage_from_a_pushed_tflite_file_back_to_the_data(runs):
+    _, _, root = runs
+    pushed = _json(root, 'artifacts', '--type', 'PushedModel')[0]
+    tflite_file = os.path.join(pushed['properties']['pushed_destination'], 'model_int8.tflite')
+    tree = _json(root, 'lineage', tflite_file)
+    assert tree['type'] == 'PushedModel'
+    items = list(_walk(tree))
+    components = {i['component'] for i in items if 'component' in i}
+    assert {pipeline_def.PUSHER, pipeline_def.TFLITE_EXPORTER, pipeline_def.TRAINER,
+            pipeline_def.TRANSFORM, pipeline_def.EXAMPLE_GEN, pipeline_def.SCHEMA_GEN} <= components
+    example_gen = next(i for i in items if i.get('component') == pipeline_def.EXAMPLE_GEN)
+    assert example_gen['parameters']['source_format'] == 'idx'
+    assert example_gen['parameters']['input_base'].endswith('data')
+    trainer = next(i for i in items if i.get('component') == pipeline_def.TRAINER)
+    assert json.loads(trainer['parameters']['custom_config'])['epochs'] == 1
+    assert trainer['run_id'] == _json(root, 'runs')[-1]['run_id']
+    text = inspect(root, 'lineage', tflite_file).stdout
+    assert 'made by MnistExampleGen' in text and 'made by ImportSchemaGen' in text
+
+
+def test_lineage_down_from_the_data(runs):
+    _, _, root = runs
+    examples = _json(root, 'artifacts', '--type', 'Examples')
+    raw = next(a for a in examples if '/MnistExampleGen/' in a['uri'])
+    tree = _json(root, 'lineage', str(raw['id']), '--down')
+    made = {i['type'] for i in _walk(tree, down=True) if 'type' in i}
+    assert {'Model', 'PushedModel', 'TFLiteModel', 'ExampleStatistics'} <= made
+
+
+def test_clear_errors(runs, tmp_path):
+    _, _, root = runs
+    for args, expected in ((['run', 'no-such-run'], "no run 'no-such-run'"),
+                           (['lineage', '999999'], 'no artifact with id 999999'),
+                           (['lineage', str(tmp_path)], 'no artifact in ML Metadata holds')):
+        result = inspect(root, *args)
+        assert result.returncode == 2 and expected in result.stderr, result.stderr
+    missing = inspect(tmp_path / 'nowhere', 'runs')
+    assert missing.returncode == 2 and 'no ML Metadata database there' in missing.stderr
+    junk = tmp_path / 'junk.sqlite'
+    junk.write_text('not a database')
+    result = subprocess.run([sys.executable, '-m', 'mnist_tfx.inspect', '--metadata', str(junk),
+                             'runs'], capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert result.returncode == 2 and 'not an ML Metadata database' in result.stderr
+
+
+def test_report_written_by_each_run_renders(runs, tmp_path):
+    require_system_tool(bool(CHROMIUM), 'chromium')
+    first, second, root = runs
+    paths = [re.search(r'Report:\s+(\S+)', run.stdout).group(1) for run in (first, second)]
+    assert len(set(paths)) == 2 and all(os.path.isfile(p) for p in paths)
+    dom, console = render(paths[0], str(tmp_path / 'report.png'))
+    assert console == []
+    for section in SECTIONS:
+        assert f'<section id="{section}">' in dom
+    assert dom.count('<img alt="label') == 20
+    assert '<table id="confusion">' in dom and 'aria-label="lineage"' in dom
+    assert 'accuracy per epoch' in dom and 'TFLite int8' in dom
+    assert (tmp_path / 'report.png').stat().st_size > 10_000
+
+
+def test_report_command(runs, tmp_path):
+    _, _, root = runs
+    out = tmp_path / 'again.html'
+    result = inspect(root, 'report', '--out', str(out))
+    assert result.returncode == 0 and out.is_file(), result.stderr
+    html = out.read_text()
+    assert all(f'<section id="{s}">' in html for s in SECTIONS)
