@@ -18,6 +18,7 @@ import datetime
 import json
 import logging
 import os
+import signal
 import sys
 import warnings
 from typing import Any, Dict, List, Optional
@@ -40,7 +41,7 @@ def _artifact_dict(artifact, type_names) -> Dict[str, Any]:
 def runs(store, pipeline_name: str) -> List[Dict[str, Any]]:
     """Every run, newest first: id, start, duration, state, blessed, pushed version."""
     from mnist_tfx.pipeline import metadata  # pylint: disable=g-import-not-at-top
-    from mnist_tfx.pipeline import pipeline as pipeline_def  # pylint: disable=g-import-not-at-top
+    from mnist_tfx.pipeline import nodes as pipeline_def  # pylint: disable=g-import-not-at-top
     result = []
     for run_id in reversed(metadata.run_ids(store, pipeline_name)):
         nodes = metadata.node_runs(store, pipeline_name, run_id)
@@ -305,7 +306,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    if argv is None:  # a command line: `inspect ... | head` should end quietly
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
+    os.environ.setdefault('GLOG_minloglevel', '3')  # ML Metadata's C++ logs
     warnings.filterwarnings('ignore')
     logging.getLogger('tensorflow').setLevel(logging.ERROR)
     from ml_metadata import errors as mlmd_errors  # pylint: disable=g-import-not-at-top

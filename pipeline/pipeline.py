@@ -20,29 +20,15 @@ from mnist_tfx.model import export
 from mnist_tfx.model import features
 from mnist_tfx.model.params import TrainingParams
 from mnist_tfx.pipeline import baseline
+from mnist_tfx.pipeline.nodes import (  # noqa: F401  (re-exported: pipeline.COMPONENTS etc.)
+    ANOMALIES_GATE, BASELINE_RESOLVER, COMPONENTS, EVALUATOR, EXAMPLE_GEN, EXAMPLE_VALIDATOR,
+    PUSHER, SCHEMA_GEN, STATISTICS_GEN, TFLITE_EXPORTER, TFLITE_VALIDATOR, TRAINER, TRANSFORM)
 
 # Dotted paths TFX imports inside Transform and Trainer (tests/test_entry_points.py imports them).
 PREPROCESSING_FN = 'mnist_tfx.model.preprocessing.preprocessing_fn'
 RUN_FN = 'mnist_tfx.model.trainer.run_fn'
 
 ACCURACY_METRIC = 'sparse_categorical_accuracy'
-
-# Node ids, in DAG order; summaries and tests refer to components by these.
-EXAMPLE_GEN = 'MnistExampleGen'
-STATISTICS_GEN = 'StatisticsGen'
-SCHEMA_GEN = 'ImportSchemaGen'
-EXAMPLE_VALIDATOR = 'ExampleValidator'
-ANOMALIES_GATE = 'AnomaliesGate'
-TRANSFORM = 'Transform'
-TRAINER = 'Trainer'
-BASELINE_RESOLVER = 'baseline_model_resolver'
-EVALUATOR = 'Evaluator'
-TFLITE_EXPORTER = 'TFLiteExporter'
-TFLITE_VALIDATOR = 'TFLiteValidator'
-PUSHER = 'Pusher'
-COMPONENTS = (EXAMPLE_GEN, STATISTICS_GEN, SCHEMA_GEN, EXAMPLE_VALIDATOR, ANOMALIES_GATE,
-              TRANSFORM, TRAINER, EVALUATOR, TFLITE_EXPORTER, TFLITE_VALIDATOR, PUSHER)
-
 
 def eval_config(accuracy_threshold: float, max_accuracy_drop: float) -> tfma.EvalConfig:
     """TFMA config: accuracy overall and per label; bless above a threshold and not worse."""

@@ -29,11 +29,20 @@ from mnist_tfx.pipeline.config import RunConfig  # noqa: E402
 def _quiet_logging() -> None:
     """Hides TensorFlow's, Beam's and TFX's own logs; progress lines replace them."""
     os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
+    os.environ.setdefault('GLOG_minloglevel', '3')  # ML Metadata's C++ logs
     warnings.filterwarnings('ignore')
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)
     root.addHandler(logging.NullHandler())
+
+
+def _server_answers(metadata, target: str) -> bool:
+    try:
+        metadata.open_store(target)
+        return True
+    except metadata.MetadataError:
+        return False
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -102,11 +111,11 @@ def run(config: RunConfig, verbose: bool = False, stream=sys.stdout) -> int:
 
     if failure is not None:
         component = handler.failed() or 'the pipeline'
-        if isinstance(failure, mlmd_errors.StatusError) and metadata.is_mysql(target):
+        if metadata.is_mysql(target) and not _server_answers(metadata, target):
             print(f'\nerror: lost the ML Metadata server ({metadata.redact(target)}) during '
                   f'{component}: {failure}', file=sys.stderr)
-        else:
-            print(f'\nerror: {component} failed: {failure}', file=sys.stderr)
+            return 1
+        print(f'\nerror: {component} failed: {failure}', file=sys.stderr)
     try:
         store = metadata.open_store(target)
         run_summary = summary.summarize(store, config.pipeline_name, metadata.redact(target))

@@ -21,6 +21,7 @@ class MariaDB:
 
     def __init__(self, root: str):
         self.root = root
+        os.makedirs(root, exist_ok=True)
         self.datadir = os.path.join(root, 'data')
         self.port = _free_port()
         self.process = None

@@ -1,0 +1,19 @@
+"""Node ids of the pipeline, in DAG order: summaries, inspect and tests name components by these.
+
+Kept free of imports so that reading ML Metadata does not have to load TFX.
+"""
+
+EXAMPLE_GEN = 'MnistExampleGen'
+STATISTICS_GEN = 'StatisticsGen'
+SCHEMA_GEN = 'ImportSchemaGen'
+EXAMPLE_VALIDATOR = 'ExampleValidator'
+ANOMALIES_GATE = 'AnomaliesGate'
+TRANSFORM = 'Transform'
+TRAINER = 'Trainer'
+BASELINE_RESOLVER = 'baseline_model_resolver'
+EVALUATOR = 'Evaluator'
+TFLITE_EXPORTER = 'TFLiteExporter'
+TFLITE_VALIDATOR = 'TFLiteValidator'
+PUSHER = 'Pusher'
+COMPONENTS = (EXAMPLE_GEN, STATISTICS_GEN, SCHEMA_GEN, EXAMPLE_VALIDATOR, ANOMALIES_GATE,
+              TRANSFORM, TRAINER, EVALUATOR, TFLITE_EXPORTER, TFLITE_VALIDATOR, PUSHER)
