@@ -156,6 +156,24 @@ def lineage(store, pipeline_name: str, target: str, down: bool = False) -> Dict[
     return artifact_node(root)
 
 
+def _flat(properties: Dict[str, Any]) -> Dict[str, Any]:
+    """Execution properties with JSON objects (custom_config, ...) spread into dotted keys."""
+    result = {}
+    for key, value in properties.items():
+        parsed = None
+        if isinstance(value, str) and value.startswith('{'):
+            try:
+                parsed = json.loads(value)
+            except ValueError:
+                pass
+        if isinstance(parsed, dict) and parsed and all(
+                not isinstance(v, (dict, list)) for v in parsed.values()):
+            result.update({f'{key}.{k}': v for k, v in parsed.items()})
+        else:
+            result[key] = value
+    return result
+
+
 def diff(store, pipeline_name: str, run_a: str, run_b: str) -> Dict[str, Any]:
     """What changed between two runs: parameters, data, metrics per class, blessing."""
     from mnist_tfx.pipeline import metadata  # pylint: disable=g-import-not-at-top
@@ -165,15 +183,13 @@ def diff(store, pipeline_name: str, run_a: str, run_b: str) -> Dict[str, Any]:
     nodes = {r: metadata.node_runs(store, pipeline_name, r) for r in (run_a, run_b)}
     parameters = {}
     for component in sorted(set(nodes[run_a]) | set(nodes[run_b])):
-        props = [metadata.properties_of(nodes[r][component].execution)
+        props = [_flat(metadata.properties_of(nodes[r][component].execution))
                  if component in nodes[r] else {} for r in (run_a, run_b)]
         changed = {key: [props[0].get(key), props[1].get(key)]
                    for key in sorted(set(props[0]) | set(props[1]))
                    # A cached execution lacks what a driver computed (fingerprint, span).
                    if None not in (props[0].get(key), props[1].get(key))
-                   and props[0].get(key) != props[1].get(key) and not key.startswith('__')
-                   and key not in ('state', 'component_id', 'pipeline_name', 'pipeline_root',
-                                   'run_id', 'pipeline_run_id')}
+                   and props[0].get(key) != props[1].get(key) and not key.startswith('__')}
         if changed:
             parameters[component] = changed
     summaries = [summary.summarize(store, pipeline_name, '', r) for r in (run_a, run_b)]
