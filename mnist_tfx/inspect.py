@@ -50,8 +50,8 @@ def runs(store, pipeline_name: str) -> List[Dict[str, Any]]:
         end = max(e.last_update_time_since_epoch for e in executions)
         states = {n.state for n in nodes.values()}
         state = next((s for s in ('failed', 'running', 'canceled') if s in states), 'complete')
-        blessing = _output(nodes, pipeline_def.EVALUATOR, 'blessing')
-        pushed = _output(nodes, pipeline_def.PUSHER, 'pushed_model')
+        blessing = metadata.first_output(nodes, pipeline_def.EVALUATOR, 'blessing')
+        pushed = metadata.first_output(nodes, pipeline_def.PUSHER, 'pushed_model')
         result.append({
             'run_id': run_id, 'start': _when(start), 'seconds': round((end - start) / 1000, 1),
             'state': state,
@@ -62,12 +62,6 @@ def runs(store, pipeline_name: str) -> List[Dict[str, Any]]:
             if pushed is not None else None,
         })
     return result
-
-
-def _output(nodes, node_id, key):
-    node = nodes.get(node_id)
-    artifacts = node.outputs.get(key, []) if node else []
-    return artifacts[0] if artifacts else None
 
 
 def _resolve_run(store, pipeline_name: str, run_id: Optional[str]) -> str:

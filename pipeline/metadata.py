@@ -98,6 +98,14 @@ class NodeRun:
                 - self.execution.create_time_since_epoch) / 1000.0
 
 
+def first_output(nodes: Dict[str, 'NodeRun'], node_id: str,
+                 key: str) -> Optional[metadata_store_pb2.Artifact]:
+    """The first `key` output of a node in a run, or None when it did not run or make one."""
+    node = nodes.get(node_id)
+    artifacts = node.outputs.get(key, []) if node else []
+    return artifacts[0] if artifacts else None
+
+
 def run_ids(store: mlmd.MetadataStore, pipeline_name: str) -> List[str]:
     """Run ids of a pipeline, oldest first."""
     prefix = f'{pipeline_name}.'

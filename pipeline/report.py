@@ -175,11 +175,6 @@ def build_report(store, pipeline_name: str, run_id: str, metadata_label: str) ->
     nodes = metadata.node_runs(store, pipeline_name, run_id)
     summary = summary_lib.summarize(store, pipeline_name, metadata_label, run_id)
 
-    def output(node, key):
-        node_run = nodes.get(node)
-        items = node_run.outputs.get(key, []) if node_run else []
-        return items[0] if items else None
-
     started = min(n.execution.create_time_since_epoch for n in nodes.values())
     ended = max(n.execution.last_update_time_since_epoch for n in nodes.values())
     states = collections.Counter(n.state for n in nodes.values())
@@ -198,7 +193,7 @@ def build_report(store, pipeline_name: str, run_id: str, metadata_label: str) ->
                f'<tr><th>ML Metadata</th><td><code>{_esc(metadata_label)}</code></td></tr>'
                '</table></section>')
 
-    examples = output(pipeline_def.EXAMPLE_GEN, 'examples')
+    examples = metadata.first_output(nodes, pipeline_def.EXAMPLE_GEN, 'examples')
     out.append('<section id="data"><h2>Data</h2>')
     if examples is None:
         out.append('<p>No examples were produced in this run.</p>')
@@ -245,7 +240,7 @@ def build_report(store, pipeline_name: str, run_id: str, metadata_label: str) ->
     out.append('</section>')
 
     out.append('<section id="evaluation"><h2>Evaluation</h2>')
-    model = output(pipeline_def.TRAINER, 'model')
+    model = metadata.first_output(nodes, pipeline_def.TRAINER, 'model')
     if summary.accuracy is None:
         out.append('<p>No evaluation in this run.</p>')
     else:

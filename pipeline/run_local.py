@@ -10,6 +10,7 @@ unreadable input data.
 """
 
 import argparse
+import datetime
 import logging
 import os
 import sys
@@ -75,6 +76,9 @@ def run(config: RunConfig, verbose: bool = False, stream=sys.stdout) -> int:
     from absl import logging as absl_logging  # pylint: disable=g-import-not-at-top
     from ml_metadata import errors as mlmd_errors  # pylint: disable=g-import-not-at-top
     from tfx import v1 as tfx  # pylint: disable=g-import-not-at-top
+    from tfx.dsl.compiler import compiler  # pylint: disable=g-import-not-at-top
+    from tfx.dsl.compiler import constants as compiler_constants  # pylint: disable=g-import-not-at-top
+    from tfx.orchestration.portable import runtime_parameter_utils  # pylint: disable=g-import-not-at-top
     from mnist_tfx.pipeline import metadata  # pylint: disable=g-import-not-at-top
     from mnist_tfx.pipeline import pipeline as pipeline_def  # pylint: disable=g-import-not-at-top
     from mnist_tfx.pipeline import progress  # pylint: disable=g-import-not-at-top
@@ -101,8 +105,14 @@ def run(config: RunConfig, verbose: bool = False, stream=sys.stdout) -> int:
         **options.pipeline_kwargs(config, source),
         metadata_connection_config=metadata.connection_config(target, create=True))
     print(f'Pipeline {config.pipeline_name}: artifacts under {config.pipeline_root}', file=stream)
+    # Name the run here rather than inside LocalDagRunner, so that the summary and the report
+    # describe this run even when another one writes to the same ML Metadata at the same time.
+    pipeline_ir = compiler.Compiler().compile(tfx_pipeline)
+    run_id = datetime.datetime.now().isoformat()
+    runtime_parameter_utils.substitute_runtime_parameter(
+        pipeline_ir, {compiler_constants.PIPELINE_RUN_ID_PARAMETER_NAME: run_id})
     try:
-        tfx.orchestration.LocalDagRunner().run(tfx_pipeline)
+        tfx.orchestration.LocalDagRunner().run_with_ir(pipeline_ir)
         failure = None
     except Exception as e:  # pylint: disable=broad-except
         failure = e
@@ -118,7 +128,8 @@ def run(config: RunConfig, verbose: bool = False, stream=sys.stdout) -> int:
         print(f'\nerror: {component} failed: {failure}', file=sys.stderr)
     try:
         store = metadata.open_store(target)
-        run_summary = summary.summarize(store, config.pipeline_name, metadata.redact(target))
+        run_summary = summary.summarize(store, config.pipeline_name, metadata.redact(target),
+                                        run_id)
         print('\n' + summary.format_summary(run_summary, config.accuracy_threshold), file=stream)
         report_path = report.write_report(
             store, config.pipeline_name, run_summary.run_id,

@@ -37,12 +37,6 @@ class RunSummary:
     tensorboard_dir: Optional[str]
 
 
-def _artifact(runs, node, key):
-    run = runs.get(node)
-    artifacts = run.outputs.get(key, []) if run else []
-    return artifacts[0] if artifacts else None
-
-
 def _as_tfx(mlmd_artifact, artifact_class):
     artifact = artifact_class()
     artifact.set_mlmd_artifact(mlmd_artifact)
@@ -103,13 +97,13 @@ def summarize(store, pipeline_name: str, metadata_path: str,
     if run_id is None:
         run_id = metadata.run_ids(store, pipeline_name)[-1]
     runs = metadata.node_runs(store, pipeline_name, run_id)
-    stats = _artifact(runs, pipeline_def.STATISTICS_GEN, 'statistics')
-    anomalies = _artifact(runs, pipeline_def.EXAMPLE_VALIDATOR, 'anomalies')
-    evaluation = _artifact(runs, pipeline_def.EVALUATOR, 'evaluation')
-    blessing = _artifact(runs, pipeline_def.EVALUATOR, 'blessing')
-    pushed = _artifact(runs, pipeline_def.PUSHER, 'pushed_model')
-    model_run = _artifact(runs, pipeline_def.TRAINER, 'model_run')
-    tflite_blessing = _artifact(runs, pipeline_def.TFLITE_VALIDATOR, 'blessing')
+    stats = metadata.first_output(runs, pipeline_def.STATISTICS_GEN, 'statistics')
+    anomalies = metadata.first_output(runs, pipeline_def.EXAMPLE_VALIDATOR, 'anomalies')
+    evaluation = metadata.first_output(runs, pipeline_def.EVALUATOR, 'evaluation')
+    blessing = metadata.first_output(runs, pipeline_def.EVALUATOR, 'blessing')
+    pushed = metadata.first_output(runs, pipeline_def.PUSHER, 'pushed_model')
+    model_run = metadata.first_output(runs, pipeline_def.TRAINER, 'model_run')
+    tflite_blessing = metadata.first_output(runs, pipeline_def.TFLITE_VALIDATOR, 'blessing')
     accuracy, per_class, baseline = (_accuracy(evaluation.uri) if evaluation
                                      else (None, {}, None))
     blessed = None
