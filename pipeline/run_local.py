@@ -38,6 +38,20 @@ def _quiet_logging() -> None:
     root.addHandler(logging.NullHandler())
 
 
+class _RedactFilter(logging.Filter):
+    """Replaces a secret in every log record: TFX logs the whole MLMD connection config."""
+
+    def __init__(self, secret: str):
+        super().__init__()
+        self._secret = secret
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if self._secret in message:
+            record.msg, record.args = message.replace(self._secret, '***'), ()
+        return True
+
+
 def _server_answers(metadata, target: str) -> bool:
     try:
         metadata.open_store(target)
@@ -96,6 +110,11 @@ def run(config: RunConfig, verbose: bool = False, stream=sys.stdout) -> int:
     target = config.metadata_target
     if not metadata.is_mysql(target):
         os.makedirs(os.path.dirname(target), exist_ok=True)
+    password = metadata.connection_config(target).mysql.password if metadata.is_mysql(
+        target) else ''
+    if password:
+        for log_handler in logging.getLogger().handlers:
+            log_handler.addFilter(_RedactFilter(password))
     try:
         metadata.open_store(target, create=True)
     except metadata.MetadataError as e:

@@ -90,7 +90,8 @@ def test_runs_on_mysql_including_two_at_once(server, data, tmp_path):
 def test_server_gone_mid_run(tmp_path, data):
     db = MariaDB(str(tmp_path / 'db')).start()
     try:
-        process = subprocess.Popen(_args(data, db.uri('mlmd_gone'), tmp_path / 'out'),
+        # --verbose: TFX's own logs, which print the connection config, must not show the password.
+        process = subprocess.Popen(_args(data, db.uri('mlmd_gone'), tmp_path / 'out', '--verbose'),
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                    cwd=REPO)
         for line in process.stdout:
