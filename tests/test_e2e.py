@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import REPO, idx_bytes, run_cli
+from conftest import REPO, idx_bytes
 from mnist_tfx.components.mnist_example_gen.executor import to_example
 from mnist_tfx.pipeline import metadata
 from mnist_tfx.pipeline import pipeline as pipeline_def
