@@ -1,6 +1,5 @@
 """The curated schema agrees with the data, the feature keys, and what SchemaGen would infer."""
 
-
 import numpy as np
 import pytest
 import tensorflow as tf
