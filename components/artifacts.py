@@ -2,7 +2,8 @@
 
 They are types of their own, not TFX's Model and ModelBlessing, so that the baseline resolver,
 which looks up every Model and ModelBlessing of the pipeline, never mistakes a TFLite export or
-its check for a trained model or the Evaluator's blessing.
+its check for a trained model or the Evaluator's blessing. Their names carry a namespace
+(`mnist_tfx.`), the form Kubeflow's v2 compiler requires of custom artifact types.
 """
 
 import os
@@ -14,12 +15,12 @@ from tfx.types.artifact import Artifact
 
 class TFLiteModel(Artifact):
     """A folder holding model_float32.tflite and model_int8.tflite of one trained model."""
-    TYPE_NAME = 'TFLiteModel'
+    TYPE_NAME = 'mnist_tfx.TFLiteModel'
 
 
 class TFLiteBlessing(Artifact):
     """The TFLite check's verdict and figures (metrics.json) for one TFLiteModel."""
-    TYPE_NAME = 'TFLiteBlessing'
+    TYPE_NAME = 'mnist_tfx.TFLiteBlessing'
 
 
 def example_counts(statistics: Artifact) -> Dict[str, int]:

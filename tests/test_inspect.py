@@ -95,7 +95,7 @@ def test_lineage_down_from_the_data(runs):
     raw = next(a for a in examples if '/MnistExampleGen/' in a['uri'])
     tree = _json(root, 'lineage', str(raw['id']), '--down')
     made = {i['type'] for i in _walk(tree, down=True) if 'type' in i}
-    assert {'Model', 'PushedModel', 'TFLiteModel', 'ExampleStatistics'} <= made
+    assert {'Model', 'PushedModel', 'mnist_tfx.TFLiteModel', 'ExampleStatistics'} <= made
 
 
 def test_clear_errors(runs, tmp_path):
