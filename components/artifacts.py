@@ -32,3 +32,9 @@ def example_counts(statistics: Artifact) -> Dict[str, int]:
             artifact_utils.get_split_uri([statistics], split), 'FeatureStats.pb'))
         counts[split] = int(stats.datasets[0].num_examples) if stats.datasets else 0
     return counts
+
+
+def folder_bytes(path: str) -> int:
+    """Total size of the files under a folder (a SavedModel's, say)."""
+    return sum(os.path.getsize(os.path.join(root, name))
+               for root, _, files in os.walk(path) for name in files)

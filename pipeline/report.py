@@ -17,6 +17,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from mnist_tfx.components.artifacts import folder_bytes
 from mnist_tfx.pipeline import metadata
 from mnist_tfx.pipeline import pipeline as pipeline_def
 from mnist_tfx.pipeline import summary as summary_lib
@@ -269,8 +270,8 @@ def build_report(store, pipeline_name: str, run_id: str, metadata_label: str) ->
         t = summary.tflite
         out.append('<table><tr><th>format</th><th>size</th><th>accuracy</th><th>agreement with '
                    'SavedModel</th><th>latency (ms/image)</th></tr>')
-        model_bytes = (sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(
-            os.path.join(model.uri, 'Format-Serving')) for f in fs) if model is not None else 0)
+        model_bytes = (folder_bytes(os.path.join(model.uri, 'Format-Serving'))
+                       if model is not None else 0)
         out.append(f'<tr><td>SavedModel</td><td>{model_bytes / 1024:.0f} KB</td>'
                    f'<td>{t["saved_model"]["accuracy"]:.4f}</td><td>—</td>'
                    f'<td>{t["saved_model"]["latency_ms"]:.3f}</td></tr>')

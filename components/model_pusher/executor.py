@@ -24,7 +24,7 @@ from tfx import types
 from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 
-from mnist_tfx.components.artifacts import example_counts
+from mnist_tfx.components.artifacts import example_counts, folder_bytes
 from mnist_tfx.components.model_pusher import spec
 from mnist_tfx.components.tflite_exporter.convert import FLOAT32_FILE, INT8_FILE
 from mnist_tfx.components.tflite_validator.executor import METRICS_FILE, SERVING_DIR
@@ -95,11 +95,6 @@ def model_card(version: str, class_names: List[str], metrics: Dict[str, Any],
     }
 
 
-def _tree_size(path: str) -> int:
-    return sum(os.path.getsize(os.path.join(root, f))
-               for root, _, files in os.walk(path) for f in files)
-
-
 def manifest(folder: str) -> Dict[str, Dict[str, Any]]:
     """Every file under a folder: relative path -> bytes and SHA-256."""
     result = {}
@@ -159,7 +154,7 @@ class Executor(base_executor.BaseExecutor):
                 f.write('\n'.join(class_names) + '\n')
             card = model_card(version, class_names, metrics, _int8_quantization(staging), model,
                               get(spec.STATISTICS_KEY), get(spec.EXAMPLES_KEY),
-                              {SAVED_MODEL_DIR: _tree_size(os.path.join(staging, SAVED_MODEL_DIR))})
+                              {SAVED_MODEL_DIR: folder_bytes(os.path.join(staging, SAVED_MODEL_DIR))})
             card['trained_model']['tflite_artifact_id'] = tflite_model.id
             with open(os.path.join(staging, MODEL_CARD_FILE), 'w') as f:
                 json.dump(card, f, indent=2)
