@@ -9,7 +9,7 @@ turns those records into progress lines and keeps the rest of TFX's logging out 
 import logging
 import sys
 import time
-from typing import Dict, List, Optional, TextIO
+from typing import Dict, Optional, TextIO
 
 _RUNNING = 'Component %s is running.'
 _FINISHED = 'Component %s is finished.'
@@ -17,7 +17,13 @@ _CACHED = 'A cached execution %d is used.'
 
 
 class ProgressHandler(logging.Handler):
-    """Prints progress lines for the components of one run and records their timings."""
+    """Prints progress lines for the components of one run; remembers which failed and why.
+
+    LocalDagRunner does not raise when a component fails before its executor runs (an input
+    that cannot be resolved, say): the launcher logs '[<node>] ...' at ERROR, marks the
+    execution failed and the runner goes on. Such a component is shown FAILED here and listed
+    in `errors`, so the runner can exit non-zero.
+    """
 
     def __init__(self, stream: TextIO = sys.stdout):
         super().__init__(level=logging.INFO)
@@ -25,8 +31,7 @@ class ProgressHandler(logging.Handler):
         self.current: Optional[str] = None
         self._started = 0.0
         self._cached = False
-        self.timings: Dict[str, float] = {}
-        self.cached: List[str] = []
+        self.errors: Dict[str, str] = {}
 
     def _print(self, text: str) -> None:
         print(text, file=self._stream, flush=True)
@@ -37,13 +42,13 @@ class ProgressHandler(logging.Handler):
             self._print(f'  start   {self.current}')
         elif record.msg == _CACHED and self.current:
             self._cached = True
+        elif (record.levelno >= logging.ERROR and self.current
+              and record.getMessage().startswith(f'[{self.current}]')):
+            self.errors.setdefault(self.current, record.getMessage().splitlines()[0])
         elif record.msg == _FINISHED and record.args and record.args[0] == self.current:
-            elapsed = time.monotonic() - self._started
-            self.timings[self.current] = elapsed
-            state = 'cached' if self._cached else 'done'
-            if self._cached:
-                self.cached.append(self.current)
-            self._print(f'  {state:<7} {self.current:<26} {elapsed:7.1f}s')
+            state = ('FAILED' if self.current in self.errors
+                     else 'cached' if self._cached else 'done')
+            self._print(f'  {state:<7} {self.current:<26} {time.monotonic() - self._started:7.1f}s')
             self.current = None
 
     def failed(self) -> Optional[str]:

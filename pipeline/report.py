@@ -16,8 +16,10 @@ import os
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
+from tfx.utils import path_utils
 
 from mnist_tfx.components.artifacts import folder_bytes
+from mnist_tfx.model import features
 from mnist_tfx.pipeline import metadata
 from mnist_tfx.pipeline import pipeline as pipeline_def
 from mnist_tfx.pipeline import summary as summary_lib
@@ -122,12 +124,12 @@ def _split_data(examples) -> Dict[str, Tuple[np.ndarray, np.ndarray]]:
 def _confusion(model_uri: str, pixels: np.ndarray, labels: np.ndarray) -> np.ndarray:
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
     from mnist_tfx.model.export import CLASS_IDS_KEY, IMAGES_SIGNATURE  # pylint: disable=g-import-not-at-top
-    serve = tf.saved_model.load(os.path.join(model_uri, 'Format-Serving')).signatures[
+    serve = tf.saved_model.load(path_utils.serving_model_dir(model_uri)).signatures[
         IMAGES_SIGNATURE]
-    images = pixels.reshape(-1, 28, 28).astype(np.uint8)
+    images = pixels.reshape(-1, features.IMAGE_SIDE, features.IMAGE_SIDE).astype(np.uint8)
     predicted = np.concatenate([serve(images=tf.constant(images[i:i + 512]))[CLASS_IDS_KEY]
                                 .numpy() for i in range(0, len(images), 512)])
-    matrix = np.zeros((10, 10), np.int64)
+    matrix = np.zeros((features.NUM_CLASSES, features.NUM_CLASSES), np.int64)
     np.add.at(matrix, (labels.astype(np.int64), predicted.astype(np.int64)), 1)
     return matrix
 
@@ -171,10 +173,11 @@ def _lineage_svg(nodes: Dict[str, metadata.NodeRun]) -> str:
             f'{"".join(parts)}</svg>')
 
 
-def build_report(store, pipeline_name: str, run_id: str, metadata_label: str) -> str:
-    """The report of a run as an HTML string."""
+def build_report(store, pipeline_name: str, run_id: str, metadata_label: str,
+                 summary: Optional[summary_lib.RunSummary] = None) -> str:
+    """The report of a run as an HTML string (pass the run's summary if it is at hand)."""
     nodes = metadata.node_runs(store, pipeline_name, run_id)
-    summary = summary_lib.summarize(store, pipeline_name, metadata_label, run_id)
+    summary = summary or summary_lib.summarize(store, pipeline_name, metadata_label, run_id)
 
     started = min(n.execution.create_time_since_epoch for n in nodes.values())
     ended = max(n.execution.last_update_time_since_epoch for n in nodes.values())
@@ -204,8 +207,8 @@ def build_report(store, pipeline_name: str, run_id: str, metadata_label: str) ->
             f'<tr><td>{_esc(s)}</td><td>{len(l):,}</td></tr>' for s, (_, l) in data.items())
             + '</table><div class="charts">')
         for split, (pixels, labels) in data.items():
-            counts = np.bincount(labels.astype(np.int64), minlength=10)
-            out.append(_svg_bars(counts.tolist(), [str(i) for i in range(10)],
+            counts = np.bincount(labels.astype(np.int64), minlength=features.NUM_CLASSES)
+            out.append(_svg_bars(counts.tolist(), [str(i) for i in range(features.NUM_CLASSES)],
                                  f'{split}: examples per label'))
         pixels, labels = next(iter(data.values()))
         hist, _ = np.histogram(pixels, bins=16, range=(0, 256))
@@ -213,10 +216,11 @@ def build_report(store, pipeline_name: str, run_id: str, metadata_label: str) ->
                              [str(i * 16) for i in range(16)],
                              'pixel values (log10 count), first split'))
         out.append('</div><h3>Sample images (first split, two per label)</h3><div class="grid">')
-        for label in range(10):
+        side = features.IMAGE_SIDE
+        for label in range(features.NUM_CLASSES):
             for index in np.flatnonzero(labels == label)[:2]:
                 out.append(f'<img alt="label {label}" title="label {label}" '
-                           f'src="{_png(pixels[index].reshape(28, 28))}">')
+                           f'src="{_png(pixels[index].reshape(side, side))}">')
         out.append('</div>')
     out.append('</section>')
 
@@ -257,7 +261,7 @@ def build_report(store, pipeline_name: str, run_id: str, metadata_label: str) ->
             matrix = _confusion(model.uri, *data['eval'])
             out.append('<h3>Confusion matrix (eval split; rows: true label, columns: predicted)</h3>'
                        '<table id="confusion"><tr><th></th>' + ''.join(
-                           f'<th>{i}</th>' for i in range(10)) + '</tr>')
+                           f'<th>{i}</th>' for i in range(features.NUM_CLASSES)) + '</tr>')
             for i, row in enumerate(matrix):
                 out.append(f'<tr><th>{i}</th>' + ''.join(
                     f'<td style="background:rgba(74,127,193,{v / max(row.sum(), 1):.2f})">{v}</td>'
@@ -270,7 +274,7 @@ def build_report(store, pipeline_name: str, run_id: str, metadata_label: str) ->
         t = summary.tflite
         out.append('<table><tr><th>format</th><th>size</th><th>accuracy</th><th>agreement with '
                    'SavedModel</th><th>latency (ms/image)</th></tr>')
-        model_bytes = (folder_bytes(os.path.join(model.uri, 'Format-Serving'))
+        model_bytes = (folder_bytes(path_utils.serving_model_dir(model.uri))
                        if model is not None else 0)
         out.append(f'<tr><td>SavedModel</td><td>{model_bytes / 1024:.0f} KB</td>'
                    f'<td>{t["saved_model"]["accuracy"]:.4f}</td><td>—</td>'
@@ -294,11 +298,12 @@ def build_report(store, pipeline_name: str, run_id: str, metadata_label: str) ->
     return ''.join(out)
 
 
-def write_report(store, pipeline_name: str, run_id: str, path: str, metadata_label: str) -> str:
+def write_report(store, pipeline_name: str, run_id: str, path: str, metadata_label: str,
+                 summary: Optional[summary_lib.RunSummary] = None) -> str:
     """Writes the report (atomically) and returns its absolute path."""
     path = os.path.abspath(path)
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    content = build_report(store, pipeline_name, run_id, metadata_label)
+    content = build_report(store, pipeline_name, run_id, metadata_label, summary)
     with open(path + '.partial', 'w', encoding='utf-8') as f:
         f.write(content)
     os.replace(path + '.partial', path)

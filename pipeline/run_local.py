@@ -138,7 +138,12 @@ def run(config: RunConfig, verbose: bool = False, stream=sys.stdout) -> int:
     finally:
         logging.getLogger().removeHandler(handler)
 
-    if failure is not None:
+    if failure is None and handler.errors:
+        # A component failed without an exception reaching us (see ProgressHandler).
+        component, message = next(iter(handler.errors.items()))
+        failure = RuntimeError(message)
+        print(f'\nerror: {component} failed: {message}', file=sys.stderr)
+    elif failure is not None:
         component = handler.failed() or 'the pipeline'
         if metadata.is_mysql(target) and not _server_answers(metadata, target):
             print(f'\nerror: lost the ML Metadata server ({metadata.redact(target)}) during '
@@ -153,7 +158,7 @@ def run(config: RunConfig, verbose: bool = False, stream=sys.stdout) -> int:
         report_path = report.write_report(
             store, config.pipeline_name, run_summary.run_id,
             os.path.join(config.reports_dir, f'{run_summary.run_id.replace(":", "-")}.html'),
-            metadata.redact(target))
+            metadata.redact(target), run_summary)
         print(f'  Report:      {report_path}', file=stream)
     except (metadata.MetadataError, mlmd_errors.StatusError) as e:
         print(f'(no summary: {e})', file=sys.stderr)

@@ -19,6 +19,7 @@ from mnist_tfx.model import features
 from mnist_tfx.pipeline import metadata
 from mnist_tfx.pipeline import pipeline as pipeline_def
 
+
 @dataclasses.dataclass
 class RunSummary:
     """What a person wants to know after a run."""

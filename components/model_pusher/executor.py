@@ -23,11 +23,12 @@ from typing import Any, Dict, List
 from tfx import types
 from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
+from tfx.utils import path_utils
 
 from mnist_tfx.components.artifacts import example_counts, folder_bytes
 from mnist_tfx.components.model_pusher import spec
 from mnist_tfx.components.tflite_exporter.convert import FLOAT32_FILE, INT8_FILE
-from mnist_tfx.components.tflite_validator.executor import METRICS_FILE, SERVING_DIR
+from mnist_tfx.components.tflite_validator.executor import METRICS_FILE
 from mnist_tfx.model import export
 from mnist_tfx.model import features
 
@@ -146,7 +147,7 @@ class Executor(base_executor.BaseExecutor):
         staging = os.path.join(base, f'.{version}.partial')
         shutil.rmtree(staging, ignore_errors=True)
         try:
-            shutil.copytree(os.path.join(model.uri, SERVING_DIR),
+            shutil.copytree(path_utils.serving_model_dir(model.uri),
                             os.path.join(staging, SAVED_MODEL_DIR))
             for name in (FLOAT32_FILE, INT8_FILE):
                 shutil.copyfile(os.path.join(tflite_model.uri, name), os.path.join(staging, name))

@@ -19,6 +19,7 @@ import tensorflow as tf
 from tfx import types
 from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
+from tfx.utils import path_utils
 
 from mnist_tfx.components.tflite_exporter.convert import FLOAT32_FILE, INT8_FILE
 from mnist_tfx.components.tflite_validator import spec
@@ -27,7 +28,6 @@ from mnist_tfx.model import tflite
 from mnist_tfx.model.export import CLASS_IDS_KEY, IMAGES_SIGNATURE
 
 METRICS_FILE = 'metrics.json'
-SERVING_DIR = 'Format-Serving'
 _BATCH = 256
 
 
@@ -61,7 +61,7 @@ def _saved_model_latency(saved_model, pixels: np.ndarray, runs: int = 200) -> fl
 def evaluate(model_uri: str, tflite_dir: str, serialized: List[bytes], pixels: np.ndarray,
              labels: np.ndarray) -> Dict[str, Any]:
     """Accuracy, agreement with the SavedModel, size and latency of every format."""
-    saved_model = tf.saved_model.load(os.path.join(model_uri, SERVING_DIR))
+    saved_model = tf.saved_model.load(path_utils.serving_model_dir(model_uri))
     reference = saved_model_classes(saved_model, serialized)
     model_input = tflite.pixels_to_model_input(pixels)
     metrics = {

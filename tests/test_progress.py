@@ -1,0 +1,29 @@
+"""Progress lines from TFX's log records, including failures LocalDagRunner does not raise."""
+
+import io
+import logging
+
+from mnist_tfx.pipeline.progress import ProgressHandler
+
+
+def _log(handler, level, msg, *args):
+    handler.handle(logging.LogRecord('absl', level, __file__, 1, msg, args, None))
+
+
+def test_done_cached_and_silently_failed_components():
+    out = io.StringIO()
+    handler = ProgressHandler(out)
+    _log(handler, logging.INFO, 'Component %s is running.', 'Trainer')
+    _log(handler, logging.INFO, 'Component %s is finished.', 'Trainer')
+    _log(handler, logging.INFO, 'Component %s is running.', 'Evaluator')
+    _log(handler, logging.INFO, 'A cached execution %d is used.', 7)
+    _log(handler, logging.INFO, 'Component %s is finished.', 'Evaluator')
+    _log(handler, logging.INFO, 'Component %s is running.', 'Pusher')
+    # The launcher logs with a format string: '[%s] Input resolution error: %s'.
+    _log(handler, logging.ERROR, '[%s] Input resolution error: %s\nTraceback ...', 'Pusher',
+         'no model')
+    _log(handler, logging.ERROR, 'some other component\'s noise')
+    _log(handler, logging.INFO, 'Component %s is finished.', 'Pusher')
+    states = [line.split()[0] for line in out.getvalue().splitlines() if 'start' not in line]
+    assert states == ['done', 'cached', 'FAILED']
+    assert handler.errors == {'Pusher': '[Pusher] Input resolution error: no model'}
