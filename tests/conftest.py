@@ -67,8 +67,10 @@ def runs(tmp_path_factory, digits):
     root = tmp_path_factory.mktemp('e2e')
     data = write_idx_dir(root / 'data', images[:400], labels[:400], images[4000:4100],
                          labels[4000:4100])
+    # About 80 eval images: one image is more than a point of accuracy, so the default int8
+    # allowance (0.5 points, tested in test_tflite.py) would make the push a coin toss here.
     args = ['--data', data, '--epochs', '1', '--accuracy-threshold', '0.3',
-            '--output-root', str(root / 'outputs')]
+            '--max-int8-accuracy-drop', '0.05', '--output-root', str(root / 'outputs')]
     first = run_cli(*args)
     second = run_cli(*args)
     return first, second, root / 'outputs'
