@@ -15,7 +15,8 @@ from setuptools import setup
 
 _FOLDERS = ('pipeline', 'components', 'components.mnist_example_gen', 'components.anomalies_gate',
             'components.tflite_exporter', 'components.tflite_validator',
-            'components.model_pusher', 'model', 'schema')
+            'components.model_pusher', 'components.parameterized', 'kubeflow', 'model',
+            'schema')
 
 setup(
     name='mnist-tfx',

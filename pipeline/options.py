@@ -50,6 +50,12 @@ def _class_names(text: str):
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Adds every RunConfig option to a parser."""
+    add_model_arguments(parser)
+    add_output_arguments(parser)
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options about the data, training and evaluation, which every runner takes."""
     data = parser.add_argument_group('data')
     data.add_argument('--data', default=None, metavar='PATH',
                       help='MNIST-format data: a directory of IDX files (train-*, and t10k-* '
@@ -85,21 +91,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                             default=_DEFAULTS.max_int8_accuracy_drop,
                             help='how far the int8 TFLite accuracy may fall below the '
                             'SavedModel\'s (default %(default)s)')
+    run = parser.add_argument_group('pipeline')
+    run.add_argument('--pipeline-name', default=_DEFAULTS.pipeline_name,
+                     help='default %(default)s')
+    run.add_argument('--class-names', type=_class_names, default=None, metavar='A,B,...',
+                     help='names of the 10 classes in label order, for labels.txt and the '
+                     'model card (default: 0,1,...,9)')
+    run.add_argument('--no-cache', dest='enable_cache', action='store_false',
+                     help='run every component even when its inputs are unchanged')
+
+
+def add_output_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options about where a local run writes its artifacts and ML Metadata."""
     out = parser.add_argument_group('outputs')
     out.add_argument('--output-root', default=_DEFAULTS.output_root, metavar='DIR',
                      help='where artifacts, ML Metadata and pushed models go '
                      '(default: ./%(default)s)')
-    out.add_argument('--pipeline-name', default=_DEFAULTS.pipeline_name,
-                     help='default %(default)s')
-    out.add_argument('--class-names', type=_class_names, default=None, metavar='A,B,...',
-                     help='names of the 10 classes in label order, for labels.txt and the '
-                     'model card (default: 0,1,...,9)')
     out.add_argument('--metadata', default=None, metavar='PATH_OR_URI',
                      help='ML Metadata: a SQLite file, or mysql://user:password@host:port/db '
                      '(the password is never printed) (default: '
                      '<output-root>/metadata/<pipeline-name>.sqlite)')
-    out.add_argument('--no-cache', dest='enable_cache', action='store_false',
-                     help='run every component even when its inputs are unchanged')
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
@@ -139,17 +150,22 @@ def model_code_version() -> str:
     return digest.hexdigest()[:16]
 
 
-def pipeline_kwargs(config: RunConfig, source: sources.Source,
+def pipeline_kwargs(config: RunConfig, source: Optional[sources.Source],
+                    schema_file: Optional[str] = None,
                     beam_pipeline_args: Optional[List[str]] = None) -> Dict[str, Any]:
     """Arguments of `create_pipeline` for a run, except those a runner adds itself
-    (metadata_connection_config, baseline_excludes_candidate)."""
+    (metadata_connection_config, baseline_excludes_candidate, run_parameters, ...).
+
+    `source` None leaves the data to be found when ExampleGen runs (format `auto`);
+    `schema_file` None makes a content-addressed copy of the curated schema under the root.
+    """
     return dict(
         pipeline_name=config.pipeline_name,
         pipeline_root=config.pipeline_root,
-        data_root=source.base,
-        data_format=source.format,
-        data_pattern=source.pattern,
-        schema_file=curated_schema_file(config),
+        data_root=source.base if source else '',
+        data_format=source.format if source else sources.FORMAT_AUTO,
+        data_pattern=source.pattern if source else sources.AUTO_PATTERN,
+        schema_file=schema_file or curated_schema_file(config),
         serving_dir=config.serving_dir,
         training=config.training,
         accuracy_threshold=config.accuracy_threshold,

@@ -4,7 +4,7 @@
 environment and no files. Runners build its arguments with `pipeline.options`.
 """
 
-from typing import List, Optional
+from typing import Any, List, Mapping, Optional
 
 import tensorflow_model_analysis as tfma
 from ml_metadata.proto import metadata_store_pb2
@@ -12,8 +12,10 @@ from tensorflow_data_validation.anomalies.proto import custom_validation_config_
 from tfx import v1 as tfx
 
 from mnist_tfx.components.anomalies_gate.component import AnomaliesGate
+from mnist_tfx.components.mnist_example_gen import sources
 from mnist_tfx.components.mnist_example_gen.component import MnistExampleGen
 from mnist_tfx.components.model_pusher.component import ModelPusher
+from mnist_tfx.components.parameterized import component as parameterized
 from mnist_tfx.components.tflite_exporter.component import TFLiteExporter
 from mnist_tfx.components.tflite_validator.component import TFLiteValidator
 from mnist_tfx.model import export
@@ -29,6 +31,11 @@ PREPROCESSING_FN = 'mnist_tfx.model.preprocessing.preprocessing_fn'
 RUN_FN = 'mnist_tfx.model.trainer.run_fn'
 
 ACCURACY_METRIC = 'sparse_categorical_accuracy'
+
+# Values an orchestrator may set per run (`create_pipeline(run_parameters=...)`): the name of
+# each, and the create_pipeline value it replaces.
+DATA_PARAMETER = 'data'
+RUN_PARAMETERS = (DATA_PARAMETER, 'epochs', 'batch_size', 'learning_rate', 'accuracy_threshold')
 
 def eval_config(accuracy_threshold: float, max_accuracy_drop: float) -> tfma.EvalConfig:
     """TFMA config: accuracy overall and per label; bless above a threshold and not worse."""
@@ -78,6 +85,8 @@ def create_pipeline(
     enable_cache: bool = True,
     baseline_excludes_candidate: bool = True,
     model_code_version: str = '',
+    run_parameters: Optional[Mapping[str, Any]] = None,
+    platform_configs: Optional[Mapping[str, Any]] = None,
 ) -> tfx.dsl.Pipeline:
     """Builds the TFX pipeline.
 
@@ -110,13 +119,27 @@ def create_pipeline(
       model_code_version: a fingerprint of the model code (options.model_code_version). TFX's
         cache key holds the dotted `preprocessing_fn`/`run_fn` names, not the code behind them:
         passing the fingerprint to Transform and Trainer makes a code edit a cache miss.
+      run_parameters: `tfx.dsl.experimental.RuntimeParameter`s that replace values above so
+        that an orchestrator sets them per run, by name in RUN_PARAMETERS: `data` replaces
+        data_root (its format is then detected when ExampleGen runs; '' is the shipped
+        digits), `epochs`, `batch_size` and `learning_rate` the fields of `training`,
+        `accuracy_threshold` the argument of that name.
+      platform_configs: per node id, an orchestrator's resource request (Kubeflow:
+        a PipelineContainerSpec.ResourceSpec); the local runner ignores them.
     """
+    run_parameters = dict(run_parameters or {})
+    unknown = set(run_parameters) - set(RUN_PARAMETERS)
+    if unknown:
+        raise ValueError(f'unknown run parameters {sorted(unknown)}; known: {RUN_PARAMETERS}')
+    if DATA_PARAMETER in run_parameters:
+        data_root, data_format, data_pattern = (run_parameters[DATA_PARAMETER],
+                                                sources.FORMAT_AUTO, sources.AUTO_PATTERN)
     example_gen = MnistExampleGen(input_base=data_root, source_format=data_format,
                                   pattern=data_pattern, train_buckets=train_buckets,
                                   eval_buckets=eval_buckets)
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs['examples'])
     schema_gen = tfx.components.ImportSchemaGen(schema_file=schema_file)
-    example_validator = tfx.components.ExampleValidator(
+    example_validator = parameterized.ExampleValidator(
         statistics=statistics_gen.outputs['statistics'], schema=schema_gen.outputs['schema'],
         custom_validation_config=custom_validations)
     gate = AnomaliesGate(anomalies=example_validator.outputs['anomalies'])
@@ -128,12 +151,16 @@ def create_pipeline(
     # Transform (and so everything after it) runs only when the gate passed.
     transform.add_upstream_node(gate)
 
-    trainer = tfx.components.Trainer(
+    trainer_config = training.to_custom_config()
+    trainer = parameterized.Trainer(
         run_fn=RUN_FN,
         examples=transform.outputs['transformed_examples'],
         transform_graph=transform.outputs['transform_graph'],
         schema=schema_gen.outputs['schema'],
-        custom_config={**training.to_custom_config(), 'model_code_version': model_code_version})
+        # Per-run values are the Trainer's own parameters, the rest stays in custom_config.
+        **{k: run_parameters.get(k, trainer_config.pop(k))
+           for k in ('epochs', 'batch_size', 'learning_rate')},
+        custom_config={**trainer_config, 'model_code_version': model_code_version})
 
     blessing_channel = tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing)
     model_channel = tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model)
@@ -148,11 +175,14 @@ def create_pipeline(
             model=model_channel, model_blessing=blessing_channel)
     resolver = resolver.with_id(BASELINE_RESOLVER)
 
-    evaluator = tfx.components.Evaluator(
+    evaluator = parameterized.Evaluator(
         examples=example_gen.outputs['examples'],
         model=trainer.outputs['model'],
         baseline_model=resolver.outputs[baseline.MODEL_KEY],
-        eval_config=eval_config(accuracy_threshold, max_accuracy_drop))
+        # The executor sets the accuracy bounds from the parameters, per run.
+        eval_config=eval_config(accuracy_threshold, max_accuracy_drop),
+        accuracy_threshold=run_parameters.get('accuracy_threshold', accuracy_threshold),
+        max_accuracy_drop=max_accuracy_drop)
 
     tflite_exporter = TFLiteExporter(
         model=trainer.outputs['model'],
@@ -178,6 +208,9 @@ def create_pipeline(
 
     components = [example_gen, statistics_gen, schema_gen, example_validator, gate, transform,
                   trainer, resolver, evaluator, tflite_exporter, tflite_validator, pusher]
+    for component in components:
+        if component.id in (platform_configs or {}):
+            component.with_platform_config(platform_configs[component.id])
     return tfx.dsl.Pipeline(
         pipeline_name=pipeline_name,
         pipeline_root=pipeline_root,

