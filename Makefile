@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 # once per package about each. The warnings are noise, errors still fail the build.
 PIP_NOISE := is ignored: it is neither a file nor a directory
 
-.PHONY: install run test clean
+.PHONY: install run test golden clean
 
 install: $(STAMP)
 
@@ -34,6 +34,10 @@ run: install
 
 test: install
 	$(VPY) -m pytest tests $(PYTEST_ARGS)
+
+# Rewrites tests/golden/kubeflow_pipeline.yaml from the current code; review its diff.
+golden: install
+	UPDATE_GOLDEN=1 $(VPY) -m pytest tests/test_kubeflow.py -k golden_spec -q
 
 clean:
 	rm -rf outputs .pytest_cache

@@ -26,7 +26,7 @@ def _saved_model_bench(path, pixels, labels, runs):
                               for i in range(0, len(images), 512)])
     one = tf.constant(images[:1])
     latency = tflite.median_seconds(lambda: serve(images=one), runs)
-    from mnist_tfx.components.artifacts import folder_bytes  # pylint: disable=g-import-not-at-top
+    from mnist_tfx.components.storage import folder_bytes  # pylint: disable=g-import-not-at-top
     return folder_bytes(path), float(np.mean(classes == labels)), latency
 
 

@@ -3,7 +3,8 @@
 They are types of their own, not TFX's Model and ModelBlessing, so that the baseline resolver,
 which looks up every Model and ModelBlessing of the pipeline, never mistakes a TFLite export or
 its check for a trained model or the Evaluator's blessing. Their names carry a namespace
-(`mnist_tfx.`), the form Kubeflow's v2 compiler requires of custom artifact types.
+(`mnist_tfx.`), the form Kubeflow's v2 compiler requires of custom artifact types; Kubeflow's
+container entrypoint imports a custom type by that name, which mnist_tfx/__init__.py answers.
 """
 
 import os
@@ -34,7 +35,3 @@ def example_counts(statistics: Artifact) -> Dict[str, int]:
     return counts
 
 
-def folder_bytes(path: str) -> int:
-    """Total size of the files under a folder (a SavedModel's, say)."""
-    return sum(os.path.getsize(os.path.join(root, name))
-               for root, _, files in os.walk(path) for name in files)

@@ -24,6 +24,8 @@ SCHEMA_RELPATH = os.path.join('schema', 'schema.pbtxt')
 BEAM_COMPONENTS = (nodes.EXAMPLE_GEN, nodes.STATISTICS_GEN, nodes.TRANSFORM, nodes.EVALUATOR)
 DEFAULT_GPU_RESOURCE = 'nvidia.com/gpu'
 DEFAULT_OUTPUT = 'pipeline.yaml'
+# Every task's command: TFX's Kubeflow v2 executor behind a thin wrapper (entrypoint.py).
+CONTAINER_COMMAND = ('python', '-m', 'mnist_tfx.kubeflow.entrypoint')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,6 +40,16 @@ class ClusterConfig:
     cpu: Optional[str] = None  # e.g. '2' or '500m', for BEAM_COMPONENTS
     memory: Optional[str] = None  # e.g. '8G'
     beam_pipeline_args: Optional[List[str]] = None
+
+
+PARAMETER_HELP = {
+    'data': 'MNIST-format data: a directory or file URI (gs://, s3://, a mounted path) of IDX '
+            'files, an .npz or a 785-column CSV; empty: the 5,000 digits shipped in the image',
+    'epochs': 'training epochs',
+    'batch_size': 'batch size per replica (GPU)',
+    'learning_rate': 'Adam learning rate',
+    'accuracy_threshold': 'lowest eval accuracy that blesses (and so pushes) a model',
+}
 
 
 def run_parameters(config: RunConfig) -> Dict[str, Any]:
@@ -98,7 +110,8 @@ def pipeline_root(config: RunConfig, cluster: ClusterConfig) -> str:
     return '/'.join([cluster.pipeline_root.rstrip('/'), config.pipeline_name])
 
 
-def create_pipeline(config: RunConfig, cluster: ClusterConfig):
+def create_pipeline(config: RunConfig, cluster: ClusterConfig,
+                    parameters: Optional[Dict[str, Any]] = None):
     """The TFX pipeline that runs on Kubeflow: the local one, with run parameters."""
     from mnist_tfx.pipeline import pipeline as pipeline_def  # pylint: disable=g-import-not-at-top
     kwargs = options.pipeline_kwargs(
@@ -112,21 +125,35 @@ def create_pipeline(config: RunConfig, cluster: ClusterConfig):
         # KFP records every run in its own ML Metadata; only TFX's built-in resolver
         # strategies compile for it.
         baseline_excludes_candidate=False,
-        run_parameters=run_parameters(config),
+        run_parameters=parameters or run_parameters(config),
         platform_configs=platform_configs(cluster))
 
 
 def compile_pipeline(config: RunConfig, cluster: ClusterConfig,
                      output_file: str = DEFAULT_OUTPUT) -> str:
     """Writes the KFP v2 pipeline spec (YAML, schema 2.1) and returns its path."""
+    import yaml  # pylint: disable=g-import-not-at-top
     from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner as v2  # pylint: disable=g-import-not-at-top
+    parameters = run_parameters(config)
+    runner = v2.KubeflowV2DagRunner(config=v2.KubeflowV2DagRunnerConfig(
+        default_image=cluster.image, default_commands=list(CONTAINER_COMMAND),
+        use_pipeline_spec_2_1=True))
+    job = runner.run(create_pipeline(config, cluster, parameters), write_out=False)
+    spec = job['pipelineSpec']
+    # TFX 1.16 writes a YAML spec without the parameters' defaults (they would be in the
+    # PipelineJob's runtime config, which a YAML spec does not carry): put them where the KFP
+    # UI and API read them.
+    for name, definition in spec['root']['inputDefinitions']['parameters'].items():
+        definition.update(defaultValue=parameters[name].default, isOptional=True,
+                          description=PARAMETER_HELP[name])
     output_file = os.path.abspath(output_file)
-    runner = v2.KubeflowV2DagRunner(
-        config=v2.KubeflowV2DagRunnerConfig(default_image=cluster.image,
-                                            use_pipeline_spec_2_1=True),
-        output_dir=os.path.dirname(output_file),
-        output_filename=os.path.basename(output_file))
-    runner.run(create_pipeline(config, cluster), write_out=True)
+    os.makedirs(os.path.dirname(output_file), exist_ok=True)
+    with open(output_file + '.tmp', 'w', encoding='utf-8') as f:
+        f.write(f'# PIPELINE DEFINITION\n# Name: {config.pipeline_name}\n'
+                '# Compiled by kubeflow/compile.py from pipeline/pipeline.py; regenerate, '
+                'do not edit.\n')
+        yaml.safe_dump(spec, f, sort_keys=True, width=4096)
+    os.replace(output_file + '.tmp', output_file)
     return output_file
 
 

@@ -3,3 +3,15 @@
 The code lives in the repository's top-level folders and is installed beneath this package
 (see setup.py): mnist_tfx.pipeline, mnist_tfx.components, mnist_tfx.model, mnist_tfx.schema.
 """
+
+# Kubeflow's v2 container entrypoint imports a custom artifact class by its type name
+# ('mnist_tfx.TFLiteModel'), so the package must answer to those names. Resolved lazily, so
+# that `import mnist_tfx...` does not load TFX.
+_ARTIFACT_TYPES = ('TFLiteModel', 'TFLiteBlessing')
+
+
+def __getattr__(name):
+    if name in _ARTIFACT_TYPES:
+        from mnist_tfx.components import artifacts  # pylint: disable=g-import-not-at-top
+        return getattr(artifacts, name)
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')

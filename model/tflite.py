@@ -40,7 +40,12 @@ class TFLiteClassifier:
     def __init__(self, path: str, num_threads: int = 1):
         import tensorflow as tf  # pylint: disable=g-import-not-at-top
         self.path = path
-        self._interpreter = tf.lite.Interpreter(model_path=path, num_threads=num_threads)
+        if '://' in path:  # object storage: the interpreter reads local files only
+            with tf.io.gfile.GFile(path, 'rb') as f:
+                self._interpreter = tf.lite.Interpreter(model_content=f.read(),
+                                                        num_threads=num_threads)
+        else:
+            self._interpreter = tf.lite.Interpreter(model_path=path, num_threads=num_threads)
         self._interpreter.allocate_tensors()
         self.input = self._interpreter.get_input_details()[0]
         self.output = self._interpreter.get_output_details()[0]

@@ -18,7 +18,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 from tfx.utils import path_utils
 
-from mnist_tfx.components.artifacts import folder_bytes
+from mnist_tfx.components.storage import folder_bytes
 from mnist_tfx.model import features
 from mnist_tfx.pipeline import metadata
 from mnist_tfx.pipeline import pipeline as pipeline_def

@@ -79,12 +79,12 @@ def test_runs_on_mysql_including_two_at_once(server, data, tmp_path):
     result = _inspect(uri, '--json', 'diff', run_ids[0], retrained)
     assert result.returncode == 0, result.stderr
     changes = json.loads(result.stdout)
-    assert changes['parameters']['Trainer'] == {'custom_config.epochs': [1, 2]}
+    assert changes['parameters']['Trainer'] == {'epochs': [1, 2]}
     assert 'MnistExampleGen' not in changes['parameters']  # same data
     assert changes['data']['examples_per_split'] is None
     assert len(changes['metrics']['per_class']) == 10
     text = _inspect(uri, 'diff', run_ids[0], retrained).stdout
-    assert 'Trainer.custom_config.epochs: 1 -> 2' in text and 'accuracy:' in text
+    assert 'Trainer.epochs: 1 -> 2' in text and 'accuracy:' in text
 
 
 def test_server_gone_mid_run(tmp_path, data):

@@ -2,6 +2,9 @@
 
 import argparse
 
+import pytest
+
+from mnist_tfx import schema
 from mnist_tfx.components.mnist_example_gen import sources
 from mnist_tfx.pipeline import options
 from mnist_tfx.pipeline import pipeline as pipeline_def
@@ -53,5 +56,29 @@ def test_pipeline_wiring(tmp_path):
     assert upstream(pipeline_def.PUSHER) >= {pipeline_def.EVALUATOR,
                                              pipeline_def.TFLITE_VALIDATOR,
                                              pipeline_def.TFLITE_EXPORTER}
-    trainer_config = nodes[pipeline_def.TRAINER].exec_properties['custom_config']
-    assert options.model_code_version() in trainer_config
+    trainer = nodes[pipeline_def.TRAINER].exec_properties
+    assert options.model_code_version() in trainer['custom_config']
+    # Values a Kubeflow run sets are execution properties of their own, with the run's values.
+    assert (trainer['epochs'], trainer['batch_size'], trainer['learning_rate']) == (
+        config.epochs, config.batch_size, config.learning_rate)
+    evaluator = nodes[pipeline_def.EVALUATOR].exec_properties
+    assert evaluator['accuracy_threshold'] == config.accuracy_threshold
+    validator = nodes[pipeline_def.EXAMPLE_VALIDATOR].exec_properties
+    assert 'inverted' in validator['custom_validation_config']
+
+
+def test_run_parameters_replace_values():
+    from tfx import v1 as tfx
+    param = tfx.dsl.experimental.RuntimeParameter
+    source = sources.detect_source(sources.default_data_path())
+    kwargs = options.pipeline_kwargs(RunConfig(), source, schema_file=schema.SCHEMA_FILE)
+    data, epochs = param(name='data', ptype=str, default=''), param(name='epochs', ptype=int,
+                                                                    default=3)
+    pipeline = pipeline_def.create_pipeline(**kwargs, run_parameters={'data': data,
+                                                                       'epochs': epochs})
+    nodes = {node.id: node for node in pipeline.components}
+    example_gen = nodes[pipeline_def.EXAMPLE_GEN].exec_properties
+    assert example_gen['input_base'] is data and example_gen['source_format'] == 'auto'
+    assert nodes[pipeline_def.TRAINER].exec_properties['epochs'] is epochs
+    with pytest.raises(ValueError, match='unknown run parameters'):
+        pipeline_def.create_pipeline(**kwargs, run_parameters={'epoch': epochs})

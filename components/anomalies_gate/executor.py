@@ -13,6 +13,7 @@ from tfx import types
 from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 
+from mnist_tfx.components import storage
 from mnist_tfx.components.anomalies_gate.spec import ANOMALIES_KEY
 
 # Where ExampleValidator writes each split's anomalies (tfx.components.example_validator).
@@ -28,8 +29,7 @@ def load_anomalies(artifact: types.Artifact) -> Dict[str, anomalies_pb2.Anomalie
     result = {}
     for split in artifact_utils.decode_split_names(artifact.split_names):
         path = os.path.join(artifact_utils.get_split_uri([artifact], split), ANOMALIES_FILE)
-        with open(path, 'rb') as f:
-            result[split] = anomalies_pb2.Anomalies.FromString(f.read())
+        result[split] = anomalies_pb2.Anomalies.FromString(storage.read_bytes(path))
     return result
 
 

@@ -13,19 +13,18 @@ manifest (file -> bytes and SHA-256) of every file in it, so any pushed file lea
 run through ML Metadata.
 """
 
-import hashlib
 import json
-import os
-import shutil
 import time
 from typing import Any, Dict, List
 
 from tfx import types
 from tfx.dsl.components.base import base_executor
+from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
 from tfx.utils import path_utils
 
-from mnist_tfx.components.artifacts import example_counts, folder_bytes
+from mnist_tfx.components import storage
+from mnist_tfx.components.artifacts import example_counts
 from mnist_tfx.components.model_pusher import spec
 from mnist_tfx.components.tflite_exporter.convert import FLOAT32_FILE, INT8_FILE
 from mnist_tfx.components.tflite_validator.executor import METRICS_FILE
@@ -96,29 +95,16 @@ def model_card(version: str, class_names: List[str], metrics: Dict[str, Any],
     }
 
 
-def manifest(folder: str) -> Dict[str, Dict[str, Any]]:
-    """Every file under a folder: relative path -> bytes and SHA-256."""
-    result = {}
-    for root, _, files in os.walk(folder):
-        for name in sorted(files):
-            path = os.path.join(root, name)
-            with open(path, 'rb') as f:
-                digest = hashlib.sha256(f.read()).hexdigest()
-            result[os.path.relpath(path, folder)] = {'bytes': os.path.getsize(path),
-                                                     'sha256': digest}
-    return dict(sorted(result.items()))
-
-
 def _new_version(base_directory: str) -> str:
     version = int(time.time())
-    while os.path.exists(os.path.join(base_directory, str(version))):
+    while fileio.exists(storage.join(base_directory, str(version))):
         version += 1
     return str(version)
 
 
 def _int8_quantization(tflite_dir: str):
     from mnist_tfx.model.tflite import TFLiteClassifier  # pylint: disable=g-import-not-at-top
-    scale, zero_point = TFLiteClassifier(os.path.join(tflite_dir, INT8_FILE)).input['quantization']
+    scale, zero_point = TFLiteClassifier(storage.join(tflite_dir, INT8_FILE)).input['quantization']
     return float(scale), int(zero_point)
 
 
@@ -140,35 +126,33 @@ class Executor(base_executor.BaseExecutor):
 
         base = exec_properties[spec.BASE_DIRECTORY_KEY]
         class_names = json.loads(exec_properties[spec.CLASS_NAMES_KEY])
-        with open(os.path.join(tflite_blessing.uri, METRICS_FILE)) as f:
-            metrics = json.load(f)
+        metrics = json.loads(storage.read_text(storage.join(tflite_blessing.uri, METRICS_FILE)))
         version = _new_version(base)
-        final = os.path.join(base, version)
-        staging = os.path.join(base, f'.{version}.partial')
-        shutil.rmtree(staging, ignore_errors=True)
+        final = storage.join(base, version)
+        staging = storage.join(base, f'.{version}.partial')
+        storage.remove_tree(staging)
         try:
-            shutil.copytree(path_utils.serving_model_dir(model.uri),
-                            os.path.join(staging, SAVED_MODEL_DIR))
+            storage.copy_tree(path_utils.serving_model_dir(model.uri),
+                              storage.join(staging, SAVED_MODEL_DIR))
             for name in (FLOAT32_FILE, INT8_FILE):
-                shutil.copyfile(os.path.join(tflite_model.uri, name), os.path.join(staging, name))
-            with open(os.path.join(staging, LABELS_FILE), 'w') as f:
-                f.write('\n'.join(class_names) + '\n')
-            card = model_card(version, class_names, metrics, _int8_quantization(staging), model,
-                              get(spec.STATISTICS_KEY), get(spec.EXAMPLES_KEY),
-                              {SAVED_MODEL_DIR: folder_bytes(os.path.join(staging, SAVED_MODEL_DIR))})
+                fileio.copy(storage.join(tflite_model.uri, name), storage.join(staging, name))
+            storage.write_text(storage.join(staging, LABELS_FILE), '\n'.join(class_names) + '\n')
+            card = model_card(
+                version, class_names, metrics, _int8_quantization(staging), model,
+                get(spec.STATISTICS_KEY), get(spec.EXAMPLES_KEY),
+                {SAVED_MODEL_DIR: storage.folder_bytes(storage.join(staging, SAVED_MODEL_DIR))})
             card['trained_model']['tflite_artifact_id'] = tflite_model.id
-            with open(os.path.join(staging, MODEL_CARD_FILE), 'w') as f:
-                json.dump(card, f, indent=2)
-            files = manifest(staging)
-            os.replace(staging, final)
+            storage.write_text(storage.join(staging, MODEL_CARD_FILE), json.dumps(card, indent=2))
+            files = storage.manifest(staging)
+            fileio.rename(staging, final)
         finally:
-            shutil.rmtree(staging, ignore_errors=True)
+            storage.remove_tree(staging)
 
         # The artifact's own folder keeps the card and the manifest of what was pushed.
-        shutil.copyfile(os.path.join(final, MODEL_CARD_FILE),
-                        os.path.join(pushed.uri, MODEL_CARD_FILE))
-        with open(os.path.join(pushed.uri, MANIFEST_FILE), 'w') as f:
-            json.dump(files, f, indent=2)
+        storage.makedirs(pushed.uri)
+        fileio.copy(storage.join(final, MODEL_CARD_FILE), storage.join(pushed.uri, MODEL_CARD_FILE),
+                    overwrite=True)
+        storage.write_text(storage.join(pushed.uri, MANIFEST_FILE), json.dumps(files, indent=2))
         pushed.set_int_custom_property('pushed', 1)
         pushed.set_string_custom_property('pushed_destination', final)
         pushed.set_string_custom_property('pushed_version', version)

@@ -8,7 +8,6 @@ execution parameters (a value or a `RuntimeParameter`).
 from typing import Optional, Union
 
 from tensorflow_data_validation.anomalies.proto import custom_validation_config_pb2
-from tfx import types
 from tfx.dsl.components.base import executor_spec
 from tfx.orchestration import data_types
 from tfx.utils import proto_utils

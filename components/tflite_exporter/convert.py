@@ -41,9 +41,10 @@ def convert_int8(saved_model_dir: str, representative: np.ndarray) -> bytes:
 
 
 def _write(path: str, content: bytes) -> None:
-    with open(path + '.partial', 'wb') as f:
+    # tf.io.gfile: the output folder may be in object storage (gs://, s3://).
+    with tf.io.gfile.GFile(path + '.partial', 'wb') as f:
         f.write(content)
-    os.replace(path + '.partial', path)
+    tf.io.gfile.rename(path + '.partial', path, overwrite=True)
 
 
 def main(argv) -> int:
@@ -52,7 +53,7 @@ def main(argv) -> int:
         return 2
     saved_model_dir, representative_file, out_dir = argv[1:]
     representative = np.load(representative_file).astype(np.float32)
-    os.makedirs(out_dir, exist_ok=True)
+    tf.io.gfile.makedirs(out_dir)
     _write(os.path.join(out_dir, FLOAT32_FILE), convert_float32(saved_model_dir))
     _write(os.path.join(out_dir, INT8_FILE), convert_int8(saved_model_dir, representative))
     return 0

@@ -16,8 +16,10 @@ import tensorflow as tf
 import tensorflow_transform as tft
 from tfx import types
 from tfx.dsl.components.base import base_executor
+from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
 
+from mnist_tfx.components import storage
 from mnist_tfx.components.tflite_exporter import convert
 from mnist_tfx.components.tflite_exporter import spec
 from mnist_tfx.model import export
@@ -59,7 +61,7 @@ def run_conversion(saved_model_dir: str, representative: np.ndarray, out_dir: st
         tail = '\n'.join(result.stderr.strip().splitlines()[-_STDERR_LINES:])
         raise ConversionError(f'TFLite conversion of {saved_model_dir} {how}:\n{tail}')
     for name in (convert.FLOAT32_FILE, convert.INT8_FILE):
-        if not os.path.isfile(os.path.join(out_dir, name)):
+        if not fileio.exists(storage.join(out_dir, name)):
             raise ConversionError(f'TFLite conversion of {saved_model_dir} wrote no {name}')
 
 
@@ -74,7 +76,7 @@ class Executor(base_executor.BaseExecutor):
         output = artifact_utils.get_single_instance(output_dict[spec.TFLITE_MODEL_KEY])
 
         saved_model_dir = export.keras_export_path(model.uri)
-        if not os.path.isdir(saved_model_dir):
+        if not fileio.isdir(saved_model_dir):
             raise ConversionError(f'{saved_model_dir}: the Trainer wrote no Keras export to '
                                   'convert (model.export())')
         representative = transformed_images(examples, transform_graph, TRAIN_SPLIT,
@@ -82,5 +84,5 @@ class Executor(base_executor.BaseExecutor):
         run_conversion(saved_model_dir, representative, output.uri)
         for name, prop in ((convert.FLOAT32_FILE, 'float32_bytes'),
                            (convert.INT8_FILE, 'int8_bytes')):
-            output.set_int_custom_property(prop, os.path.getsize(os.path.join(output.uri, name)))
+            output.set_int_custom_property(prop, storage.size(storage.join(output.uri, name)))
         output.set_int_custom_property('representative_examples', len(representative))

@@ -21,6 +21,7 @@ from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 from tfx.utils import path_utils
 
+from mnist_tfx.components import storage
 from mnist_tfx.components.tflite_exporter.convert import FLOAT32_FILE, INT8_FILE
 from mnist_tfx.components.tflite_validator import spec
 from mnist_tfx.model import features
@@ -70,13 +71,13 @@ def evaluate(model_uri: str, tflite_dir: str, serialized: List[bytes], pixels: n
                         'latency_ms': 1e3 * _saved_model_latency(saved_model, pixels)},
     }
     for name, filename in (('float32', FLOAT32_FILE), ('int8', INT8_FILE)):
-        model = tflite.TFLiteClassifier(os.path.join(tflite_dir, filename))
+        model = tflite.TFLiteClassifier(storage.join(tflite_dir, filename))
         classes = np.argmax(model.predict(model_input), axis=-1)
         median = model.latency(model_input)
         metrics[name] = {
             'accuracy': float(np.mean(classes == labels)),
             'agreement': float(np.mean(classes == reference)),
-            'bytes': os.path.getsize(model.path),
+            'bytes': storage.size(model.path),
             'latency_ms': 1e3 * median,
         }
     return metrics
@@ -114,10 +115,9 @@ class Executor(base_executor.BaseExecutor):
         blessed, reasons = verdict(metrics, exec_properties[spec.MIN_AGREEMENT_KEY],
                                    exec_properties[spec.MAX_INT8_DROP_KEY])
         metrics.update(split=exec_properties[spec.SPLIT_KEY], blessed=blessed, reasons=reasons)
-        with open(os.path.join(blessing.uri, METRICS_FILE), 'w') as f:
-            json.dump(metrics, f, indent=2)
-        with open(os.path.join(blessing.uri, 'BLESSED' if blessed else 'NOT_BLESSED'), 'w'):
-            pass
+        storage.makedirs(blessing.uri)
+        storage.write_text(storage.join(blessing.uri, METRICS_FILE), json.dumps(metrics, indent=2))
+        storage.write_text(storage.join(blessing.uri, 'BLESSED' if blessed else 'NOT_BLESSED'), '')
         blessing.set_int_custom_property('blessed', int(blessed))
         blessing.set_string_custom_property('reasons', '; '.join(reasons))
         blessing.set_int_custom_property('tflite_model_id', tflite_model.id)

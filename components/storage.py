@@ -1,0 +1,80 @@
+"""File operations of this pipeline's components, for local paths and object storage alike.
+
+Component outputs live under the pipeline root, which on Kubeflow is a gs:// or s3:// URI;
+these helpers go through TFX's `fileio` (TensorFlow's filesystems), never `os`/`shutil`.
+Kubeflow's launcher, unlike TFX's local one, does not create an output artifact's folder, so a
+component that writes files into its output calls `makedirs` first.
+"""
+
+import hashlib
+from typing import Dict, Iterator, Tuple
+
+from tfx.dsl.io import fileio
+
+
+def join(*parts: str) -> str:
+    """Joins path parts with '/', which every filesystem here accepts (os.path would not
+    keep a URI's scheme on every platform)."""
+    return '/'.join([parts[0].rstrip('/')] + [p.strip('/') for p in parts[1:]])
+
+
+def makedirs(path: str) -> None:
+    fileio.makedirs(path)
+
+
+def read_bytes(path: str) -> bytes:
+    with fileio.open(path, 'rb') as f:
+        return f.read()
+
+
+def read_text(path: str) -> str:
+    return read_bytes(path).decode('utf-8')
+
+
+def write_bytes(path: str, content: bytes) -> None:
+    with fileio.open(path, 'wb') as f:
+        f.write(content)
+
+
+def write_text(path: str, text: str) -> None:
+    write_bytes(path, text.encode('utf-8'))
+
+
+def size(path: str) -> int:
+    return int(fileio.stat(path).length)
+
+
+def files(folder: str) -> Iterator[Tuple[str, str]]:
+    """(path, path relative to folder) of every file under a folder, sorted."""
+    found = []
+    for root, _, names in fileio.walk(folder):
+        root = root.decode() if isinstance(root, bytes) else root
+        for name in names:
+            name = name.decode() if isinstance(name, bytes) else name
+            path = join(root, name)
+            found.append((path, path[len(folder.rstrip('/')) + 1:]))
+    return iter(sorted(found, key=lambda item: item[1]))
+
+
+def folder_bytes(folder: str) -> int:
+    """Total size of the files under a folder (a SavedModel's, say)."""
+    return sum(size(path) for path, _ in files(folder))
+
+
+def copy_tree(source: str, target: str) -> None:
+    for path, relative in files(source):
+        destination = join(target, relative)
+        fileio.makedirs(destination.rsplit('/', 1)[0])
+        fileio.copy(path, destination, overwrite=True)
+
+
+def remove_tree(path: str) -> None:
+    if fileio.exists(path):
+        fileio.rmtree(path)
+
+
+def manifest(folder: str) -> Dict[str, Dict[str, int]]:
+    """Every file under a folder: relative path -> bytes and SHA-256."""
+    return {relative: {'bytes': size(path),
+                       'sha256': hashlib.sha256(read_bytes(path)).hexdigest()}
+            for path, relative in files(folder)}

@@ -1,0 +1,251 @@
+"""Runs a compiled KFP v2 pipeline spec on this machine, task by task, as KFP would.
+
+No cluster and no containers: for each task of the spec's root DAG, in dependency order, it
+does what KFP's driver and launcher do in a pod:
+  * container tasks: builds the ExecutorInput JSON from the spec (parameters from the run's
+    values or the spec's defaults, constants, input artifacts from upstream tasks' outputs,
+    output artifact URIs under the pipeline root and an output metadata file), substitutes it
+    into the container's own command and arguments, refuses any placeholder it cannot resolve,
+    runs the command in a subprocess and reads back the ExecutorOutput (the artifacts'
+    metadata, e.g. split names, blessings) for downstream tasks;
+  * resolver tasks: evaluates their ML Metadata filter queries (`schema_title=... AND
+    state=LIVE AND metadata.blessed.number_value=1`, `name="{{$.inputs...}}"`) against the
+    artifacts that earlier runs of this launcher produced, newest first.
+Importers and lifecycle hooks are not used by this pipeline and are refused rather than skipped.
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from typing import Any, Dict, List, Optional
+
+import yaml
+
+_PLACEHOLDER = re.compile(r'\{\{\$[^}]*\}\}')
+_INPUT_METADATA = re.compile(
+    r"\{\{\$\.inputs\.artifacts\['([^']+)'\]\.metadata\['([^']+)'\]\}\}")
+_PARAMETER_TYPES = {'NUMBER_INTEGER': int, 'NUMBER_DOUBLE': (int, float), 'STRING': str,
+                    'BOOLEAN': bool}
+
+
+class TaskFailed(RuntimeError):
+    """A task's command exited non-zero; the message holds the end of its output."""
+
+    def __init__(self, task: str, returncode: int, log_path: str, tail: str):
+        super().__init__(f'task {task} exited {returncode} (log: {log_path}):\n{tail}')
+        self.task = task
+        self.returncode = returncode
+
+
+def load_spec(path: str) -> Dict[str, Any]:
+    """The PipelineSpec of a compiled YAML file (its first document)."""
+    with open(path, encoding='utf-8') as f:
+        return next(iter(yaml.safe_load_all(f)))
+
+
+def task_order(spec: Dict[str, Any]) -> List[str]:
+    """The root DAG's tasks in an order that respects every dependency (stable by name)."""
+    tasks = spec['root']['dag']['tasks']
+    needs = {}
+    for name, task in tasks.items():
+        deps = set(task.get('dependentTasks', []))
+        for artifact in task.get('inputs', {}).get('artifacts', {}).values():
+            deps.add(artifact['taskOutputArtifact']['producerTask'])
+        needs[name] = deps
+    order, done = [], set()
+    while len(order) < len(tasks):
+        ready = sorted(n for n in tasks if n not in done and needs[n] <= done)
+        if not ready:
+            raise ValueError(f'the DAG has a cycle among {sorted(set(tasks) - done)}')
+        order.extend(ready)
+        done.update(ready)
+    return order
+
+
+class Launcher:
+    """Runs a spec's tasks in subprocesses; keeps produced artifacts across runs (its MLMD)."""
+
+    def __init__(self, spec: Dict[str, Any], pipeline_root: str, work_dir: str,
+                 env: Optional[Dict[str, str]] = None, timeout: float = 900):
+        self.spec = spec
+        self.pipeline_root = pipeline_root
+        self.work_dir = work_dir
+        self.env = env or dict(os.environ)
+        self.timeout = timeout
+        self.registry: List[Dict[str, Any]] = []  # every artifact produced, oldest first
+        self.executor_inputs: Dict[str, Dict[str, Any]] = {}  # last run's, per task
+        self.commands: Dict[str, List[str]] = {}
+        self.timings: Dict[str, float] = {}
+
+    def parameters(self, overrides: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+        """The run's pipeline parameters: the spec's defaults, then the overrides, type-checked."""
+        definitions = self.spec['root'].get('inputDefinitions', {}).get('parameters', {})
+        unknown = set(overrides or {}) - set(definitions)
+        if unknown:
+            raise ValueError(f'unknown pipeline parameters {sorted(unknown)}')
+        values = {}
+        for name, definition in definitions.items():
+            if name in (overrides or {}):
+                value = overrides[name]
+            elif 'defaultValue' in definition:
+                value = definition['defaultValue']
+            else:
+                raise ValueError(f'pipeline parameter {name} has no default and no value')
+            if not isinstance(value, _PARAMETER_TYPES[definition['parameterType']]):
+                raise TypeError(f'parameter {name}={value!r} is not '
+                                f'{definition["parameterType"]}')
+            values[name] = value
+        return values
+
+    def run(self, run_id: str, overrides: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+        """Runs every task once; returns their output artifacts, {task: {key: [artifact]}}."""
+        parameters = self.parameters(overrides)
+        outputs: Dict[str, Dict[str, List[Dict[str, Any]]]] = {}
+        for name in task_order(self.spec):
+            task = self.spec['root']['dag']['tasks'][name]
+            component = self.spec['components'][task['componentRef']['name']]
+            executor = self.spec['deploymentSpec']['executors'][component['executorLabel']]
+            inputs = self._input_artifacts(task, outputs)
+            started = time.monotonic()
+            if 'container' in executor:
+                outputs[name] = self._run_container(run_id, name, task, component,
+                                                    executor['container'], parameters, inputs)
+            elif 'resolver' in executor:
+                outputs[name] = self._resolve(executor['resolver'], inputs)
+            else:
+                raise NotImplementedError(f'task {name}: executor kind {sorted(executor)} is '
+                                          'not supported by this launcher')
+            self.timings[name] = time.monotonic() - started
+        return outputs
+
+    @staticmethod
+    def _input_artifacts(task, outputs) -> Dict[str, List[Dict[str, Any]]]:
+        inputs = {}
+        for key, spec in task.get('inputs', {}).get('artifacts', {}).items():
+            source = spec['taskOutputArtifact']
+            inputs[key] = outputs[source['producerTask']].get(source['outputArtifactKey'], [])
+        return inputs
+
+    def _input_parameters(self, name, task, parameters) -> Dict[str, Any]:
+        values = {}
+        for key, spec in task.get('inputs', {}).get('parameters', {}).items():
+            if 'componentInputParameter' in spec:
+                values[key] = parameters[spec['componentInputParameter']]
+            elif 'runtimeValue' in spec:
+                values[key] = spec['runtimeValue']['constant']
+            else:
+                raise NotImplementedError(f'task {name}: parameter {key} comes from {spec}')
+        return values
+
+    def _run_container(self, run_id, name, task, component, container, parameters, inputs):
+        task_dir = os.path.join(self.work_dir, run_id, name)
+        os.makedirs(task_dir, exist_ok=True)
+        output_file = os.path.join(task_dir, 'executor_output.json')
+        outputs = {}
+        for key, definition in component.get('outputDefinitions', {}).get('artifacts',
+                                                                            {}).items():
+            uri = '/'.join([self.pipeline_root.rstrip('/'), run_id, name, key])
+            outputs[key] = [{'name': f'{run_id}/{name}/{key}', 'uri': uri, 'metadata': {},
+                             'type': definition['artifactType']}]
+        executor_input = {
+            'inputs': {'parameterValues': self._input_parameters(name, task, parameters),
+                       'artifacts': {k: {'artifacts': v} for k, v in inputs.items()}},
+            'outputs': {'artifacts': {k: {'artifacts': v} for k, v in outputs.items()},
+                        'outputFile': output_file},
+        }
+        self.executor_inputs[name] = executor_input
+        if container.get('lifecycle'):
+            raise NotImplementedError(f'task {name}: lifecycle hooks are not supported')
+        command = [self._substitute(name, arg, executor_input)
+                   for arg in container.get('command', []) + container.get('args', [])]
+        self.commands[name] = command
+        log_path = os.path.join(task_dir, 'log.txt')
+        with open(log_path, 'w', encoding='utf-8') as log:
+            process = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT,
+                                     cwd=task_dir, env=self.env, timeout=self.timeout,
+                                     check=False)
+        if process.returncode:
+            with open(log_path, encoding='utf-8', errors='replace') as f:
+                tail = ''.join(f.readlines()[-40:])
+            raise TaskFailed(name, process.returncode, log_path, tail)
+        if os.path.exists(output_file):
+            with open(output_file, encoding='utf-8') as f:
+                written = json.load(f).get('artifacts', {})
+            for key, artifacts in outputs.items():
+                for artifact, updated in zip(artifacts, written.get(key, {}).get('artifacts',
+                                                                                  [])):
+                    artifact['metadata'] = updated.get('metadata', {})
+        for key, artifacts in outputs.items():
+            for artifact in artifacts:
+                self.registry.append({**artifact, 'state': 'LIVE', 'producer': name})
+        return outputs
+
+    @staticmethod
+    def _substitute(name: str, arg: str, executor_input: Dict[str, Any]) -> str:
+        arg = arg.replace('{{$}}', json.dumps(executor_input))
+        unresolved = _PLACEHOLDER.findall(arg)
+        if unresolved:
+            raise ValueError(f'task {name}: unresolved placeholder(s) {unresolved} in its '
+                             'command')
+        return arg
+
+    def _resolve(self, resolver, inputs) -> Dict[str, List[Dict[str, Any]]]:
+        result = {}
+        for key, query in resolver['outputArtifactQueries'].items():
+            clauses = self._clauses(query['filter'], inputs)
+            matches = [] if clauses is None else [
+                a for a in self.registry if all(self._matches(a, c) for c in clauses)]
+            limit = query.get('limit') or 1
+            result[key] = [
+                {k: v for k, v in a.items() if k not in ('state', 'producer')}
+                for a in reversed(matches)][:limit]
+        return result
+
+    @staticmethod
+    def _clauses(text: str, inputs):
+        """The filter's `lhs=rhs` clauses; None when it refers to an input that is empty."""
+        def metadata_of(match):
+            artifacts = inputs.get(match.group(1)) or []
+            if not artifacts or match.group(2) not in artifacts[0].get('metadata', {}):
+                raise LookupError
+            return str(artifacts[0]['metadata'][match.group(2)])
+        try:
+            text = _INPUT_METADATA.sub(metadata_of, text)
+        except LookupError:
+            return None
+        if _PLACEHOLDER.search(text):
+            raise ValueError(f'unresolved placeholder in resolver filter {text!r}')
+        clauses = []
+        for clause in text.split(' AND '):
+            lhs, rhs = clause.split('=', 1)
+            clauses.append((lhs.strip(), rhs.strip().strip('"')))
+        return clauses
+
+    @staticmethod
+    def _matches(artifact: Dict[str, Any], clause) -> bool:
+        lhs, rhs = clause
+        if lhs == 'schema_title':
+            return yaml.safe_load(artifact['type']['instanceSchema'])['title'] == rhs
+        if lhs == 'state':
+            return artifact['state'] == rhs
+        if lhs == 'name':
+            return artifact['name'] == rhs
+        match = re.fullmatch(r'metadata\.([\w-]+)\.(number|string)_value', lhs)
+        if match:
+            value = artifact['metadata'].get(match.group(1))
+            if match.group(2) == 'number':
+                return value is not None and float(value) == float(rhs)
+            return value == rhs
+        raise NotImplementedError(f'filter clause {lhs}={rhs}')
+
+
+def python_env(extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
+    """An environment whose `python` is this interpreter, as the image's PATH would give."""
+    env = dict(os.environ)
+    env['PATH'] = os.pathsep.join([os.path.dirname(sys.executable), env.get('PATH', '')])
+    env.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+    env.update(extra or {})
+    return env

@@ -1,0 +1,313 @@
+"""Kubeflow: the compiled spec loads with the KFP SDK, matches the local DAG and the golden
+file, executes task by task with TFX's Kubeflow v2 container entrypoint (tests/kfp_launcher.py),
+and deploy.py sends the right calls to a Kubeflow Pipelines API (tests/kfp_server.py)."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from conftest import REPO
+import kfp_launcher
+from kfp_server import KfpApiServer
+
+COMPILE = os.path.join(REPO, 'kubeflow', 'compile.py')
+DEPLOY = os.path.join(REPO, 'kubeflow', 'deploy.py')
+GOLDEN = os.path.join(REPO, 'tests', 'golden', 'kubeflow_pipeline.yaml')
+# The options the golden spec is compiled with (see test_golden_spec for refreshing it).
+GOLDEN_ARGS = ['--image', 'ghcr.io/example/mnist-tfx:golden', '--pipeline-root',
+               'gs://example-bucket/tfx', '--gpus', '1', '--cpu', '2', '--memory', '4G']
+RESOLVER_TASKS = ('baseline_model_resolver-model-blessing-resolver',
+                  'baseline_model_resolver-model-resolver')
+ENTRYPOINT = ['python', '-m', 'mnist_tfx.kubeflow.entrypoint']  # wraps TFX's v2 entrypoint
+
+
+def compile_cli(tmp_path, *args):
+    output = str(tmp_path / 'pipeline.yaml')
+    process = subprocess.run([sys.executable, COMPILE, *args, '--output', output],
+                             capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert process.returncode == 0, process.stderr[-3000:]
+    return output
+
+
+@pytest.fixture(scope='module')
+def golden_compile(tmp_path_factory):
+    """The spec compiled by the command line with GOLDEN_ARGS."""
+    return compile_cli(tmp_path_factory.mktemp('compile'), *GOLDEN_ARGS)
+
+
+def _normalized(text: str) -> str:
+    # The model-code fingerprint changes with every edit of model/ and is tested elsewhere
+    # (test_options.py); the golden file is about the spec's shape.
+    return re.sub(r'(model_code_version\\?": \\?")[0-9a-f]{16}', r'\1<fingerprint>', text)
+
+
+def test_golden_spec(golden_compile):
+    """Refresh after an intended change: `make golden` (UPDATE_GOLDEN=1 for this test)."""
+    with open(golden_compile, encoding='utf-8') as f:
+        compiled = _normalized(f.read())
+    if os.environ.get('UPDATE_GOLDEN'):
+        os.makedirs(os.path.dirname(GOLDEN), exist_ok=True)
+        with open(GOLDEN, 'w', encoding='utf-8') as f:
+            f.write(compiled)
+    with open(GOLDEN, encoding='utf-8') as f:
+        golden = f.read()
+    assert compiled == golden, ('the compiled Kubeflow spec changed; if intended, run '
+                                '`make golden` and review the diff of ' + GOLDEN)
+
+
+def test_spec_loads_with_kfp_and_matches_local_dag(golden_compile):
+    from kfp import components
+    from mnist_tfx.pipeline import pipeline as pipeline_def
+    from mnist_tfx.pipeline import options
+    from mnist_tfx.pipeline.config import RunConfig
+    from mnist_tfx.components.mnist_example_gen import sources
+
+    component = components.load_component_from_file(golden_compile)
+    defaults = RunConfig()
+    assert {name: spec.default for name, spec in component.component_spec.inputs.items()} == {
+        'data': '', 'epochs': defaults.epochs, 'batch_size': defaults.batch_size,
+        'learning_rate': defaults.learning_rate,
+        'accuracy_threshold': defaults.accuracy_threshold}
+    assert component.name == 'mnist'
+
+    spec = kfp_launcher.load_spec(golden_compile)
+    tasks = spec['root']['dag']['tasks']
+
+    def node(task):
+        return pipeline_def.BASELINE_RESOLVER if task in RESOLVER_TASKS else task
+
+    compiled = {}
+    for name, task in tasks.items():
+        deps = set(task.get('dependentTasks', [])) | {
+            a['taskOutputArtifact']['producerTask']
+            for a in task.get('inputs', {}).get('artifacts', {}).values()}
+        compiled.setdefault(node(name), set()).update(node(d) for d in deps if
+                                                     node(d) != node(name))
+    # The local runner's baseline resolver also takes the candidate model (to exclude it), so
+    # it runs after the Trainer; the Kubeflow build uses TFX's own strategy, which does not.
+    local = pipeline_def.create_pipeline(**options.pipeline_kwargs(
+        defaults, sources.detect_source(sources.default_data_path()),
+        schema_file=os.path.join(REPO, 'schema', 'schema.pbtxt')),
+        baseline_excludes_candidate=False)
+    assert compiled == {c.id: {u.id for u in c.upstream_nodes} for c in local.components}
+
+    containers = {label: executor['container']
+                  for label, executor in spec['deploymentSpec']['executors'].items()
+                  if 'container' in executor}
+    assert len(containers) == len(pipeline_def.COMPONENTS)
+    for container in containers.values():
+        assert container['image'] == 'ghcr.io/example/mnist-tfx:golden'
+        assert container['command'] == ENTRYPOINT
+    trainer = containers['Trainer_executor']['resources']['accelerator']
+    assert (trainer['resourceType'], trainer['resourceCount']) == ('nvidia.com/gpu', '1')
+    for beam_node in ('MnistExampleGen', 'StatisticsGen', 'Transform', 'Evaluator'):
+        resources = containers[f'{beam_node}_executor']['resources']
+        assert (resources['resourceCpuRequest'], resources['resourceMemoryRequest']) == ('2', '4G')
+    assert 'resources' not in containers['Pusher_executor']
+    # Each run parameter reaches the executor property it stands for.
+    wiring = {(task, key): p['componentInputParameter'] for task, t in tasks.items()
+              for key, p in t.get('inputs', {}).get('parameters', {}).items()
+              if 'componentInputParameter' in p}
+    assert wiring == {('MnistExampleGen', 'input_base'): 'data',
+                      ('Trainer', 'epochs'): 'epochs', ('Trainer', 'batch_size'): 'batch_size',
+                      ('Trainer', 'learning_rate'): 'learning_rate',
+                      ('Evaluator', 'accuracy_threshold'): 'accuracy_threshold'}
+    assert spec['schemaVersion'] == '2.1.0'
+
+
+def test_dockerfile_matches_the_runner_and_the_pins():
+    """The image holds the project where compile.py's spec looks for it, installed the way
+    `make install` installs it."""
+    from mnist_tfx.kubeflow import runner
+    with open(os.path.join(REPO, 'kubeflow', 'Dockerfile'), encoding='utf-8') as f:
+        dockerfile = f.read()
+    assert re.search(r'^FROM python:3\.11[-.\w]*$', dockerfile, re.M)
+    assert re.search(rf'^WORKDIR {re.escape(runner.IMAGE_PROJECT_DIR)}$', dockerfile, re.M)
+    assert 'pip install --ignore-requires-python --no-deps -r requirements.txt' in dockerfile
+    assert 'pip install --no-deps --no-build-isolation -e .' in dockerfile
+    assert 'pip install --no-deps -r requirements-image.txt' in dockerfile
+    with open(os.path.join(REPO, '.dockerignore'), encoding='utf-8') as f:
+        ignored = f.read().split()
+    assert '.venv' in ignored and 'outputs' in ignored
+
+
+def test_compile_rejects_bad_options(tmp_path):
+    for bad, message in ((['--gpus', '-1'], '--gpus must be 0 or more, not -1'),
+                         (['--cpu', 'two'], "--cpu 'two' is not a Kubernetes quantity")):
+        process = subprocess.run([sys.executable, COMPILE, '--image', 'x', '--pipeline-root',
+                                  'gs://b', *bad], capture_output=True, text=True, timeout=120)
+        assert process.returncode == 2
+        assert process.stderr.strip().splitlines()[-1] == f'error: {message}'
+
+
+@pytest.fixture(scope='module')
+def kfp_run(tmp_path_factory, digits):
+    """Two runs of the compiled spec on 400 digits (an .npz given as the `data` parameter):
+    the first with a low accuracy threshold, the second with an unreachable one."""
+    from mnist_tfx.kubeflow import runner
+    from mnist_tfx.pipeline.config import RunConfig
+    root = tmp_path_factory.mktemp('kfp')
+    images, labels = digits
+    data = root / 'data' / 'mnist.npz'
+    data.parent.mkdir()
+    np.savez(data, x_train=images[:400], y_train=labels[:400], x_test=images[4000:4100],
+             y_test=labels[4000:4100])
+    # The checkout stands in for the image's copy of the project (--project-dir); the int8
+    # allowance is widened as in the local e2e test (about 80 eval images).
+    cluster = runner.ClusterConfig(image='example.com/mnist-tfx:test',
+                                   pipeline_root=str(root / 'root'),
+                                   serving_dir=str(root / 'serving'), project_dir=REPO)
+    spec_path = runner.compile_pipeline(RunConfig(max_int8_accuracy_drop=0.05), cluster,
+                                        str(root / 'pipeline.yaml'))
+    launcher = kfp_launcher.Launcher(kfp_launcher.load_spec(spec_path), str(root / 'root'),
+                                     str(root / 'work'), env=kfp_launcher.python_env())
+    first = launcher.run('run-1', {'data': str(data), 'epochs': 1,
+                                   'accuracy_threshold': 0.3})
+    first_inputs = dict(launcher.executor_inputs)
+    second = launcher.run('run-2', {'data': str(data), 'epochs': 1,
+                                    'accuracy_threshold': 1.0})
+    return {'launcher': launcher, 'first': first, 'second': second, 'root': root,
+            'data': str(data), 'first_inputs': first_inputs}
+
+
+def test_compiled_spec_executes_and_pushes(kfp_run):
+    first, root = kfp_run['first'], kfp_run['root']
+    launcher = kfp_run['launcher']
+    assert all(command[:3] == ENTRYPOINT for command in launcher.commands.values())
+    examples = first['MnistExampleGen']['examples'][0]
+    assert examples['metadata']['source_path'] == kfp_run['data']  # the `data` parameter
+    assert json.loads(examples['metadata']['split_names']) == ['train', 'eval', 'test']
+    trainer_parameters = kfp_run['first_inputs']['Trainer']['inputs']['parameterValues']
+    assert trainer_parameters['epochs'] == 1
+    # A first run has no baseline: the resolver finds no blessed model.
+    assert first['baseline_model_resolver-model-resolver']['model'] == []
+    assert first['Evaluator']['blessing'][0]['metadata']['blessed'] == 1
+    assert first['TFLiteValidator']['blessing'][0]['metadata']['blessed'] == 1
+    assert first['Pusher']['pushed_model'][0]['metadata']['pushed'] == 1
+    versions = os.listdir(root / 'serving')
+    assert len(versions) == 1, versions
+    pushed = root / 'serving' / versions[0]
+    assert (pushed / 'saved_model' / 'saved_model.pb').exists()
+    assert sorted(p.name for p in pushed.glob('*.tflite')) == ['model_float32.tflite',
+                                                                'model_int8.tflite']
+
+
+def test_second_run_resolves_baseline_and_honours_threshold(kfp_run):
+    second, root = kfp_run['second'], kfp_run['root']
+    # The resolver's MLMD queries found the first run's blessed model...
+    assert [m['name'] for m in second['baseline_model_resolver-model-resolver']['model']] == [
+        'run-1/Trainer/model']
+    # ...and the accuracy_threshold parameter of 1.0 reached the Evaluator: nothing pushed.
+    assert second['Evaluator']['blessing'][0]['metadata']['blessed'] == 0
+    assert second['Pusher']['pushed_model'][0]['metadata']['pushed'] == 0
+    assert len(os.listdir(root / 'serving')) == 1
+
+
+def test_bad_data_location_fails_its_task_naming_the_file(kfp_run, tmp_path):
+    launcher = kfp_launcher.Launcher(kfp_run['launcher'].spec, str(tmp_path / 'root'),
+                                     str(tmp_path / 'work'), env=kfp_launcher.python_env())
+    missing = str(tmp_path / 'no-such-data')
+    with pytest.raises(kfp_launcher.TaskFailed) as failure:
+        launcher.run('bad', {'data': missing})
+    assert failure.value.task == 'MnistExampleGen' and failure.value.returncode == 1
+    assert f'DataError: {missing}: no such file or directory' in str(failure.value)
+
+
+def test_launcher_refuses_unresolved_placeholders(tmp_path):
+    spec = {'root': {'dag': {'tasks': {'A': {'componentRef': {'name': 'A'}}}}},
+            'components': {'A': {'executorLabel': 'A_executor'}},
+            'deploymentSpec': {'executors': {'A_executor': {'container': {
+                'image': 'x', 'command': ['python'],
+                'args': ["{{$.inputs.parameters['missing']}}"]}}}}}
+    launcher = kfp_launcher.Launcher(spec, str(tmp_path / 'root'), str(tmp_path / 'work'))
+    with pytest.raises(ValueError, match='unresolved placeholder'):
+        launcher.run('run')
+
+
+# deploy.py against a recording Kubeflow Pipelines API server.
+
+def deploy_main(capsys, *args):
+    from mnist_tfx.kubeflow import deploy
+    code = deploy.main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_deploy_uploads_versions_and_runs(golden_compile, capsys, monkeypatch):
+    monkeypatch.setenv('KFP_TOKEN', 'secret-token')
+    with open(golden_compile, encoding='utf-8') as f:
+        package = f.read()
+    with KfpApiServer() as server:
+        code, out, err = deploy_main(capsys, '--host', server.url, '--package', golden_compile,
+                                     '--experiment', 'digits', '--param', 'epochs=8',
+                                     '--param', 'data=s3://datasets/fashion-mnist',
+                                     '--param', 'accuracy_threshold=0.85')
+        assert code == 0, err
+        assert server.calls() == [
+            'GET /apis/v2beta1/pipelines', 'POST /apis/v2beta1/pipelines/upload',
+            'GET /apis/v2beta1/pipelines/p1/versions', 'GET /apis/v2beta1/experiments',
+            'POST /apis/v2beta1/experiments', 'POST /apis/v2beta1/runs']
+        upload = server.requests[3]
+        assert upload['file'] == package and upload['query']['name'] == 'mnist'
+        run = server.runs[0]
+        assert run['experiment_id'] == 'e1' and server.experiments[0]['display_name'] == 'digits'
+        assert run['pipeline_version_reference'] == {'pipeline_id': 'p1',
+                                                     'pipeline_version_id': 'v1'}
+        assert run['runtime_config']['parameters'] == {
+            'epochs': 8, 'data': 's3://datasets/fashion-mnist', 'accuracy_threshold': 0.85}
+        assert {r['authorization'] for r in server.requests} == {'Bearer secret-token'}
+        assert 'secret-token' not in out + err
+
+        # A changed spec becomes a new version of the same pipeline; an unchanged one is reused.
+        changed = golden_compile.replace('.yaml', '-changed.yaml')
+        with open(changed, 'w', encoding='utf-8') as f:
+            f.write(package.replace('golden', 'golden2'))
+        assert deploy_main(capsys, '--host', server.url, '--package', changed)[0] == 0
+        assert deploy_main(capsys, '--host', server.url, '--package', changed)[0] == 0
+        uploads = [r for r in server.requests if r['path'].endswith('/upload_version')]
+        assert len(uploads) == 1 and uploads[0]['query']['pipelineid'] == 'p1'
+        assert [r['pipeline_version_reference']['pipeline_version_id']
+                for r in server.runs] == ['v1', 'v2', 'v2']
+        assert server.runs[1]['runtime_config']['parameters'] == {}
+
+
+def test_deploy_dry_run_sends_nothing(golden_compile, monkeypatch):
+    monkeypatch.setenv('KFP_TOKEN', 'secret-token')
+    with KfpApiServer() as server:
+        process = subprocess.run(
+            [sys.executable, DEPLOY, '--host', server.url, '--package', golden_compile,
+             '--param', 'batch_size=128', '--dry-run'],
+            capture_output=True, text=True, timeout=120)
+        assert process.returncode == 0, process.stderr
+        assert server.requests == []
+    plan = json.loads(process.stdout)
+    assert plan['parameters'] == {'batch_size': 128} and plan['pipeline'] == 'mnist'
+    assert plan['auth'] == 'bearer token from $KFP_TOKEN'
+    assert 'secret-token' not in process.stdout + process.stderr
+
+
+def test_deploy_fails_clearly(golden_compile, capsys, tmp_path):
+    started = time.monotonic()
+    code, _, err = deploy_main(capsys, '--host', 'http://127.0.0.1:9', '--package',
+                               golden_compile)
+    assert code == 1 and time.monotonic() - started < 10
+    assert err.startswith('error: cannot reach Kubeflow Pipelines at http://127.0.0.1:9: ')
+    with KfpApiServer(refuse={'/pipelines/upload': 403}) as server:
+        code, _, err = deploy_main(capsys, '--host', server.url, '--package', golden_compile)
+        assert code == 1 and server.runs == []
+        assert err.startswith(f'error: Kubeflow Pipelines at {server.url} refused to upload '
+                              'the pipeline: HTTP 403')
+    with KfpApiServer(refuse={'/healthz': 401}) as server:
+        code, _, err = deploy_main(capsys, '--host', server.url, '--package', golden_compile)
+        assert code == 1 and 'refused the credentials (HTTP 401)' in err
+    code, _, err = deploy_main(capsys, '--package', str(tmp_path / 'missing.yaml'))
+    assert code == 2 and err == f'error: {tmp_path / "missing.yaml"}: no such file ' \
+        '(run kubeflow/compile.py first)\n'
+    code, _, err = deploy_main(capsys, '--package', golden_compile, '--param', 'epochs=many')
+    assert code == 2 and err == "error: --param epochs='many': expected NUMBER_INTEGER\n"
