@@ -9,7 +9,6 @@ the image and in object storage.
 import argparse
 import dataclasses
 import os
-import tempfile
 from typing import Any, Dict, List, Optional
 
 from mnist_tfx.pipeline import options
@@ -32,7 +31,7 @@ CONTAINER_COMMAND = ('python', '-m', 'mnist_tfx.kubeflow.entrypoint')
 class ClusterConfig:
     """What a Kubeflow deployment adds to a RunConfig."""
     image: str
-    pipeline_root: str  # gs://, s3:// (MinIO) or any path the pods share
+    pipeline_root: str  # gs:// or s3:// (MinIO, AWS)
     serving_dir: Optional[str] = None  # default: <pipeline_root>/serving/<pipeline name>
     project_dir: str = IMAGE_PROJECT_DIR
     gpus: int = 0
@@ -43,7 +42,7 @@ class ClusterConfig:
 
 
 PARAMETER_HELP = {
-    'data': 'MNIST-format data: a directory or file URI (gs://, s3://, a mounted path) of IDX '
+    'data': 'MNIST-format data: a directory or file URI (gs://, s3://) of IDX '
             'files, an .npz or a 785-column CSV; empty: the 5,000 digits shipped in the image',
     'epochs': 'training epochs',
     'batch_size': 'batch size per replica (GPU)',
@@ -166,7 +165,8 @@ def add_cluster_arguments(parser: argparse.ArgumentParser) -> None:
                    'never mixes code versions')
     k.add_argument('--pipeline-root', required=True, metavar='URI',
                    help='where components write artifacts: gs://bucket/path, '
-                   's3://bucket/path (MinIO) or a path every pod mounts')
+                   's3://bucket/path (MinIO, AWS); KFP\'s own minio:// is not a TensorFlow '
+                   'filesystem')
     k.add_argument('--serving-dir', default=None, metavar='URI',
                    help='where the Pusher puts model versions (default: '
                    '<pipeline-root>/serving/<pipeline-name>)')
@@ -201,8 +201,3 @@ def cluster_from_args(args: argparse.Namespace) -> ClusterConfig:
                          serving_dir=args.serving_dir, project_dir=args.project_dir,
                          gpus=args.gpus, gpu_resource=args.gpu_resource, cpu=args.cpu,
                          memory=args.memory, beam_pipeline_args=args.beam_pipeline_args)
-
-
-def compile_to_temp(config: RunConfig, cluster: ClusterConfig) -> str:
-    """Compiles into a fresh temporary folder (deploy.py); returns the YAML's path."""
-    return compile_pipeline(config, cluster, os.path.join(tempfile.mkdtemp(), DEFAULT_OUTPUT))

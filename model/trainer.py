@@ -4,7 +4,9 @@ Run parameters arrive in the Trainer's custom_config (see params.TrainingParams)
 size, learning rate and mixed precision change per run without editing code.
 """
 
+import json
 import os
+import time
 from typing import Callable, Optional
 
 import keras
@@ -25,6 +27,40 @@ class _EpochLog(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         logging.info('epoch %d: %s', epoch + 1,
                      ', '.join(f'{k}={v:.4f}' for k, v in sorted((logs or {}).items())))
+
+
+# Written into the Trainer's model_run folder: how long model.fit spent training (bench/).
+FIT_TIMING_FILE = 'fit_timing.json'
+
+
+class FitTimer(keras.callbacks.Callback):
+    """Wall time of model.fit's training passes, without its per-epoch validation.
+
+    From the start of each epoch to the start of its validation (or the epoch's end): the
+    input pipeline's waits count, evaluation does not. Shared with bench/pipeline_bench.py's
+    bare-Keras baseline so that both are timed the same way.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.seconds = 0.0
+        self.epochs = 0
+        self._started = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._started = time.perf_counter()
+
+    def _stop(self):
+        if self._started is not None:
+            self.seconds += time.perf_counter() - self._started
+            self._started = None
+
+    def on_test_begin(self, logs=None):
+        self._stop()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._stop()
+        self.epochs += 1
 
 
 def _to_images(batch, label):
@@ -58,6 +94,7 @@ def train_model(params: TrainingParams,
       strategy: defaults to MirroredStrategy() over every visible GPU (or the CPU if none).
     """
     strategy = strategy or tf.distribute.MirroredStrategy()
+    timer = FitTimer()
     global_batch = params.batch_size * strategy.num_replicas_in_sync
     logging.info('Training on %d replica(s), global batch %d', strategy.num_replicas_in_sync,
                  global_batch)
@@ -67,7 +104,7 @@ def train_model(params: TrainingParams,
     try:
         with strategy.scope():
             model = build_model(params.learning_rate)
-        callbacks = [_EpochLog()]
+        callbacks = [_EpochLog(), timer]
         if log_dir:
             callbacks.append(keras.callbacks.TensorBoard(log_dir=log_dir, update_freq='epoch'))
         model.fit(make_dataset('train', global_batch), epochs=params.epochs,
@@ -75,6 +112,12 @@ def train_model(params: TrainingParams,
                   callbacks=callbacks, verbose=0)
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
+    if log_dir:
+        tf.io.gfile.makedirs(log_dir)
+        with tf.io.gfile.GFile(os.path.join(log_dir, FIT_TIMING_FILE), 'w') as f:
+            f.write(json.dumps({'fit_seconds': timer.seconds, 'epochs': timer.epochs,
+                                'global_batch_size': global_batch,
+                                'replicas': strategy.num_replicas_in_sync}))
     return model
 
 

