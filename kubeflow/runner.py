@@ -9,7 +9,7 @@ the image and in object storage.
 import argparse
 import dataclasses
 import os
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Optional
 
 from mnist_tfx.pipeline import options
 from mnist_tfx.pipeline import nodes
@@ -38,7 +38,6 @@ class ClusterConfig:
     gpu_resource: str = DEFAULT_GPU_RESOURCE
     cpu: Optional[str] = None  # e.g. '2' or '500m', for BEAM_COMPONENTS
     memory: Optional[str] = None  # e.g. '8G'
-    beam_pipeline_args: Optional[List[str]] = None
 
 
 PARAMETER_HELP = {
@@ -115,8 +114,7 @@ def create_pipeline(config: RunConfig, cluster: ClusterConfig,
     from mnist_tfx.pipeline import pipeline as pipeline_def  # pylint: disable=g-import-not-at-top
     kwargs = options.pipeline_kwargs(
         config, source=None,
-        schema_file=os.path.join(cluster.project_dir, SCHEMA_RELPATH),
-        beam_pipeline_args=cluster.beam_pipeline_args)
+        schema_file=os.path.join(cluster.project_dir, SCHEMA_RELPATH))
     kwargs.update(pipeline_root=pipeline_root(config, cluster),
                   serving_dir=serving_dir(config, cluster))
     return pipeline_def.create_pipeline(
@@ -181,10 +179,6 @@ def add_cluster_arguments(parser: argparse.ArgumentParser) -> None:
                    help='memory request of the Beam components, e.g. 8G or 4Gi')
     k.add_argument('--project-dir', default=IMAGE_PROJECT_DIR,
                    help='where the image holds this project (default %(default)s)')
-    k.add_argument('--beam-pipeline-arg', action='append', dest='beam_pipeline_args',
-                   default=None, metavar='ARG',
-                   help='an argument for the Beam components (repeatable), e.g. '
-                   '--beam-pipeline-arg=--runner=DataflowRunner')
 
 
 def cluster_from_args(args: argparse.Namespace) -> ClusterConfig:
@@ -200,4 +194,4 @@ def cluster_from_args(args: argparse.Namespace) -> ClusterConfig:
     return ClusterConfig(image=args.image, pipeline_root=args.pipeline_root,
                          serving_dir=args.serving_dir, project_dir=args.project_dir,
                          gpus=args.gpus, gpu_resource=args.gpu_resource, cpu=args.cpu,
-                         memory=args.memory, beam_pipeline_args=args.beam_pipeline_args)
+                         memory=args.memory)

@@ -40,6 +40,9 @@ class RunConfig:
     eval_buckets: int = 1
     enable_cache: bool = True
     metadata: Optional[str] = None  # None: SQLite at metadata_path; or mysql://user:pass@host:port/db
+    # Arguments for the Beam components (ExampleGen, StatisticsGen, Transform, Evaluator);
+    # empty: DirectRunner sized by the data (options.beam_pipeline_args).
+    beam_pipeline_args: Tuple[str, ...] = ()
 
     @property
     def training(self) -> TrainingParams:

@@ -121,7 +121,7 @@ def run(config: RunConfig, verbose: bool = False, stream=sys.stdout) -> int:
         print(f'error: {e}', file=sys.stderr)
         return 2
     tfx_pipeline = pipeline_def.create_pipeline(
-        **options.pipeline_kwargs(config, source),
+        **options.pipeline_kwargs(config, source, image_count=sum(counts.values())),
         metadata_connection_config=metadata.connection_config(target, create=True))
     print(f'Pipeline {config.pipeline_name}: artifacts under {config.pipeline_root}', file=stream)
     # Name the run here rather than inside LocalDagRunner, so that the summary and the report

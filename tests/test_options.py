@@ -1,6 +1,7 @@
 """Runner options -> create_pipeline arguments, and the wiring of the pipeline they build."""
 
 import argparse
+import os
 
 import pytest
 
@@ -82,3 +83,38 @@ def test_run_parameters_replace_values():
     assert nodes[pipeline_def.TRAINER].exec_properties['epochs'] is epochs
     with pytest.raises(ValueError, match='unknown run parameters'):
         pipeline_def.create_pipeline(**kwargs, run_parameters={'epoch': epochs})
+
+
+def test_beam_arguments_sized_by_data_unless_given(tmp_path):
+    config = RunConfig(output_root=str(tmp_path))
+    small = options.beam_pipeline_args(config, image_count=70_000, memory_bytes=24 << 30)
+    assert small == ['--direct_running_mode=in_memory', '--direct_num_workers=1']
+    large = options.beam_pipeline_args(config, image_count=500_000, memory_bytes=24 << 30)
+    cores = os.cpu_count()
+    assert large == (['--direct_running_mode=multi_processing', f'--direct_num_workers={cores}']
+                     if cores > 1 else small)
+    given = _config(['--beam-pipeline-arg=--runner=DataflowRunner',
+                     '--beam-pipeline-arg=--project=p'], tmp_path)
+    assert options.beam_pipeline_args(given, 60_000) == ['--runner=DataflowRunner',
+                                                         '--project=p']
+    source = sources.detect_source(sources.default_data_path())
+    pipeline = pipeline_def.create_pipeline(**options.pipeline_kwargs(given, source))
+    assert pipeline.beam_pipeline_args == ['--runner=DataflowRunner', '--project=p']
+
+
+def test_scaling_doc_flags_parse():
+    """Every flag in docs/scaling.md's flag blocks is one Beam knows (unknown ones are dropped
+    silently by Beam, so a typo there would otherwise go unnoticed)."""
+    import re
+    from apache_beam.options.pipeline_options import PipelineOptions
+    with open(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'docs',
+                           'scaling.md'), encoding='utf-8') as f:
+        text = f.read()
+    blocks = re.findall(r'```flags\n(.*?)```', text, re.S)
+    assert len(blocks) >= 4
+    for block in blocks:
+        flags = block.split()
+        known = PipelineOptions(flags).get_all_options(retain_unknown_options=False)
+        for flag in flags:
+            name = flag[2:].split('=', 1)[0]
+            assert flag.startswith('--') and name in known, f'{flag} is not a Beam option'
