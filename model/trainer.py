@@ -16,7 +16,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 from absl import logging
-from tfx import v1 as tfx
+from tfx.components.trainer.fn_args_utils import DataAccessor, FnArgs
 from tfx_bsl.public import tfxio
 
 from mnist_tfx.model import export
@@ -74,7 +74,7 @@ def _to_images(batch, label):
     return tf.reshape(pixels, (-1, *INPUT_SHAPE)), label
 
 
-def input_fn(file_pattern, data_accessor: tfx.components.DataAccessor,
+def input_fn(file_pattern, data_accessor: DataAccessor,
              tf_transform_output: tft.TFTransformOutput, batch_size: int,
              shuffle: bool) -> tf.data.Dataset:
     """Transformed examples as (images [b, 28, 28, 1], labels [b, 1]), one pass, prefetched."""
@@ -166,7 +166,7 @@ def train_model(params: TrainingParams,
     return model
 
 
-def run_fn(fn_args: tfx.components.FnArgs) -> None:
+def run_fn(fn_args: FnArgs) -> None:
     """TFX Trainer entry point (GenericExecutor)."""
     params = TrainingParams.from_custom_config(fn_args.custom_config)
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)

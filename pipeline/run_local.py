@@ -89,7 +89,7 @@ def run(config: RunConfig, verbose: bool = False, stream=sys.stdout) -> int:
     # Heavy imports (TensorFlow, TFX, Beam) only once the options and data are known good.
     from absl import logging as absl_logging  # pylint: disable=g-import-not-at-top
     from ml_metadata import errors as mlmd_errors  # pylint: disable=g-import-not-at-top
-    from tfx import v1 as tfx  # pylint: disable=g-import-not-at-top
+    from tfx.orchestration.local.local_dag_runner import LocalDagRunner  # pylint: disable=g-import-not-at-top
     from tfx.dsl.compiler import compiler  # pylint: disable=g-import-not-at-top
     from tfx.dsl.compiler import constants as compiler_constants  # pylint: disable=g-import-not-at-top
     from tfx.orchestration.portable import runtime_parameter_utils  # pylint: disable=g-import-not-at-top
@@ -131,7 +131,7 @@ def run(config: RunConfig, verbose: bool = False, stream=sys.stdout) -> int:
     runtime_parameter_utils.substitute_runtime_parameter(
         pipeline_ir, {compiler_constants.PIPELINE_RUN_ID_PARAMETER_NAME: run_id})
     try:
-        tfx.orchestration.LocalDagRunner().run_with_ir(pipeline_ir)
+        LocalDagRunner().run_with_ir(pipeline_ir)
         failure = None
     except Exception as e:  # pylint: disable=broad-except
         failure = e

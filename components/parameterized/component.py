@@ -11,7 +11,9 @@ from tensorflow_data_validation.anomalies.proto import custom_validation_config_
 from tfx.dsl.components.base import executor_spec
 from tfx.orchestration import data_types
 from tfx.utils import proto_utils
-from tfx.v1 import components
+from tfx.components.evaluator.component import Evaluator as TfxEvaluator
+from tfx.components.example_validator.component import ExampleValidator as TfxExampleValidator
+from tfx.components.trainer.component import Trainer as TfxTrainer
 
 from mnist_tfx.components.parameterized import executor
 from mnist_tfx.components.parameterized import spec
@@ -32,7 +34,7 @@ def _respec(component, spec_class, **parameters):
     component.spec = spec_class(**exec_properties, **old.inputs, **old.outputs)
 
 
-class Trainer(components.Trainer):
+class Trainer(TfxTrainer):
     """TFX's Trainer (GenericExecutor) with epochs, batch_size and learning_rate parameters.
 
     run_fn finds them in `fn_args.custom_config`, as if they had been put there.
@@ -47,7 +49,7 @@ class Trainer(components.Trainer):
                 learning_rate=learning_rate)
 
 
-class Evaluator(components.Evaluator):
+class Evaluator(TfxEvaluator):
     """TFX's Evaluator whose accuracy threshold and allowed drop are parameters.
 
     They set the bounds of every SparseCategoricalAccuracy threshold in `eval_config`.
@@ -62,7 +64,7 @@ class Evaluator(components.Evaluator):
                 max_accuracy_drop=max_accuracy_drop)
 
 
-class ExampleValidator(components.ExampleValidator):
+class ExampleValidator(TfxExampleValidator):
     """TFX's ExampleValidator; its custom validations compile for Kubeflow."""
 
     EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(executor.ExampleValidatorExecutor)
