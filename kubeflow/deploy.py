@@ -112,9 +112,14 @@ def plan(args: argparse.Namespace, spec: Dict[str, Any]) -> Dict[str, Any]:
 
 def _headers() -> Dict[str, str]:
     token = os.environ.get(TOKEN_ENV)
-    if not token and os.environ.get(SA_TOKEN_PATH_ENV):
-        with open(os.environ[SA_TOKEN_PATH_ENV], encoding='utf-8') as f:
-            token = f.read().strip()
+    path = os.environ.get(SA_TOKEN_PATH_ENV)
+    if not token and path:
+        try:
+            with open(path, encoding='utf-8') as f:
+                token = f.read().strip()
+        except OSError as e:
+            raise DeployError(f'{path} (${SA_TOKEN_PATH_ENV}): cannot read the token '
+                              f'({e.strerror})', 2) from None
     return {'Authorization': f'Bearer {token}'} if token else {}
 
 

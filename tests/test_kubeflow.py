@@ -306,6 +306,14 @@ def test_deploy_fails_clearly(golden_compile, capsys, tmp_path):
     with KfpApiServer(refuse={'/healthz': 401}) as server:
         code, _, err = deploy_main(capsys, '--host', server.url, '--package', golden_compile)
         assert code == 1 and 'refused the credentials (HTTP 401)' in err
+    with KfpApiServer() as server:
+        with pytest.MonkeyPatch.context() as env:
+            env.delenv('KFP_TOKEN', raising=False)
+            env.setenv('KF_PIPELINES_SA_TOKEN_PATH', str(tmp_path / 'no-token'))
+            code, _, err = deploy_main(capsys, '--host', server.url, '--package', golden_compile)
+        assert code == 2 and server.requests == []
+        assert err == f'error: {tmp_path / "no-token"} ($KF_PIPELINES_SA_TOKEN_PATH): cannot ' \
+            'read the token (No such file or directory)\n'
     code, _, err = deploy_main(capsys, '--package', str(tmp_path / 'missing.yaml'))
     assert code == 2 and err == f'error: {tmp_path / "missing.yaml"}: no such file ' \
         '(run kubeflow/compile.py first)\n'
