@@ -142,6 +142,9 @@ def compile_pipeline(config: RunConfig, cluster: ClusterConfig,
     for name, definition in spec['root']['inputDefinitions']['parameters'].items():
         definition.update(defaultValue=parameters[name].default, isOptional=True,
                           description=PARAMETER_HELP[name])
+    # Likewise the pipeline root: without it KFP would use its own default (minio://...),
+    # which TensorFlow cannot write to.
+    spec['defaultPipelineRoot'] = pipeline_root(config, cluster)
     output_file = os.path.abspath(output_file)
     os.makedirs(os.path.dirname(output_file), exist_ok=True)
     with open(output_file + '.tmp', 'w', encoding='utf-8') as f:
@@ -154,7 +157,7 @@ def compile_pipeline(config: RunConfig, cluster: ClusterConfig,
 
 
 def add_cluster_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of compile.py (and deploy.py, which compiles too)."""
+    """Options of compile.py that only a cluster needs."""
     k = parser.add_argument_group('kubeflow')
     k.add_argument('--image', required=True,
                    help='the pipeline image (built from kubeflow/Dockerfile), e.g. '

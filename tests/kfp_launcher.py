@@ -68,10 +68,11 @@ def task_order(spec: Dict[str, Any]) -> List[str]:
 class Launcher:
     """Runs a spec's tasks in subprocesses; keeps produced artifacts across runs (its MLMD)."""
 
-    def __init__(self, spec: Dict[str, Any], pipeline_root: str, work_dir: str,
+    def __init__(self, spec: Dict[str, Any], work_dir: str, pipeline_root: Optional[str] = None,
                  env: Optional[Dict[str, str]] = None, timeout: float = 900):
         self.spec = spec
-        self.pipeline_root = pipeline_root
+        # As KFP: the spec's default root unless the run names one.
+        self.pipeline_root = pipeline_root or spec['defaultPipelineRoot']
         self.work_dir = work_dir
         self.env = env or dict(os.environ)
         self.timeout = timeout

@@ -119,6 +119,7 @@ def test_spec_loads_with_kfp_and_matches_local_dag(golden_compile):
                       ('Trainer', 'learning_rate'): 'learning_rate',
                       ('Evaluator', 'accuracy_threshold'): 'accuracy_threshold'}
     assert spec['schemaVersion'] == '2.1.0'
+    assert spec['defaultPipelineRoot'] == 'gs://example-bucket/tfx/mnist'
 
 
 def test_dockerfile_matches_the_runner_and_the_pins():
@@ -165,8 +166,9 @@ def kfp_run(tmp_path_factory, digits):
                                    serving_dir=str(root / 'serving'), project_dir=REPO)
     spec_path = runner.compile_pipeline(RunConfig(max_int8_accuracy_drop=0.05), cluster,
                                         str(root / 'pipeline.yaml'))
-    launcher = kfp_launcher.Launcher(kfp_launcher.load_spec(spec_path), str(root / 'root'),
-                                     str(root / 'work'), env=kfp_launcher.python_env())
+    spec = kfp_launcher.load_spec(spec_path)
+    assert spec['defaultPipelineRoot'] == str(root / 'root' / 'mnist')
+    launcher = kfp_launcher.Launcher(spec, str(root / 'work'), env=kfp_launcher.python_env())
     first = launcher.run('run-1', {'data': str(data), 'epochs': 1,
                                    'accuracy_threshold': 0.3})
     first_inputs = dict(launcher.executor_inputs)
@@ -210,8 +212,9 @@ def test_second_run_resolves_baseline_and_honours_threshold(kfp_run):
 
 
 def test_bad_data_location_fails_its_task_naming_the_file(kfp_run, tmp_path):
-    launcher = kfp_launcher.Launcher(kfp_run['launcher'].spec, str(tmp_path / 'root'),
-                                     str(tmp_path / 'work'), env=kfp_launcher.python_env())
+    launcher = kfp_launcher.Launcher(kfp_run['launcher'].spec, str(tmp_path / 'work'),
+                                     pipeline_root=str(tmp_path / 'root'),
+                                     env=kfp_launcher.python_env())
     missing = str(tmp_path / 'no-such-data')
     with pytest.raises(kfp_launcher.TaskFailed) as failure:
         launcher.run('bad', {'data': missing})
@@ -225,7 +228,7 @@ def test_launcher_refuses_unresolved_placeholders(tmp_path):
             'deploymentSpec': {'executors': {'A_executor': {'container': {
                 'image': 'x', 'command': ['python'],
                 'args': ["{{$.inputs.parameters['missing']}}"]}}}}}
-    launcher = kfp_launcher.Launcher(spec, str(tmp_path / 'root'), str(tmp_path / 'work'))
+    launcher = kfp_launcher.Launcher(spec, str(tmp_path / 'work'), str(tmp_path / 'root'))
     with pytest.raises(ValueError, match='unresolved placeholder'):
         launcher.run('run')
 
