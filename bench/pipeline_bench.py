@@ -16,7 +16,6 @@ process (the bare-Keras run).
 """
 
 import argparse
-import glob
 import json
 import os
 import resource
@@ -43,11 +42,13 @@ def run_pipeline(root: str, extra: list) -> float:
 
 
 def read_run(root: str, pipeline_name: str):
-    """(seconds per component, cached per component, fit timing, summary) of the latest run."""
+    """(seconds per component, cached per component, fit timing, summary, ExampleGen's
+    Examples artifact) of the latest run."""
     from mnist_tfx.model.trainer import FIT_TIMING_FILE  # pylint: disable=g-import-not-at-top
     from mnist_tfx.pipeline import metadata  # pylint: disable=g-import-not-at-top
     from mnist_tfx.pipeline import nodes  # pylint: disable=g-import-not-at-top
     from mnist_tfx.pipeline import summary  # pylint: disable=g-import-not-at-top
+    from tfx.types import standard_artifacts  # pylint: disable=g-import-not-at-top
     path = os.path.join(root, 'metadata', f'{pipeline_name}.sqlite')
     store = metadata.open_store(path)
     runs = metadata.node_runs(store, pipeline_name)
@@ -56,32 +57,23 @@ def read_run(root: str, pipeline_name: str):
     model_run = metadata.first_output(runs, nodes.TRAINER, 'model_run')
     with open(os.path.join(model_run.uri, FIT_TIMING_FILE)) as f:
         fit = json.load(f)
-    examples = metadata.first_output(runs, nodes.EXAMPLE_GEN, 'examples')
-    return seconds, cached, fit, summary.summarize(store, pipeline_name, path), examples.uri
+    examples = standard_artifacts.Examples()
+    examples.set_mlmd_artifact(metadata.first_output(runs, nodes.EXAMPLE_GEN, 'examples'))
+    return seconds, cached, fit, summary.summarize(store, pipeline_name, path), examples
 
 
-def read_split(examples_uri: str, split: str):
-    """(images [n, 28, 28, 1] in [0, 1], labels [n]) of one ExampleGen split."""
-    import tensorflow as tf  # pylint: disable=g-import-not-at-top
-    from mnist_tfx.model import features  # pylint: disable=g-import-not-at-top
-    files = sorted(glob.glob(os.path.join(examples_uri, f'Split-{split}', '*')))
-    spec = {features.PIXELS_KEY: tf.io.FixedLenFeature([features.NUM_PIXELS], tf.int64),
-            features.LABEL_KEY: tf.io.FixedLenFeature([], tf.int64)}
-    images, labels = [], []
-    for batch in (tf.data.TFRecordDataset(files, compression_type='GZIP').batch(4096)
-                  .map(lambda b: tf.io.parse_example(b, spec))):
-        images.append(batch[features.PIXELS_KEY].numpy())
-        labels.append(batch[features.LABEL_KEY].numpy())
-    pixels = np.concatenate(images).astype(np.float32) / 255.0
-    return pixels.reshape(-1, features.IMAGE_SIDE, features.IMAGE_SIDE, 1), np.concatenate(labels)
-
-
-def bare_keras(examples_uri: str, epochs: int, batch_size: int, learning_rate: float):
+def bare_keras(examples, epochs: int, batch_size: int, learning_rate: float):
     """Trains the seed CNN on the pipeline's train split in memory; returns its figures."""
+    from mnist_tfx.components.tflite_validator.executor import read_examples  # pylint: disable=g-import-not-at-top
     from mnist_tfx.model.model import build_model  # pylint: disable=g-import-not-at-top
+    from mnist_tfx.model.tflite import pixels_to_model_input  # pylint: disable=g-import-not-at-top
     from mnist_tfx.model.trainer import FitTimer  # pylint: disable=g-import-not-at-top
-    x_train, y_train = read_split(examples_uri, 'train')
-    x_eval, y_eval = read_split(examples_uri, 'eval')
+
+    def split(name):
+        _, pixels, labels = read_examples(examples, name)
+        return pixels_to_model_input(pixels), labels
+    x_train, y_train = split('train')
+    x_eval, y_eval = split('eval')
     model = build_model(learning_rate)
     timer = FitTimer()
     model.fit(x_train, y_train, batch_size=batch_size, epochs=epochs,
@@ -114,13 +106,13 @@ def main(argv=None) -> int:
         extra += ['--data', args.data]
     print(f'pipeline into {root} ...', file=sys.stderr)
     first_wall = run_pipeline(root, extra)
-    seconds, _, fit, summary, examples_uri = read_run(root, 'mnist')
+    seconds, _, fit, summary, examples = read_run(root, 'mnist')
     print('cached rerun ...', file=sys.stderr)
     cached_wall = run_pipeline(root, extra)
     _, cached, _, _, _ = read_run(root, 'mnist')
     pipeline_rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print('bare Keras ...', file=sys.stderr)
-    bare = bare_keras(examples_uri, args.epochs, args.batch_size, args.learning_rate)
+    bare = bare_keras(examples, args.epochs, args.batch_size, args.learning_rate)
     bare_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     train_images = summary.split_counts.get('train', 0)

@@ -147,7 +147,9 @@ def _name_filter(name: str) -> str:
 
 def _client(args: argparse.Namespace):
     import kfp  # pylint: disable=g-import-not-at-top
-    kwargs = {'host': args.host, 'namespace': args.namespace or 'kubeflow'}
+    kwargs = {'host': args.host}
+    if args.namespace:
+        kwargs['namespace'] = args.namespace
     if os.environ.get(TOKEN_ENV):
         kwargs['existing_token'] = os.environ[TOKEN_ENV]
     elif os.environ.get(SA_TOKEN_PATH_ENV):

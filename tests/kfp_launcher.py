@@ -77,7 +77,6 @@ class Launcher:
         self.env = env or dict(os.environ)
         self.timeout = timeout
         self.registry: List[Dict[str, Any]] = []  # every artifact produced, oldest first
-        self.executor_inputs: Dict[str, Dict[str, Any]] = {}  # last run's, per task
         self.commands: Dict[str, List[str]] = {}
         self.timings: Dict[str, float] = {}
 
@@ -157,7 +156,6 @@ class Launcher:
             'outputs': {'artifacts': {k: {'artifacts': v} for k, v in outputs.items()},
                         'outputFile': output_file},
         }
-        self.executor_inputs[name] = executor_input
         if container.get('lifecycle'):
             raise NotImplementedError(f'task {name}: lifecycle hooks are not supported')
         command = [self._substitute(name, arg, executor_input)
