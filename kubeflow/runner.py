@@ -1,6 +1,7 @@
 """The Kubeflow runner: the pipeline of pipeline/pipeline.py as a KFP v2 pipeline spec.
 
-compile.py and deploy.py are thin command lines over this module; tests use it directly.
+compile.py is a thin command line over this module (deploy.py uploads what it wrote); tests
+use it directly.
 The pipeline is `create_pipeline` with the arguments that `options.pipeline_kwargs` gives the
 local runner, plus what only a cluster needs: run parameters, resource requests, paths inside
 the image and in object storage.
@@ -107,9 +108,8 @@ def pipeline_root(config: RunConfig, cluster: ClusterConfig) -> str:
     return '/'.join([cluster.pipeline_root.rstrip('/'), config.pipeline_name])
 
 
-def create_pipeline(config: RunConfig, cluster: ClusterConfig,
-                    parameters: Optional[Dict[str, Any]] = None):
-    """The TFX pipeline that runs on Kubeflow: the local one, with run parameters."""
+def create_pipeline(config: RunConfig, cluster: ClusterConfig, parameters: Dict[str, Any]):
+    """The TFX pipeline that runs on Kubeflow: the local one, with `run_parameters(config)`."""
     from mnist_tfx.pipeline import pipeline as pipeline_def  # pylint: disable=g-import-not-at-top
     kwargs = options.pipeline_kwargs(
         config, source=None,
@@ -121,7 +121,7 @@ def create_pipeline(config: RunConfig, cluster: ClusterConfig,
         # KFP records every run in its own ML Metadata; only TFX's built-in resolver
         # strategies compile for it.
         baseline_excludes_candidate=False,
-        run_parameters=parameters or run_parameters(config),
+        run_parameters=parameters,
         platform_configs=platform_configs(cluster))
 
 

@@ -1,7 +1,8 @@
 """Command-line options and the arguments of `create_pipeline`, shared by every runner.
 
-Runners call `add_arguments` and `pipeline_kwargs`, so the local and Kubeflow runners cannot
-drift apart in what they pass to the one pipeline definition.
+Runners call `add_model_arguments` (run_local.py adds `add_output_arguments`) and
+`pipeline_kwargs`, so the local and Kubeflow runners cannot drift apart in what they pass to
+the one pipeline definition.
 """
 
 import argparse

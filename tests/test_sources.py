@@ -174,3 +174,28 @@ def test_scaled_floats_are_passed_through_for_the_schema_to_reject(tmp_path, dig
     np.savez(path, x_train=digits[0][:5] / 255.0, y_train=digits[1][:5])
     pixels, _ = sources.read_split(sources.detect_source(str(path)), 'train')
     assert pixels.dtype.kind == 'f' and pixels.max() <= 1.0
+
+
+def test_uris_are_read_through_tensorflow_filesystems(tmp_path, digits):
+    """A URI (gs://, s3://, ...) goes through tf.io.gfile: TensorFlow's in-memory ram://
+    filesystem stands in for object storage here."""
+    import tensorflow as tf
+    images, labels = digits
+    local = write_idx_dir(tmp_path / 'idx', images[:20], labels[:20], images[20:30], labels[20:30])
+    base = f'ram://{tmp_path.name}/mnist'
+    tf.io.gfile.makedirs(base)
+    for name in os.listdir(local):
+        tf.io.gfile.copy(os.path.join(local, name), f'{base}/{name}')
+    np.savez(tmp_path / 'd.npz', x_train=images[:5], y_train=labels[:5])
+    tf.io.gfile.makedirs(f'{base}_npz')
+    tf.io.gfile.copy(str(tmp_path / 'd.npz'), f'{base}_npz/d.npz')
+
+    source = sources.detect_source(base)
+    assert (source.format, source.base, source.splits) == ('idx', base, ('train', 'test'))
+    assert sources.check_source(source) == {'train': 20, 'test': 10}
+    assert np.array_equal(sources.read_split(source, 'test')[1], labels[20:30])
+    npz = sources.detect_source(f'{base}_npz')
+    assert (npz.format, npz.path) == ('npz', f'{base}_npz/d.npz')
+    assert np.array_equal(sources.read_split(npz, 'train')[0].reshape(5, 28, 28), images[:5])
+    with pytest.raises(DataError, match='no such file or directory'):
+        sources.detect_source(f'{base}/missing')
