@@ -14,6 +14,7 @@ declares only the direct dependencies, unpinned, for information.
 from setuptools import setup
 
 _FOLDERS = ('pipeline', 'components', 'components.mnist_example_gen', 'components.anomalies_gate',
+            'components.pushed_baseline',
             'components.tflite_exporter', 'components.tflite_validator',
             'components.model_pusher', 'components.parameterized', 'kubeflow', 'model',
             'schema')

@@ -35,3 +35,9 @@ def example_counts(statistics: Artifact) -> Dict[str, int]:
     return counts
 
 
+
+
+class DataCheck(Artifact):
+    """The validator gate's findings (data_check.json): label counts per split, drift figures
+    against the data of the last pushed model, and which pushed version that was."""
+    TYPE_NAME = 'mnist_tfx.DataCheck'

@@ -118,9 +118,6 @@ def create_pipeline(config: RunConfig, cluster: ClusterConfig, parameters: Dict[
                   serving_dir=serving_dir(config, cluster))
     return pipeline_def.create_pipeline(
         **kwargs,
-        # KFP records every run in its own ML Metadata; only TFX's built-in resolver
-        # strategies compile for it.
-        baseline_excludes_candidate=False,
         run_parameters=parameters,
         platform_configs=platform_configs(cluster))
 

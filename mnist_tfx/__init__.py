@@ -7,7 +7,7 @@ The code lives in the repository's top-level folders and is installed beneath th
 # Kubeflow's v2 container entrypoint imports a custom artifact class by its type name
 # ('mnist_tfx.TFLiteModel'), so the package must answer to those names. Resolved lazily, so
 # that `import mnist_tfx...` does not load TFX.
-_ARTIFACT_TYPES = ('TFLiteModel', 'TFLiteBlessing')
+_ARTIFACT_TYPES = ('TFLiteModel', 'TFLiteBlessing', 'DataCheck')
 
 
 def __getattr__(name):

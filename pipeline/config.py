@@ -15,6 +15,7 @@ import dataclasses
 import os
 from typing import Optional, Tuple
 
+from mnist_tfx.components.anomalies_gate import thresholds
 from mnist_tfx.model.params import TrainingParams
 
 DEFAULT_OUTPUT_ROOT = 'outputs'
@@ -38,6 +39,10 @@ class RunConfig:
     class_names: Optional[Tuple[str, ...]] = None  # None: the label numbers '0'-'9'
     train_buckets: int = 4
     eval_buckets: int = 1
+    max_class_share: float = thresholds.MAX_CLASS_SHARE
+    max_label_drift: float = thresholds.MAX_LABEL_DRIFT
+    max_pixel_drift: float = thresholds.MAX_PIXEL_DRIFT
+    allow_drift: bool = False
     enable_cache: bool = True
     metadata: Optional[str] = None  # None: SQLite at metadata_path; or mysql://user:pass@host:port/db
     # Arguments for the Beam components (ExampleGen, StatisticsGen, Transform, Evaluator);

@@ -8,6 +8,7 @@ the one pipeline definition.
 import argparse
 import hashlib
 import os
+import re
 import shutil
 from typing import Any, Dict, List, Optional
 
@@ -41,6 +42,18 @@ def _positive_float(text: str) -> float:
     return value
 
 
+# What Kubeflow accepts in a pipeline name; the name is also a folder and a file name here.
+_PIPELINE_NAME = re.compile(r'[A-Za-z0-9][A-Za-z0-9_-]*')
+
+
+def pipeline_name(text: str) -> str:
+    if not _PIPELINE_NAME.fullmatch(text):
+        raise argparse.ArgumentTypeError(
+            f'{text!r} is not a pipeline name: use letters, digits, - and _ (it names folders '
+            'under the output root)')
+    return text
+
+
 def _class_names(text: str):
     names = tuple(name.strip() for name in text.split(','))
     if len(names) != NUM_CLASSES or not all(names):
@@ -66,6 +79,19 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
                       help='hash buckets of the data that go to train (default %(default)s)')
     data.add_argument('--eval-buckets', type=_positive_int, default=_DEFAULTS.eval_buckets,
                       help='hash buckets that go to eval (default %(default)s)')
+    gate = parser.add_argument_group('data gate (before anything is trained)')
+    gate.add_argument('--max-class-share', type=_fraction, default=_DEFAULTS.max_class_share,
+                      help='largest share of the train or eval split one class may hold '
+                      '(default %(default)s)')
+    gate.add_argument('--max-label-drift', type=_fraction, default=_DEFAULTS.max_label_drift,
+                      help='how far any class\'s share of the train split may move from the data '
+                      'of the last pushed model (L-infinity distance; default %(default)s)')
+    gate.add_argument('--max-pixel-drift', type=_fraction, default=_DEFAULTS.max_pixel_drift,
+                      help='how far the pixel histogram may move from the data of the last '
+                      'pushed model (Jensen-Shannon divergence; default %(default)s)')
+    gate.add_argument('--allow-drift', action='store_true',
+                      help='accept data that drifted from the last pushed model\'s (a deliberate '
+                      'change); the figures are still recorded')
     train = parser.add_argument_group('training')
     train.add_argument('--epochs', type=_positive_int, default=_DEFAULTS.epochs,
                        help='default %(default)s')
@@ -93,8 +119,8 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
                             help='how far the int8 TFLite accuracy may fall below the '
                             'SavedModel\'s (default %(default)s)')
     run = parser.add_argument_group('pipeline')
-    run.add_argument('--pipeline-name', default=_DEFAULTS.pipeline_name,
-                     help='default %(default)s')
+    run.add_argument('--pipeline-name', type=pipeline_name, default=_DEFAULTS.pipeline_name,
+                     help='letters, digits, - and _ (default %(default)s)')
     run.add_argument('--class-names', type=_class_names, default=None, metavar='A,B,...',
                      help='names of the 10 classes in label order, for labels.txt and the '
                      'model card (default: 0,1,...,9)')
@@ -190,7 +216,7 @@ def pipeline_kwargs(config: RunConfig, source: Optional[sources.Source],
                     schema_file: Optional[str] = None,
                     image_count: Optional[int] = None) -> Dict[str, Any]:
     """Arguments of `create_pipeline` for a run, except those a runner adds itself
-    (metadata_connection_config, baseline_excludes_candidate, run_parameters, ...).
+    (metadata_connection_config, run_parameters, ...).
 
     `source` None leaves the data to be found when ExampleGen runs (format `auto`);
     `schema_file` None makes a content-addressed copy of the curated schema under the root;
@@ -212,6 +238,10 @@ def pipeline_kwargs(config: RunConfig, source: Optional[sources.Source],
         max_int8_accuracy_drop=config.max_int8_accuracy_drop,
         train_buckets=config.train_buckets,
         eval_buckets=config.eval_buckets,
+        max_class_share=config.max_class_share,
+        max_label_drift=config.max_label_drift,
+        max_pixel_drift=config.max_pixel_drift,
+        allow_drift=config.allow_drift,
         custom_validations=schema.load_validations(),
         enable_cache=config.enable_cache,
         model_code_version=model_code_version(),

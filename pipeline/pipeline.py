@@ -14,27 +14,24 @@ from tensorflow_data_validation.anomalies.proto import custom_validation_config_
 from tfx.components.schema_gen.import_schema_gen.component import ImportSchemaGen
 from tfx.components.statistics_gen.component import StatisticsGen
 from tfx.components.transform.component import Transform
-from tfx.dsl.components.common.resolver import Resolver
-from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import (
-    LatestBlessedModelStrategy)
 from tfx.orchestration import pipeline as tfx_pipeline
-from tfx.types import Channel
-from tfx.types import standard_artifacts
 
-from mnist_tfx.components.anomalies_gate.component import AnomaliesGate
+from mnist_tfx.components.anomalies_gate import component as gate_component
+from mnist_tfx.components.anomalies_gate import thresholds
 from mnist_tfx.components.mnist_example_gen import sources
 from mnist_tfx.components.mnist_example_gen.component import MnistExampleGen
 from mnist_tfx.components.model_pusher.component import ModelPusher
 from mnist_tfx.components.parameterized import component as parameterized
+from mnist_tfx.components.pushed_baseline.component import PushedModel, PushedStatistics
 from mnist_tfx.components.tflite_exporter.component import TFLiteExporter
 from mnist_tfx.components.tflite_validator.component import TFLiteValidator
 from mnist_tfx.model import export
 from mnist_tfx.model import features
 from mnist_tfx.model.params import TrainingParams
-from mnist_tfx.pipeline import baseline
 from mnist_tfx.pipeline.nodes import (  # noqa: F401  (re-exported: pipeline.COMPONENTS etc.)
-    ANOMALIES_GATE, BASELINE_RESOLVER, COMPONENTS, EVALUATOR, EXAMPLE_GEN, EXAMPLE_VALIDATOR,
-    PUSHER, SCHEMA_GEN, STATISTICS_GEN, TFLITE_EXPORTER, TFLITE_VALIDATOR, TRAINER, TRANSFORM)
+    ANOMALIES_GATE, BASELINE_MODEL, BASELINE_STATISTICS, COMPONENTS, EVALUATOR, EXAMPLE_GEN,
+    EXAMPLE_VALIDATOR, PUSHER, SCHEMA_GEN, STATISTICS_GEN, TFLITE_EXPORTER, TFLITE_VALIDATOR,
+    TRAINER, TRANSFORM)
 
 # Dotted paths TFX imports inside Transform and Trainer (tests/test_entry_points.py imports them).
 PREPROCESSING_FN = 'mnist_tfx.model.preprocessing.preprocessing_fn'
@@ -89,11 +86,14 @@ def create_pipeline(
     num_representative_examples: int = 300,
     train_buckets: int = 4,
     eval_buckets: int = 1,
+    max_class_share: float = thresholds.MAX_CLASS_SHARE,
+    max_label_drift: float = thresholds.MAX_LABEL_DRIFT,
+    max_pixel_drift: float = thresholds.MAX_PIXEL_DRIFT,
+    allow_drift: bool = False,
     custom_validations: Optional[custom_validation_config_pb2.CustomValidationConfig] = None,
     metadata_connection_config: Optional[metadata_store_pb2.ConnectionConfig] = None,
     beam_pipeline_args: Optional[List[str]] = None,
     enable_cache: bool = True,
-    baseline_excludes_candidate: bool = True,
     model_code_version: str = '',
     run_parameters: Optional[Mapping[str, Any]] = None,
     platform_configs: Optional[Mapping[str, Any]] = None,
@@ -119,13 +119,15 @@ def create_pipeline(
       num_representative_examples: transformed training examples that calibrate int8
         quantization.
       train_buckets, eval_buckets: hash split of the training data into train and eval.
+      max_class_share: the largest share of a split one class may hold (the gate).
+      max_label_drift, max_pixel_drift: how far the label shares (L-infinity distance) and the
+        pixel histogram (Jensen-Shannon divergence) of the train split may move from the data
+        of the last pushed model before the gate stops the run.
+      allow_drift: record drift beyond those bounds without stopping (a deliberate change).
       custom_validations: extra TFDV SQL checks for ExampleValidator (schema/validations.pbtxt).
       metadata_connection_config: ML Metadata; None leaves it to the orchestrator.
       beam_pipeline_args: arguments for Beam-based components.
       enable_cache: reuse outputs of components whose inputs and properties are unchanged.
-      baseline_excludes_candidate: compare with the latest blessed model other than the one
-        being evaluated (keeps repeated runs cached); False uses TFX's
-        LatestBlessedModelStrategy, the only one Kubeflow's compiler accepts.
       model_code_version: a fingerprint of the model code (options.model_code_version). TFX's
         cache key holds the dotted `preprocessing_fn`/`run_fn` names, not the code behind them:
         passing the fingerprint to Transform and Trainer makes a code edit a cache miss.
@@ -147,12 +149,22 @@ def create_pipeline(
     example_gen = MnistExampleGen(input_base=data_root, source_format=data_format,
                                   pattern=data_pattern, train_buckets=train_buckets,
                                   eval_buckets=eval_buckets)
-    statistics_gen = StatisticsGen(examples=example_gen.outputs['examples'])
     schema_gen = ImportSchemaGen(schema_file=schema_file)
+    # With the schema, TFDV counts the values of the (categorical) label: the gate's label checks.
+    statistics_gen = StatisticsGen(examples=example_gen.outputs['examples'],
+                                   schema=schema_gen.outputs['schema'])
     example_validator = parameterized.ExampleValidator(
         statistics=statistics_gen.outputs['statistics'], schema=schema_gen.outputs['schema'],
         custom_validation_config=custom_validations)
-    gate = AnomaliesGate(anomalies=example_validator.outputs['anomalies'])
+    baseline_statistics = PushedStatistics(
+        examples=example_gen.outputs['examples'],
+        serving_dir=serving_dir).with_id(BASELINE_STATISTICS)
+    gate = gate_component.AnomaliesGate(
+        anomalies=example_validator.outputs['anomalies'],
+        statistics=statistics_gen.outputs['statistics'], schema=schema_gen.outputs['schema'],
+        baseline_statistics=baseline_statistics.outputs['statistics'],
+        max_class_share=max_class_share, max_label_drift=max_label_drift,
+        max_pixel_drift=max_pixel_drift, allow_drift=allow_drift)
 
     transform = Transform(
         examples=example_gen.outputs['examples'], schema=schema_gen.outputs['schema'],
@@ -172,23 +184,15 @@ def create_pipeline(
            for k in ('epochs', 'batch_size', 'learning_rate')},
         custom_config={**trainer_config, 'model_code_version': model_code_version})
 
-    blessing_channel = Channel(type=standard_artifacts.ModelBlessing)
-    model_channel = Channel(type=standard_artifacts.Model)
-    if baseline_excludes_candidate:
-        resolver = Resolver(
-            strategy_class=baseline.PreviousBlessedModelStrategy,
-            candidate=trainer.outputs['model'], model=model_channel,
-            model_blessing=blessing_channel)
-    else:
-        resolver = Resolver(
-            strategy_class=LatestBlessedModelStrategy,
-            model=model_channel, model_blessing=blessing_channel)
-    resolver = resolver.with_id(BASELINE_RESOLVER)
+    # The baseline is the last *pushed* model other than the candidate, read from the serving
+    # directory: a model that was blessed but never pushed never becomes the bar.
+    baseline_model = PushedModel(model=trainer.outputs['model'],
+                                 serving_dir=serving_dir).with_id(BASELINE_MODEL)
 
     evaluator = parameterized.Evaluator(
         examples=example_gen.outputs['examples'],
         model=trainer.outputs['model'],
-        baseline_model=resolver.outputs[baseline.MODEL_KEY],
+        baseline_model=baseline_model.outputs['baseline_model'],
         # The executor sets the accuracy bounds from the parameters, per run.
         eval_config=eval_config(accuracy_threshold, max_accuracy_drop),
         accuracy_threshold=run_parameters.get('accuracy_threshold', accuracy_threshold),
@@ -212,12 +216,14 @@ def create_pipeline(
         tflite_blessing=tflite_validator.outputs['blessing'],
         statistics=statistics_gen.outputs['statistics'],
         examples=example_gen.outputs['examples'],
+        data_check=gate.outputs['result'],
         base_directory=serving_dir,
         class_names=class_names or [str(i) for i in range(features.NUM_CLASSES)],
     ).with_id(PUSHER)
 
-    components = [example_gen, statistics_gen, schema_gen, example_validator, gate, transform,
-                  trainer, resolver, evaluator, tflite_exporter, tflite_validator, pusher]
+    components = [example_gen, schema_gen, statistics_gen, example_validator,
+                  baseline_statistics, gate, transform, trainer, baseline_model, evaluator,
+                  tflite_exporter, tflite_validator, pusher]
     for component in components:
         if component.id in (platform_configs or {}):
             component.with_platform_config(platform_configs[component.id])

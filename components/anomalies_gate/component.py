@@ -1,21 +1,33 @@
-"""AnomaliesGate: stops the pipeline after ExampleValidator when the data has anomalies."""
+"""AnomaliesGate: stops the pipeline after ExampleValidator when the data is not fit to train on."""
 
 from tfx import types
 from tfx.dsl.components.base import base_component
 from tfx.dsl.components.base import executor_spec
 
 from mnist_tfx.components.anomalies_gate import executor
+from mnist_tfx.components.anomalies_gate.thresholds import (
+    MAX_CLASS_SHARE, MAX_LABEL_DRIFT, MAX_PIXEL_DRIFT)
 from mnist_tfx.components.anomalies_gate.spec import AnomaliesGateSpec
+from mnist_tfx.components.artifacts import DataCheck
 
 
 class AnomaliesGate(base_component.BaseComponent):
-    """Fails when ExampleValidator found anomalies; make downstream nodes depend on it.
+    """Fails on schema anomalies, a missing or dominant class, or drift from the pushed data.
 
-    It has no output artifact, so wire it with `downstream.add_upstream_node(gate)`.
+    Transform depends on it (`transform.add_upstream_node(gate)`), so nothing is trained or
+    pushed from data it stops. Its `result` records the label counts and drift figures.
     """
 
     SPEC_CLASS = AnomaliesGateSpec
     EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(executor.Executor)
 
-    def __init__(self, anomalies: types.BaseChannel):
-        super().__init__(spec=AnomaliesGateSpec(anomalies=anomalies))
+    def __init__(self, anomalies: types.BaseChannel, statistics: types.BaseChannel,
+                 schema: types.BaseChannel, baseline_statistics: types.BaseChannel,
+                 max_class_share: float = MAX_CLASS_SHARE,
+                 max_label_drift: float = MAX_LABEL_DRIFT,
+                 max_pixel_drift: float = MAX_PIXEL_DRIFT, allow_drift: bool = False):
+        super().__init__(spec=AnomaliesGateSpec(
+            anomalies=anomalies, statistics=statistics, schema=schema,
+            baseline_statistics=baseline_statistics, max_class_share=max_class_share,
+            max_label_drift=max_label_drift, max_pixel_drift=max_pixel_drift,
+            allow_drift=int(allow_drift), result=types.Channel(type=DataCheck)))

@@ -218,24 +218,33 @@ def read_idx(path: str, expected_magic: int) -> np.ndarray:
 
 def _check_pair(images: np.ndarray, labels: np.ndarray, images_path: str,
                 labels_path: str) -> Tuple[np.ndarray, np.ndarray]:
-    """Shared checks for every format: counts, emptiness, label range and shape."""
+    """Shared checks for every format: label shape, counts, emptiness, label range, image shape."""
+    labels = np.asarray(labels)
+    if labels.ndim == 2 and labels.shape[1] == 1:
+        labels = labels[:, 0]
+    if labels.ndim != 1:
+        # One-hot [N, K] labels (as many Keras tutorials save them) would otherwise be
+        # flattened into K labels per image and paired with the wrong images.
+        raise DataError(labels_path, f'labels have shape {tuple(labels.shape)}; expected one '
+                        'label per image')
     if len(images) != len(labels):
         where = images_path if images_path == labels_path else f'{images_path} and {labels_path}'
         raise DataError(where, f'{len(images)} images but {len(labels)} labels')
     if len(images) == 0:
         raise DataError(images_path, 'contains no images')
-    labels = np.asarray(labels)
     if labels.dtype.kind == 'f':
         if not np.all(labels == np.round(labels)):
             raise DataError(labels_path, 'labels are not whole numbers')
     elif labels.dtype.kind not in 'iu':
         raise DataError(labels_path, f'labels have type {labels.dtype}, expected integers')
-    labels = labels.astype(np.int64).reshape(-1)
+    labels = labels.astype(np.int64)
     bad = np.flatnonzero((labels < 0) | (labels >= NUM_CLASSES))
     if bad.size:
         raise DataError(labels_path, f'{bad.size} labels outside 0-{NUM_CLASSES - 1} '
                         f'(first: index {bad[0]}, value {labels[bad[0]]})')
     images = np.asarray(images)
+    if images.ndim == 4 and images.shape[-1] == 1:  # channel-last [N, 28, 28, 1]
+        images = images[..., 0]
     if images.ndim == 3 and images.shape[1:] == (IMAGE_SIDE, IMAGE_SIDE):
         images = images.reshape(len(images), NUM_PIXELS)
     if images.ndim != 2 or images.shape[1] != NUM_PIXELS:

@@ -21,9 +21,10 @@ class ModelPusher(base_component.BaseComponent):
     def __init__(self, model: types.BaseChannel, model_blessing: types.BaseChannel,
                  tflite_model: types.BaseChannel, tflite_blessing: types.BaseChannel,
                  statistics: types.BaseChannel, examples: types.BaseChannel,
-                 base_directory: str, class_names: List[str]):
+                 data_check: types.BaseChannel, base_directory: str, class_names: List[str]):
         super().__init__(spec=ModelPusherSpec(
             model=model, model_blessing=model_blessing, tflite_model=tflite_model,
             tflite_blessing=tflite_blessing, statistics=statistics, examples=examples,
+            data_check=data_check,
             base_directory=base_directory, class_names=json.dumps(class_names),
             pushed_model=types.Channel(type=standard_artifacts.PushedModel)))

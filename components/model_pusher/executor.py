@@ -6,6 +6,8 @@
         model_int8.tflite       full-integer, uint8 input and output
         labels.txt              one class name a line, in label order
         model_card.json         inputs, per-format size/accuracy/latency, the data it saw
+        statistics/             TFDV statistics of that data (Split-<name>/FeatureStats.pb):
+                                the next run's gate compares its data with them
 
 The folder is assembled under a hidden name and renamed into place, so a crash never leaves a
 version that looks finished. The PushedModel artifact records the folder, the version and a
@@ -23,7 +25,9 @@ from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
 from tfx.utils import path_utils
 
+from mnist_tfx.components import pushed_layout
 from mnist_tfx.components import storage
+from mnist_tfx.components.anomalies_gate.executor import load_result
 from mnist_tfx.components.artifacts import example_counts
 from mnist_tfx.components.model_pusher import spec
 from mnist_tfx.components.tflite_exporter.convert import FLOAT32_FILE, INT8_FILE
@@ -31,9 +35,9 @@ from mnist_tfx.components.tflite_validator.executor import METRICS_FILE
 from mnist_tfx.model import export
 from mnist_tfx.model import features
 
-SAVED_MODEL_DIR = 'saved_model'
-LABELS_FILE = 'labels.txt'
-MODEL_CARD_FILE = 'model_card.json'
+SAVED_MODEL_DIR = pushed_layout.SAVED_MODEL_DIR
+LABELS_FILE = pushed_layout.LABELS_FILE
+MODEL_CARD_FILE = pushed_layout.MODEL_CARD_FILE
 MANIFEST_FILE = 'manifest.json'
 
 
@@ -55,7 +59,8 @@ def not_pushed_reasons(model_blessing: types.Artifact,
 
 def model_card(version: str, class_names: List[str], metrics: Dict[str, Any],
                int8_quantization, model: types.Artifact, statistics: types.Artifact,
-               examples: types.Artifact, sizes: Dict[str, int]) -> Dict[str, Any]:
+               examples: types.Artifact, sizes: Dict[str, int],
+               data_check: Dict[str, Any]) -> Dict[str, Any]:
     """What a user of the pushed folder needs to know about it."""
     scale, zero_point = int8_quantization
     side = features.IMAGE_SIDE
@@ -89,7 +94,11 @@ def model_card(version: str, class_names: List[str], metrics: Dict[str, Any],
             'examples_mlmd_artifact_id': examples.id,
             'input_fingerprint': examples.get_string_custom_property('input_fingerprint'),
             'examples_per_split': example_counts(statistics),
+            'label_counts_per_split': data_check.get('label_counts', {}),
             'statistics_uri': statistics.uri,
+            'drift': {'baseline': data_check.get('baseline'),
+                      'measurements': data_check.get('drift', []),
+                      'allowed_by_user': data_check.get('drift_allowed', False)},
         },
         'trained_model': {'uri': model.uri, 'mlmd_artifact_id': model.id},
     }
@@ -137,10 +146,13 @@ class Executor(base_executor.BaseExecutor):
             for name in (FLOAT32_FILE, INT8_FILE):
                 fileio.copy(storage.join(tflite_model.uri, name), storage.join(staging, name))
             storage.write_text(storage.join(staging, LABELS_FILE), '\n'.join(class_names) + '\n')
+            statistics = get(spec.STATISTICS_KEY)
+            storage.copy_tree(statistics.uri, storage.join(staging, pushed_layout.STATISTICS_DIR))
             card = model_card(
                 version, class_names, metrics, _int8_quantization(staging), model,
-                get(spec.STATISTICS_KEY), get(spec.EXAMPLES_KEY),
-                {SAVED_MODEL_DIR: storage.folder_bytes(storage.join(staging, SAVED_MODEL_DIR))})
+                statistics, get(spec.EXAMPLES_KEY),
+                {SAVED_MODEL_DIR: storage.folder_bytes(storage.join(staging, SAVED_MODEL_DIR))},
+                load_result(get(spec.DATA_CHECK_KEY).uri))
             card['trained_model']['tflite_artifact_id'] = tflite_model.id
             storage.write_text(storage.join(staging, MODEL_CARD_FILE), json.dumps(card, indent=2))
             files = storage.manifest(staging)

@@ -3,7 +3,7 @@
 from tfx.types import standard_artifacts
 from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
 
-from mnist_tfx.components.artifacts import TFLiteBlessing, TFLiteModel
+from mnist_tfx.components.artifacts import DataCheck, TFLiteBlessing, TFLiteModel
 
 MODEL_KEY = 'model'
 MODEL_BLESSING_KEY = 'model_blessing'
@@ -11,6 +11,7 @@ TFLITE_MODEL_KEY = 'tflite_model'
 TFLITE_BLESSING_KEY = 'tflite_blessing'
 STATISTICS_KEY = 'statistics'
 EXAMPLES_KEY = 'examples'
+DATA_CHECK_KEY = 'data_check'
 PUSHED_MODEL_KEY = 'pushed_model'
 BASE_DIRECTORY_KEY = 'base_directory'
 CLASS_NAMES_KEY = 'class_names'
@@ -30,5 +31,6 @@ class ModelPusherSpec(ComponentSpec):
         TFLITE_BLESSING_KEY: ChannelParameter(type=TFLiteBlessing),
         STATISTICS_KEY: ChannelParameter(type=standard_artifacts.ExampleStatistics),
         EXAMPLES_KEY: ChannelParameter(type=standard_artifacts.Examples),
+        DATA_CHECK_KEY: ChannelParameter(type=DataCheck),
     }
     OUTPUTS = {PUSHED_MODEL_KEY: ChannelParameter(type=standard_artifacts.PushedModel)}

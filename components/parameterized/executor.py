@@ -13,6 +13,7 @@ from tfx.utils import json_utils
 from tfx.utils import proto_utils
 
 from mnist_tfx.components.parameterized import spec
+from mnist_tfx.components.pushed_baseline import executor as pushed_baseline
 
 # The metric whose bounds the accuracy parameters set (pipeline.eval_config gates on it).
 ACCURACY_CLASS_NAME = 'SparseCategoricalAccuracy'
@@ -56,7 +57,8 @@ class TrainerExecutor(trainer_executor.GenericExecutor):
 
 
 class EvaluatorExecutor(evaluator_executor.Executor):
-    """TFX's Evaluator; the accuracy gate's bounds come from the run's parameters."""
+    """TFX's Evaluator; the accuracy gate's bounds come from the run's parameters, and an
+    empty baseline (no model pushed yet) is no baseline."""
 
     def Do(self, input_dict: Dict[str, List[types.Artifact]],
            output_dict: Dict[str, List[types.Artifact]],
@@ -68,6 +70,10 @@ class EvaluatorExecutor(evaluator_executor.Executor):
             raise ValueError(f'eval_config has no {ACCURACY_CLASS_NAME} threshold to set')
         exec_properties = {**exec_properties,
                            std.EVAL_CONFIG_KEY: proto_utils.proto_to_json(eval_config)}
+        baseline = input_dict.get(std.BASELINE_MODEL_KEY)
+        if baseline and not pushed_baseline.has_baseline(baseline[0]):
+            # Nothing pushed yet: TFX's Evaluator then judges by the threshold alone.
+            input_dict = {k: v for k, v in input_dict.items() if k != std.BASELINE_MODEL_KEY}
         super().Do(input_dict, output_dict, exec_properties)
 
 
