@@ -108,7 +108,7 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
                             help='lowest eval accuracy that blesses a model (default %(default)s)')
     evaluation.add_argument('--max-accuracy-drop', type=_fraction,
                             default=_DEFAULTS.max_accuracy_drop,
-                            help='how far below the last blessed model\'s accuracy a new model '
+                            help='how far below the last pushed model\'s accuracy a new model '
                             'may be and still be blessed (default %(default)s: not worse)')
     evaluation.add_argument('--min-tflite-agreement', type=_fraction,
                             default=_DEFAULTS.min_tflite_agreement,

@@ -234,6 +234,22 @@ def build_report(store, pipeline_name: str, run_id: str, metadata_label: str,
                    + '</ul>')
     out.append('</section>')
 
+    out.append('<section id="data-check"><h2>Data check (the gate)</h2>')
+    check = summary.data_check
+    if check is None:
+        out.append('<p>The gate did not pass this run\'s data (see the anomalies above or the '
+                   'run\'s error), or did not run.</p>')
+    else:
+        classes = sorted({c for counts in check['label_counts'].values() for c in counts},
+                         key=lambda c: (not c.isdigit(), int(c) if c.isdigit() else c))
+        out.append('<table><tr><th>split</th>' + ''.join(f'<th>{_esc(c)}</th>' for c in classes)
+                   + '</tr>' + ''.join(
+                       f'<tr><th>{_esc(split)}</th>' + ''.join(
+                           f'<td>{counts.get(c, 0):,}</td>' for c in classes) + '</tr>'
+                       for split, counts in check['label_counts'].items()) + '</table>')
+        out.append(f'<p>Drift: {_esc(summary_lib.format_drift(check))}</p>')
+    out.append('</section>')
+
     curves = _training_curves(summary.tensorboard_dir)
     out.append('<section id="training"><h2>Training</h2>')
     if curves:
@@ -250,7 +266,7 @@ def build_report(store, pipeline_name: str, run_id: str, metadata_label: str,
         out.append('<p>No evaluation in this run.</p>')
     else:
         baseline = ('' if summary.baseline_accuracy is None
-                    else f' (last blessed model: {summary.baseline_accuracy:.4f})')
+                    else f' (last pushed model: {summary.baseline_accuracy:.4f})')
         out.append(f'<p>Accuracy on the eval split: <b>{summary.accuracy:.4f}</b>{baseline}. '
                    f'Verdict: {verdict}. ' + _esc('; '.join(summary.blessing_reasons)) + '</p>')
         out.append('<table><tr><th>class</th>' + ''.join(

@@ -26,6 +26,7 @@ class RunSummary:
     run_id: str
     split_counts: Dict[str, int]
     anomalies: Optional[List[str]]  # None: the data was not validated
+    data_check: Optional[dict]  # the gate's findings (label counts, drift); None: it did not pass
     accuracy: Optional[float]
     accuracy_per_class: Dict[int, float]
     baseline_accuracy: Optional[float]
@@ -100,6 +101,7 @@ def summarize(store, pipeline_name: str, metadata_path: str,
     runs = metadata.node_runs(store, pipeline_name, run_id)
     stats = metadata.first_output(runs, pipeline_def.STATISTICS_GEN, 'statistics')
     anomalies = metadata.first_output(runs, pipeline_def.EXAMPLE_VALIDATOR, 'anomalies')
+    data_check = metadata.first_output(runs, pipeline_def.ANOMALIES_GATE, 'result')
     evaluation = metadata.first_output(runs, pipeline_def.EVALUATOR, 'evaluation')
     blessing = metadata.first_output(runs, pipeline_def.EVALUATOR, 'blessing')
     pushed = metadata.first_output(runs, pipeline_def.PUSHER, 'pushed_model')
@@ -124,6 +126,7 @@ def summarize(store, pipeline_name: str, metadata_path: str,
         split_counts=(example_counts(_as_tfx(stats, standard_artifacts.ExampleStatistics))
                       if stats else {}),
         anomalies=_anomalies(anomalies) if anomalies else None,
+        data_check=gate_executor.load_result(data_check.uri) if data_check else None,
         accuracy=accuracy,
         accuracy_per_class=per_class,
         baseline_accuracy=baseline,
@@ -137,6 +140,29 @@ def summarize(store, pipeline_name: str, metadata_path: str,
     )
 
 
+def format_drift(data_check: dict) -> str:
+    """The drift figures the gate judged, in one line."""
+    if not data_check.get('drift'):
+        return 'not checked: ' + str(data_check.get('baseline'))
+    figures = ', '.join(
+        f"{m['feature']} {m['measure']} {m['value']:.4g} (max {m['threshold']:g}"
+        + (', EXCEEDED' if m['drifted'] else '') + ')' for m in data_check['drift'])
+    allowed = '; accepted with --allow-drift' if data_check.get('drift_allowed') else ''
+    return f"against pushed version {data_check['baseline_version']}: {figures}{allowed}"
+
+
+def format_data_check(data_check: dict) -> List[str]:
+    """Label counts per split and drift, as summary lines."""
+    lines = []
+    for i, (split, counts) in enumerate(data_check.get('label_counts', {}).items()):
+        ordered = sorted(counts.items(), key=lambda item: int(item[0]) if item[0].isdigit()
+                         else item[0])
+        lines.append(('  labels:      ' if i == 0 else '               ') + f'{split:<6}'
+                     + '  '.join(f'{name}: {count:,}' for name, count in ordered))
+    lines.append('  drift:       ' + format_drift(data_check))
+    return lines
+
+
 def format_summary(summary: RunSummary, accuracy_threshold: float) -> str:
     """The summary as the lines run_local.py prints."""
     lines = [f'Run {summary.run_id}']
@@ -146,17 +172,19 @@ def format_summary(summary: RunSummary, accuracy_threshold: float) -> str:
     if summary.anomalies is not None:
         lines.append('  anomalies:   ' + ('none' if not summary.anomalies else
                                           '\n    '.join([''] + summary.anomalies)))
+    if summary.data_check is not None:
+        lines += format_data_check(summary.data_check)
     if summary.accuracy is not None:
         baseline = ('' if summary.baseline_accuracy is None
-                    else f' (last blessed model: {summary.baseline_accuracy:.4f})')
+                    else f' (last pushed model: {summary.baseline_accuracy:.4f})')
         lines.append(f'  eval accuracy: {summary.accuracy:.4f}{baseline}')
         lines.append('  per class:   ' + '  '.join(
             f'{label}: {acc:.3f}' for label, acc in sorted(summary.accuracy_per_class.items())))
     if summary.blessed is not None:
         if summary.blessed:
-            compared = ('no earlier blessed model to compare with'
+            compared = ('no earlier pushed model to compare with'
                         if summary.baseline_accuracy is None
-                        else 'not worse than the last blessed model')
+                        else 'not worse than the last pushed model')
             lines.append(f'  blessed:     yes (accuracy >= {accuracy_threshold}; {compared})')
         else:
             lines.append('  blessed:     NO: ' + ('; '.join(summary.blessing_reasons)
