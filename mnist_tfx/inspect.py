@@ -48,8 +48,7 @@ def runs(store, pipeline_name: str) -> List[Dict[str, Any]]:
         executions = [n.execution for n in nodes.values()]
         start = min(e.create_time_since_epoch for e in executions)
         end = max(e.last_update_time_since_epoch for e in executions)
-        states = {n.state for n in nodes.values()}
-        state = next((s for s in ('failed', 'running', 'canceled') if s in states), 'complete')
+        state = metadata.run_state(store, run_id, nodes)
         blessing = metadata.first_output(nodes, pipeline_def.EVALUATOR, 'blessing')
         pushed = metadata.first_output(nodes, pipeline_def.PUSHER, 'pushed_model')
         result.append({
@@ -286,29 +285,43 @@ def _print_diff(result) -> None:
     print(f"pushed: {result['pushed'][0] or '-'} -> {result['pushed'][1] or '-'}")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    defaults = config_lib.RunConfig()
-    parser = argparse.ArgumentParser(prog='python -m mnist_tfx.inspect', description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--metadata', metavar='PATH_OR_URI',
+def _common_options(parser: argparse.ArgumentParser, defaults) -> None:
+    """Options every command takes, before or after the command name. Below the command
+    they default to SUPPRESS, so that a value given before it is not overwritten."""
+    default = (lambda value: argparse.SUPPRESS) if defaults is None else (lambda value: value)
+    config = config_lib.RunConfig()
+    parser.add_argument('--metadata', metavar='PATH_OR_URI', default=default(None),
                         help='ML Metadata: a SQLite file or mysql://user:password@host:port/db '
                         '(default: <output-root>/metadata/<pipeline-name>.sqlite)')
-    parser.add_argument('--output-root', default=defaults.output_root)
-    parser.add_argument('--pipeline-name', default=defaults.pipeline_name)
-    parser.add_argument('--json', action='store_true', help='print JSON for scripts')
+    parser.add_argument('--output-root', default=default(config.output_root))
+    parser.add_argument('--pipeline-name', default=default(config.pipeline_name))
+    parser.add_argument('--json', action='store_true', default=default(False),
+                        help='print JSON for scripts')
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog='python -m mnist_tfx.inspect', description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    _common_options(parser, defaults=True)
+    common = argparse.ArgumentParser(add_help=False)
+    _common_options(common, defaults=None)
     commands = parser.add_subparsers(dest='command', required=True)
-    commands.add_parser('runs', help='every run, newest first')
-    one = commands.add_parser('run', help="one run's executions and artifacts")
+    commands.add_parser('runs', parents=[common], help='every run, newest first')
+    one = commands.add_parser('run', parents=[common], help="one run's executions and artifacts")
     one.add_argument('run_id', nargs='?', help='default: the latest run')
-    listing = commands.add_parser('artifacts', help='artifacts with their properties')
+    listing = commands.add_parser('artifacts', parents=[common],
+                                  help='artifacts with their properties')
     listing.add_argument('--type', dest='type_name', help='Model, Examples, PushedModel, ...')
-    tree = commands.add_parser('lineage', help='where an artifact or file came from')
+    tree = commands.add_parser('lineage', parents=[common],
+                               help='where an artifact or file came from')
     tree.add_argument('target', help='an artifact id, or a path (a pushed .tflite file, ...)')
     tree.add_argument('--down', action='store_true', help='what was made from it instead')
-    compare = commands.add_parser('diff', help='what changed between two runs')
+    compare = commands.add_parser('diff', parents=[common],
+                                  help='what changed between two runs')
     compare.add_argument('run_a')
     compare.add_argument('run_b')
-    report = commands.add_parser('report', help='write a self-contained HTML report of a run')
+    report = commands.add_parser('report', parents=[common],
+                                 help='write a self-contained HTML report of a run')
     report.add_argument('run_id', nargs='?', help='default: the latest run')
     report.add_argument('--out', required=True, help='the HTML file to write')
     return parser

@@ -2,6 +2,7 @@
 
 import dataclasses
 import os
+import socket
 import urllib.parse
 from typing import Dict, List, Optional
 
@@ -20,6 +21,14 @@ STATE_NAMES = {
     metadata_store_pb2.Execution.CANCELED: 'canceled',
     metadata_store_pb2.Execution.UNKNOWN: 'unknown',
 }
+
+
+# Custom properties of a run's context naming the process that runs it (run_local.py), so that
+# a run whose process is gone (killed, machine restarted) is not shown as running forever.
+RUNNER_HOST = 'runner_host'
+RUNNER_PID = 'runner_pid'
+RUNNER_STARTED = 'runner_process_started'
+_UNFINISHED = (metadata_store_pb2.Execution.RUNNING, metadata_store_pb2.Execution.NEW)
 
 
 class MetadataError(RuntimeError):
@@ -251,3 +260,76 @@ def execution_artifacts(store: mlmd.MetadataStore, execution_id: int,
     kinds = ((metadata_store_pb2.Event.INPUT, metadata_store_pb2.Event.DECLARED_INPUT) if inputs
              else (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT))
     return _artifacts_by_key(store, events, kinds)
+
+
+def _proc_stat(pid: int) -> List[str]:
+    """Fields of /proc/<pid>/stat after the command name (Linux), [] where unknown."""
+    try:
+        with open(f'/proc/{pid}/stat') as f:
+            return f.read().rsplit(')', 1)[1].split()
+    except (OSError, IndexError):
+        return []
+
+
+def _process_started(pid: int) -> str:
+    """When a process started (clock ticks since boot), '' where unknown; with the pid it
+    tells a live runner from an unrelated process that reused its pid."""
+    fields = _proc_stat(pid)
+    return fields[19] if len(fields) > 19 else ''
+
+
+def register_run(store: mlmd.MetadataStore, run_id: str) -> None:
+    """Creates a run's context before TFX does, recording which process runs it."""
+    type_id = store.put_context_type(metadata_store_pb2.ContextType(name=PIPELINE_RUN_CONTEXT))
+    context = metadata_store_pb2.Context(type_id=type_id, name=run_id)
+    context.custom_properties[RUNNER_HOST].string_value = socket.gethostname()
+    context.custom_properties[RUNNER_PID].int_value = os.getpid()
+    context.custom_properties[RUNNER_STARTED].string_value = _process_started(os.getpid())
+    store.put_contexts([context])
+
+
+def cancel_unfinished(store: mlmd.MetadataStore, run_id: str) -> int:
+    """Marks a run's unfinished executions canceled (an interrupted run); returns how many."""
+    context = store.get_context_by_type_and_name(PIPELINE_RUN_CONTEXT, run_id)
+    if context is None:
+        return 0
+    unfinished = [e for e in store.get_executions_by_context(context.id)
+                  if e.last_known_state in _UNFINISHED]
+    for execution in unfinished:
+        execution.last_known_state = metadata_store_pb2.Execution.CANCELED
+    if unfinished:
+        store.put_executions(unfinished)
+    return len(unfinished)
+
+
+def _runner_alive(context: metadata_store_pb2.Context) -> bool:
+    """False only when the run's process is known to be gone: same host, and no process with
+    its pid (and start time) exists."""
+    props = context.custom_properties
+    if RUNNER_PID not in props or props[RUNNER_HOST].string_value != socket.gethostname():
+        return True
+    pid = props[RUNNER_PID].int_value
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    fields = _proc_stat(pid)
+    if fields and fields[0] in ('Z', 'X'):  # killed, not yet reaped
+        return False
+    started = props[RUNNER_STARTED].string_value
+    return not started or _process_started(pid) == started
+
+
+def run_state(store: mlmd.MetadataStore, run_id: str, nodes: Dict[str, NodeRun]) -> str:
+    """complete, failed, running, or interrupted (Ctrl-C, or its process is gone)."""
+    states = {n.state for n in nodes.values()}
+    if 'failed' in states:
+        return 'failed'
+    if 'canceled' in states:
+        return 'interrupted'
+    if states & {'running', 'new'}:
+        context = store.get_context_by_type_and_name(PIPELINE_RUN_CONTEXT, run_id)
+        return 'running' if context is None or _runner_alive(context) else 'interrupted'
+    return 'complete'

@@ -51,11 +51,11 @@ class ProgressHandler(logging.Handler):
             self._print(f'  {state:<7} {self.current:<26} {time.monotonic() - self._started:7.1f}s')
             self.current = None
 
-    def failed(self) -> Optional[str]:
-        """Marks the component that was running as failed; returns its name."""
+    def failed(self, state: str = 'FAILED') -> Optional[str]:
+        """Marks the component that was running as failed (or `state`); returns its name."""
         if self.current is None:
             return None
         elapsed = time.monotonic() - self._started
-        self._print(f'  FAILED  {self.current:<26} {elapsed:7.1f}s')
+        self._print(f'  {state:<7} {self.current:<26} {elapsed:7.1f}s')
         name, self.current = self.current, None
         return name

@@ -5,8 +5,8 @@
     python pipeline/run_local.py --help          # every option
 
 Prints one line per component and a summary; exits 0 when the run completed, 1 when a
-component failed (bad data stopped by the validator gate, a failed step), 2 for bad options or
-unreadable input data.
+component failed (bad data stopped by the validator gate, a failed step), 2 for bad options,
+unreadable input data or an output root that cannot be written, 130 when interrupted (Ctrl-C).
 """
 
 import argparse
@@ -22,9 +22,17 @@ if __name__ == '__main__':
     _here = os.path.dirname(os.path.abspath(__file__))
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or '.') != _here]
 
-from mnist_tfx.components.mnist_example_gen import sources  # noqa: E402
-from mnist_tfx.pipeline import options  # noqa: E402
-from mnist_tfx.pipeline.config import RunConfig  # noqa: E402
+try:
+    from mnist_tfx.components.mnist_example_gen import sources  # noqa: E402
+    from mnist_tfx.pipeline import options  # noqa: E402
+    from mnist_tfx.pipeline.config import RunConfig  # noqa: E402
+except ModuleNotFoundError as missing:
+    if __name__ != '__main__':
+        raise
+    print(f'error: {sys.executable} lacks the project\'s environment (no module '
+          f'{missing.name!r}): run `make install`, then `.venv/bin/python pipeline/run_local.py` '
+          '(or `make run`)', file=sys.stderr)
+    sys.exit(2)
 
 
 def _quiet_logging() -> None:
@@ -60,6 +68,23 @@ def _server_answers(metadata, target: str) -> bool:
         return False
 
 
+def _check_output_root(config: RunConfig) -> str:
+    """Why the output root (or the SQLite file's folder) cannot be written; '' when it can."""
+    folders = [config.root]
+    if not config.metadata_target.startswith('mysql://'):
+        folders.append(os.path.dirname(os.path.abspath(config.metadata_target)))
+    for folder in folders:
+        try:
+            os.makedirs(folder, exist_ok=True)
+            probe = os.path.join(folder, f'.write-check-{os.getpid()}')
+            with open(probe, 'w'):
+                pass
+            os.remove(probe)
+        except OSError as e:
+            return f'{folder}: cannot write there ({e.strerror or e})'
+    return ''
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog='run_local.py',
@@ -79,6 +104,10 @@ def run(config: RunConfig, verbose: bool = False, stream=sys.stdout) -> int:
         counts = sources.check_source(source)
     except sources.DataError as e:
         print(f'error: {e}', file=sys.stderr)
+        return 2
+    problem = _check_output_root(config)
+    if problem:
+        print(f'error: {problem}', file=sys.stderr)
         return 2
     print(f'Data: {source.path} ({source.format}; '
           + ', '.join(f'{split} {n:,} images' for split, n in counts.items()) + ')',
@@ -108,8 +137,6 @@ def run(config: RunConfig, verbose: bool = False, stream=sys.stdout) -> int:
     logging.getLogger().setLevel(logging.INFO)
 
     target = config.metadata_target
-    if not metadata.is_mysql(target):
-        os.makedirs(os.path.dirname(target), exist_ok=True)
     password = metadata.connection_config(target).mysql.password if metadata.is_mysql(
         target) else ''
     if password:
@@ -130,9 +157,18 @@ def run(config: RunConfig, verbose: bool = False, stream=sys.stdout) -> int:
     run_id = datetime.datetime.now().isoformat()
     runtime_parameter_utils.substitute_runtime_parameter(
         pipeline_ir, {compiler_constants.PIPELINE_RUN_ID_PARAMETER_NAME: run_id})
+    # Recorded with the process that runs it, so that `inspect runs` can tell a run whose
+    # process is gone from one still running.
+    metadata.register_run(metadata.open_store(target, create=True), run_id)
     try:
         LocalDagRunner().run_with_ir(pipeline_ir)
         failure = None
+    except KeyboardInterrupt:
+        component = handler.failed('STOPPED')
+        metadata.cancel_unfinished(metadata.open_store(target, create=True), run_id)
+        print('\ninterrupted' + (f' during {component}' if component else '')
+              + f' (run {run_id} recorded as interrupted)', file=sys.stderr)
+        return 130
     except Exception as e:  # pylint: disable=broad-except
         failure = e
     finally:
@@ -167,8 +203,19 @@ def run(config: RunConfig, verbose: bool = False, stream=sys.stdout) -> int:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    return run(options.config_from_args(args), verbose=args.verbose)
+    try:
+        return run(options.config_from_args(args), verbose=args.verbose)
+    except KeyboardInterrupt:  # before or after the pipeline itself (imports, summary)
+        print('\ninterrupted', file=sys.stderr)
+        return 130
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # After Ctrl-C, Beam's and TensorFlow's worker threads may still be busy: do not wait
+    # for them (or print their tracebacks) on the way out.
+    if code == 130:
+        os._exit(code)
+    sys.exit(code)
