@@ -108,6 +108,11 @@ def pipeline_root(config: RunConfig, cluster: ClusterConfig) -> str:
     return '/'.join([cluster.pipeline_root.rstrip('/'), config.pipeline_name])
 
 
+# Tasks whose output depends on more than their inputs: the data at a location (ExampleGen;
+# KFP does not run TFX's file-fingerprinting driver) and the last pushed model (the baselines).
+UNCACHED_TASKS = (nodes.EXAMPLE_GEN, nodes.BASELINE_STATISTICS, nodes.BASELINE_MODEL)
+
+
 def create_pipeline(config: RunConfig, cluster: ClusterConfig, parameters: Dict[str, Any]):
     """The TFX pipeline that runs on Kubeflow: the local one, with `run_parameters(config)`."""
     from mnist_tfx.pipeline import pipeline as pipeline_def  # pylint: disable=g-import-not-at-top
@@ -142,6 +147,10 @@ def compile_pipeline(config: RunConfig, cluster: ClusterConfig,
     # Likewise the pipeline root: without it KFP would use its own default (minio://...),
     # which TensorFlow cannot write to.
     spec['defaultPipelineRoot'] = pipeline_root(config, cluster)
+    # KFP's cache key holds input artifact names and parameter values, not what a folder
+    # holds: these tasks read data or the serving directory anew on every run.
+    for task in UNCACHED_TASKS:
+        spec['root']['dag']['tasks'][task]['cachingOptions'] = {'enableCache': False}
     output_file = os.path.abspath(output_file)
     os.makedirs(os.path.dirname(output_file), exist_ok=True)
     with open(output_file + '.tmp', 'w', encoding='utf-8') as f:

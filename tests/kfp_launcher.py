@@ -8,10 +8,9 @@ does what KFP's driver and launcher do in a pod:
     into the container's own command and arguments, refuses any placeholder it cannot resolve,
     runs the command in a subprocess and reads back the ExecutorOutput (the artifacts'
     metadata, e.g. split names, blessings) for downstream tasks;
-  * resolver tasks: evaluates their ML Metadata filter queries (`schema_title=... AND
-    state=LIVE AND metadata.blessed.number_value=1`, `name="{{$.inputs...}}"`) against the
-    artifacts that earlier runs of this launcher produced, newest first.
-Importers and lifecycle hooks are not used by this pipeline and are refused rather than skipped.
+  * any other executor (a TFX resolver, say) is refused, as the open-source KFP backend
+    refuses it when a run is created. Importers and lifecycle hooks are not used by this
+    pipeline and are refused too.
 """
 
 import json
@@ -25,8 +24,6 @@ from typing import Any, Dict, List, Optional
 import yaml
 
 _PLACEHOLDER = re.compile(r'\{\{\$[^}]*\}\}')
-_INPUT_METADATA = re.compile(
-    r"\{\{\$\.inputs\.artifacts\['([^']+)'\]\.metadata\['([^']+)'\]\}\}")
 _PARAMETER_TYPES = {'NUMBER_INTEGER': int, 'NUMBER_DOUBLE': (int, float), 'STRING': str,
                     'BOOLEAN': bool}
 
@@ -76,7 +73,6 @@ class Launcher:
         self.work_dir = work_dir
         self.env = env or dict(os.environ)
         self.timeout = timeout
-        self.registry: List[Dict[str, Any]] = []  # every artifact produced, oldest first
         self.commands: Dict[str, List[str]] = {}
         self.timings: Dict[str, float] = {}
 
@@ -113,11 +109,13 @@ class Launcher:
             if 'container' in executor:
                 outputs[name] = self._run_container(run_id, name, task, component,
                                                     executor['container'], parameters, inputs)
-            elif 'resolver' in executor:
-                outputs[name] = self._resolve(executor['resolver'], inputs)
             else:
+                # As the open-source backend's Argo compiler does when a run is created
+                # (kubeflow/pipelines backend/src/v2/compiler/argocompiler/dag.go: "resolver
+                # executors not implemented"; compiler/visitor.go: "non-container and
+                # non-importer executor not implemented"). Importers are not used here.
                 raise NotImplementedError(f'task {name}: executor kind {sorted(executor)} is '
-                                          'not supported by this launcher')
+                                          'not implemented by the KFP backend')
             self.timings[name] = time.monotonic() - started
         return outputs
 
@@ -177,9 +175,6 @@ class Launcher:
                 for artifact, updated in zip(artifacts, written.get(key, {}).get('artifacts',
                                                                                   [])):
                     artifact['metadata'] = updated.get('metadata', {})
-        for key, artifacts in outputs.items():
-            for artifact in artifacts:
-                self.registry.append({**artifact, 'state': 'LIVE', 'producer': name})
         return outputs
 
     @staticmethod
@@ -190,56 +185,6 @@ class Launcher:
             raise ValueError(f'task {name}: unresolved placeholder(s) {unresolved} in its '
                              'command')
         return arg
-
-    def _resolve(self, resolver, inputs) -> Dict[str, List[Dict[str, Any]]]:
-        result = {}
-        for key, query in resolver['outputArtifactQueries'].items():
-            clauses = self._clauses(query['filter'], inputs)
-            matches = [] if clauses is None else [
-                a for a in self.registry if all(self._matches(a, c) for c in clauses)]
-            limit = query.get('limit') or 1
-            result[key] = [
-                {k: v for k, v in a.items() if k not in ('state', 'producer')}
-                for a in reversed(matches)][:limit]
-        return result
-
-    @staticmethod
-    def _clauses(text: str, inputs):
-        """The filter's `lhs=rhs` clauses; None when it refers to an input that is empty."""
-        def metadata_of(match):
-            artifacts = inputs.get(match.group(1)) or []
-            if not artifacts or match.group(2) not in artifacts[0].get('metadata', {}):
-                raise LookupError
-            return str(artifacts[0]['metadata'][match.group(2)])
-        try:
-            text = _INPUT_METADATA.sub(metadata_of, text)
-        except LookupError:
-            return None
-        if _PLACEHOLDER.search(text):
-            raise ValueError(f'unresolved placeholder in resolver filter {text!r}')
-        clauses = []
-        for clause in text.split(' AND '):
-            lhs, rhs = clause.split('=', 1)
-            clauses.append((lhs.strip(), rhs.strip().strip('"')))
-        return clauses
-
-    @staticmethod
-    def _matches(artifact: Dict[str, Any], clause) -> bool:
-        lhs, rhs = clause
-        if lhs == 'schema_title':
-            return yaml.safe_load(artifact['type']['instanceSchema'])['title'] == rhs
-        if lhs == 'state':
-            return artifact['state'] == rhs
-        if lhs == 'name':
-            return artifact['name'] == rhs
-        match = re.fullmatch(r'metadata\.([\w-]+)\.(number|string)_value', lhs)
-        if match:
-            value = artifact['metadata'].get(match.group(1))
-            if match.group(2) == 'number':
-                return value is not None and float(value) == float(rhs)
-            return value == rhs
-        raise NotImplementedError(f'filter clause {lhs}={rhs}')
-
 
 def python_env(extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
     """An environment whose `python` is this interpreter, as the image's PATH would give."""

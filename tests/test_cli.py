@@ -1,11 +1,15 @@
 """run_local.py as a user meets it: --help, and one clear error per kind of bad input."""
 
 import gzip
+import json
 import os
+import signal
+import subprocess
+import sys
 
 import numpy as np
 
-from conftest import idx_bytes, run_cli, write_idx_dir
+from conftest import REPO, RUN_LOCAL, idx_bytes, run_cli, write_idx_dir
 from mnist_tfx.pipeline import metadata
 from mnist_tfx.pipeline import pipeline as pipeline_def
 
@@ -15,7 +19,8 @@ def test_help_lists_every_option():
     assert result.returncode == 0
     for option in ('--data', '--epochs', '--batch-size', '--learning-rate', '--mixed-precision',
                    '--accuracy-threshold', '--max-accuracy-drop', '--output-root',
-                   '--pipeline-name', '--no-cache', '--verbose'):
+                   '--pipeline-name', '--no-cache', '--verbose', '--max-class-share',
+                   '--max-label-drift', '--max-pixel-drift', '--allow-drift'):
         assert option in result.stdout
 
 
@@ -96,3 +101,96 @@ def test_inverted_images_stop_at_the_gate(tmp_path, digits):
                        pipeline_def.PUSHER):
         assert downstream not in nodes
     assert not (out / 'serving').exists()
+
+
+def test_one_hot_labels_are_refused_before_anything_runs(tmp_path, digits):
+    images, labels = digits
+    data = tmp_path / 'keras.npz'
+    np.savez(data, x_train=images[:300], y_train=np.eye(10, dtype=np.float32)[labels[:300]])
+    assert _bad(tmp_path, '--data', str(data)) == \
+        f'error: {data}: labels have shape (300, 10); expected one label per image'
+
+
+def test_csv_with_the_label_first_stops_at_the_gate(tmp_path, digits):
+    """785 numbers a row, but the label first: the reader's label is a corner pixel, all 0."""
+    images, labels = digits
+    data = tmp_path / 'label-first.csv'
+    rows = np.column_stack([labels[:300], images[:300].reshape(300, 784)])
+    np.savetxt(data, rows, fmt='%d', delimiter=',')
+    out = tmp_path / 'outputs'
+    result = run_cli('--data', str(data), '--epochs', '1', '--output-root', str(out))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert 'FAILED  AnomaliesGate' in result.stdout and 'Traceback' not in result.stderr
+    assert "split 'train': class 0 holds" in result.stderr and '(100.0%)' in result.stderr
+    nodes = metadata.node_runs(metadata.open_store(str(out / 'metadata' / 'mnist.sqlite')),
+                               'mnist')
+    assert pipeline_def.TRAINER not in nodes
+    assert not (out / 'serving').exists()
+
+
+def test_output_root_that_cannot_be_written(tmp_path):
+    blocker = tmp_path / 'a-file'
+    blocker.write_text('not a folder')
+    out = blocker / 'outputs'
+    result = run_cli('--output-root', str(out))
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.strip() == f'error: {out}: cannot write there (Not a directory)'
+
+
+def test_pipeline_name_is_a_name_not_a_path(tmp_path):
+    result = run_cli('--pipeline-name', '../../x', '--output-root', str(tmp_path / 'o'))
+    assert result.returncode == 2
+    assert "'../../x' is not a pipeline name: use letters, digits, - and _" in result.stderr
+    assert not (tmp_path / 'o').exists()
+
+
+def test_outside_the_environment_says_how_to_get_it(tmp_path):
+    # -S: no site-packages, as with a Python that never saw `make install`.
+    result = subprocess.run([sys.executable, '-S', RUN_LOCAL], capture_output=True, text=True,
+                            timeout=60, cwd=tmp_path)
+    assert result.returncode == 2
+    assert 'Traceback' not in result.stderr
+    assert 'run `make install`, then `.venv/bin/python pipeline/run_local.py`' in result.stderr
+
+
+def _start(tmp_path, digits, wait_for: str):
+    """Starts a run and returns it once `wait_for` appears in its output."""
+    images, labels = digits
+    data = write_idx_dir(tmp_path / 'data', images[:300], labels[:300])
+    out = tmp_path / 'outputs'
+    process = subprocess.Popen([sys.executable, RUN_LOCAL, '--data', data, '--epochs', '1',
+                                '--output-root', str(out)], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, cwd=REPO)
+    seen = []
+    for line in process.stdout:
+        seen.append(line)
+        if wait_for in line:
+            return process, out, seen
+    raise AssertionError(''.join(seen) + process.stderr.read())
+
+
+def _runs_state(out):
+    result = subprocess.run([sys.executable, '-m', 'mnist_tfx.inspect', 'runs', '--json',
+                             '--output-root', str(out)], capture_output=True, text=True,
+                            timeout=120, cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    return [run['state'] for run in json.loads(result.stdout)]
+
+
+def test_ctrl_c_is_one_line_and_the_run_is_recorded_as_interrupted(tmp_path, digits):
+    process, out, _ = _start(tmp_path, digits, 'start   StatisticsGen')
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stdout + stderr
+    assert 'Traceback' not in stderr
+    assert [line for line in stderr.splitlines() if line.strip()] == [
+        stderr.strip().splitlines()[-1]]
+    assert stderr.strip().startswith('interrupted during StatisticsGen (run ')
+    assert _runs_state(out) == ['interrupted']
+
+
+def test_a_killed_run_is_not_shown_as_running(tmp_path, digits):
+    process, out, _ = _start(tmp_path, digits, 'start   StatisticsGen')
+    process.kill()
+    process.communicate(timeout=60)
+    assert _runs_state(out) == ['interrupted']

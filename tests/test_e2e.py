@@ -125,7 +125,7 @@ def test_version_folder_and_its_records(runs):
     version_dir = pushed.custom_properties['pushed_destination'].string_value
     assert sorted(os.listdir(version_dir)) == ['labels.txt', 'model_card.json',
                                                'model_float32.tflite', 'model_int8.tflite',
-                                               'saved_model']
+                                               'saved_model', 'statistics']
     assert not [n for n in os.listdir(os.path.dirname(version_dir)) if n.startswith('.')]
     # Every pushed file is in the PushedModel's manifest in ML Metadata, with its checksum.
     files = json.loads(pushed.custom_properties['files'].string_value)
@@ -150,6 +150,13 @@ def test_version_folder_and_its_records(runs):
     counts = card['data']['examples_per_split']
     assert list(counts) == ['train', 'eval', 'test'] and counts['test'] == 100
     assert counts['train'] + counts['eval'] == 400
+    # Per class and split, as TFDV counted them for the gate; a first run judged no drift.
+    per_class = card['data']['label_counts_per_split']
+    assert {split: sum(c.values()) for split, c in per_class.items()} == counts
+    assert card['data']['drift']['measurements'] == []
+    # The statistics travel with the version: the next run's gate compares with them.
+    assert os.path.isfile(os.path.join(version_dir, 'statistics', 'Split-train',
+                                       'FeatureStats.pb'))
     check = nodes[pipeline_def.TFLITE_VALIDATOR].outputs['blessing'][0]
     assert check.custom_properties['blessed'].int_value == 1
     for name in ('float32', 'int8'):

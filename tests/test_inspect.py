@@ -53,7 +53,10 @@ def test_run_shows_components_and_artifacts(runs):
 def test_artifacts_by_type(runs):
     _, _, root = runs
     models = _json(root, 'artifacts', '--type', 'Model')
-    assert len(models) == 1 and models[0]['type'] == 'Model'
+    # The Trainer's model, and the (empty: nothing pushed before) baseline of the first run.
+    assert len(models) == 2 and {m['type'] for m in models} == {'Model'}
+    assert sorted(m['properties'].get('pushed_version') for m in models
+                  if 'pushed_version' in m['properties']) == ['']
     pushed = _json(root, 'artifacts', '--type', 'PushedModel')
     assert pushed[0]['properties']['pushed'] == 1
     bad = inspect(root, 'artifacts', '--type', 'Nonsense')

@@ -22,8 +22,6 @@ GOLDEN = os.path.join(REPO, 'tests', 'golden', 'kubeflow_pipeline.yaml')
 # The options the golden spec is compiled with (see test_golden_spec for refreshing it).
 GOLDEN_ARGS = ['--image', 'ghcr.io/example/mnist-tfx:golden', '--pipeline-root',
                'gs://example-bucket/tfx', '--gpus', '1', '--cpu', '2', '--memory', '4G']
-RESOLVER_TASKS = ('baseline_model_resolver-model-blessing-resolver',
-                  'baseline_model_resolver-model-resolver')
 ENTRYPOINT = ['python', '-m', 'mnist_tfx.kubeflow.entrypoint']  # wraps TFX's v2 entrypoint
 
 
@@ -79,23 +77,22 @@ def test_spec_loads_with_kfp_and_matches_local_dag(golden_compile):
     spec = kfp_launcher.load_spec(golden_compile)
     tasks = spec['root']['dag']['tasks']
 
-    def node(task):
-        return pipeline_def.BASELINE_RESOLVER if task in RESOLVER_TASKS else task
-
     compiled = {}
     for name, task in tasks.items():
         deps = set(task.get('dependentTasks', [])) | {
             a['taskOutputArtifact']['producerTask']
             for a in task.get('inputs', {}).get('artifacts', {}).values()}
-        compiled.setdefault(node(name), set()).update(node(d) for d in deps if
-                                                     node(d) != node(name))
-    # The local runner's baseline resolver also takes the candidate model (to exclude it), so
-    # it runs after the Trainer; the Kubeflow build uses TFX's own strategy, which does not.
+        compiled[name] = deps
+    # The same DAG as the local runner's, baselines included (no resolver on either).
     local = pipeline_def.create_pipeline(**options.pipeline_kwargs(
         defaults, sources.detect_source(sources.default_data_path()),
-        schema_file=os.path.join(REPO, 'schema', 'schema.pbtxt')),
-        baseline_excludes_candidate=False)
+        schema_file=os.path.join(REPO, 'schema', 'schema.pbtxt')))
     assert compiled == {c.id: {u.id for u in c.upstream_nodes} for c in local.components}
+    # Tasks that read a location KFP's cache key does not cover run every time.
+    for name, task in tasks.items():
+        assert task.get('cachingOptions', {}).get('enableCache', True) == (
+            name not in (pipeline_def.EXAMPLE_GEN, pipeline_def.BASELINE_STATISTICS,
+                         pipeline_def.BASELINE_MODEL)), name
 
     containers = {label: executor['container']
                   for label, executor in spec['deploymentSpec']['executors'].items()
@@ -187,8 +184,9 @@ def test_compiled_spec_executes_and_pushes(kfp_run):
     # The `epochs` parameter reached run_fn: it trained exactly one epoch.
     with open(os.path.join(first['Trainer']['model_run'][0]['uri'], 'fit_timing.json')) as f:
         assert json.load(f)['epochs'] == 1
-    # A first run has no baseline: the resolver finds no blessed model.
-    assert first['baseline_model_resolver-model-resolver']['model'] == []
+    # A first run has no baseline: nothing is pushed yet.
+    assert first['BaselineModel']['baseline_model'][0]['metadata']['pushed_version'] == ''
+    assert first['BaselineStatistics']['statistics'][0]['metadata']['pushed_version'] == ''
     assert first['Evaluator']['blessing'][0]['metadata']['blessed'] == 1
     assert first['TFLiteValidator']['blessing'][0]['metadata']['blessed'] == 1
     assert first['Pusher']['pushed_model'][0]['metadata']['pushed'] == 1
@@ -202,9 +200,9 @@ def test_compiled_spec_executes_and_pushes(kfp_run):
 
 def test_second_run_resolves_baseline_and_honours_threshold(kfp_run):
     second, root = kfp_run['second'], kfp_run['root']
-    # The resolver's MLMD queries found the first run's blessed model...
-    assert [m['name'] for m in second['baseline_model_resolver-model-resolver']['model']] == [
-        'run-1/Trainer/model']
+    # The first run's pushed model is the baseline, read from the serving directory...
+    (version,) = os.listdir(root / 'serving')
+    assert second['BaselineModel']['baseline_model'][0]['metadata']['pushed_version'] == version
     # ...and the accuracy_threshold parameter of 1.0 reached the Evaluator: nothing pushed.
     assert second['Evaluator']['blessing'][0]['metadata']['blessed'] == 0
     assert second['Pusher']['pushed_model'][0]['metadata']['pushed'] == 0

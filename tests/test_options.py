@@ -50,7 +50,7 @@ def test_pipeline_wiring(tmp_path):
     source = sources.detect_source(sources.default_data_path())
     pipeline = pipeline_def.create_pipeline(**options.pipeline_kwargs(config, source))
     nodes = {node.id: node for node in pipeline.components}
-    assert set(pipeline_def.COMPONENTS) | {pipeline_def.BASELINE_RESOLVER} == set(nodes)
+    assert set(pipeline_def.COMPONENTS) == set(nodes)
     upstream = lambda node_id: {n.id for n in nodes[node_id].upstream_nodes}  # noqa: E731
     # Nothing trains from data the gate did not pass.
     assert pipeline_def.ANOMALIES_GATE in upstream(pipeline_def.TRANSFORM)
@@ -66,6 +66,17 @@ def test_pipeline_wiring(tmp_path):
     assert evaluator['accuracy_threshold'] == config.accuracy_threshold
     validator = nodes[pipeline_def.EXAMPLE_VALIDATOR].exec_properties
     assert 'inverted' in validator['custom_validation_config']
+    # The gate judges labels on statistics computed with the schema, and drift against the
+    # data of the last pushed model; the Evaluator's baseline is the last pushed model.
+    assert upstream(pipeline_def.STATISTICS_GEN) >= {pipeline_def.SCHEMA_GEN}
+    assert upstream(pipeline_def.ANOMALIES_GATE) >= {
+        pipeline_def.EXAMPLE_VALIDATOR, pipeline_def.STATISTICS_GEN,
+        pipeline_def.BASELINE_STATISTICS}
+    assert upstream(pipeline_def.EVALUATOR) >= {pipeline_def.BASELINE_MODEL}
+    gate = nodes[pipeline_def.ANOMALIES_GATE].exec_properties
+    assert (gate['max_class_share'], gate['allow_drift']) == (config.max_class_share, 0)
+    for baseline in (pipeline_def.BASELINE_STATISTICS, pipeline_def.BASELINE_MODEL):
+        assert nodes[baseline].exec_properties['serving_dir'] == config.serving_dir
 
 
 def test_run_parameters_replace_values():
