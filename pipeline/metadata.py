@@ -28,6 +28,8 @@ STATE_NAMES = {
 RUNNER_HOST = 'runner_host'
 RUNNER_PID = 'runner_pid'
 RUNNER_STARTED = 'runner_process_started'
+# Set when the runner is done with a run: 'finished' (complete or failed), or 'interrupted'.
+RUNNER_STATE = 'runner_state'
 _UNFINISHED = (metadata_store_pb2.Execution.RUNNING, metadata_store_pb2.Execution.NEW)
 
 
@@ -288,18 +290,23 @@ def register_run(store: mlmd.MetadataStore, run_id: str) -> None:
     store.put_contexts([context])
 
 
-def cancel_unfinished(store: mlmd.MetadataStore, run_id: str) -> int:
-    """Marks a run's unfinished executions canceled (an interrupted run); returns how many."""
+def finish_run(store: mlmd.MetadataStore, run_id: str, interrupted: bool = False) -> None:
+    """Records that the runner is done with a run; an interrupted run's unfinished executions
+    are marked canceled."""
     context = store.get_context_by_type_and_name(PIPELINE_RUN_CONTEXT, run_id)
     if context is None:
-        return 0
+        return
+    context.custom_properties[RUNNER_STATE].string_value = (
+        'interrupted' if interrupted else 'finished')
+    store.put_contexts([context])
+    if not interrupted:
+        return
     unfinished = [e for e in store.get_executions_by_context(context.id)
                   if e.last_known_state in _UNFINISHED]
     for execution in unfinished:
         execution.last_known_state = metadata_store_pb2.Execution.CANCELED
     if unfinished:
         store.put_executions(unfinished)
-    return len(unfinished)
 
 
 def _runner_alive(context: metadata_store_pb2.Context) -> bool:
@@ -323,13 +330,19 @@ def _runner_alive(context: metadata_store_pb2.Context) -> bool:
 
 
 def run_state(store: mlmd.MetadataStore, run_id: str, nodes: Dict[str, NodeRun]) -> str:
-    """complete, failed, running, or interrupted (Ctrl-C, or its process is gone)."""
+    """complete, failed, running, or interrupted (Ctrl-C, or its process is gone).
+
+    A run that run_local.py started is running until the runner says it is done (its context's
+    runner_state), or its process is gone; other runs are judged by their executions alone.
+    """
     states = {n.state for n in nodes.values()}
     if 'failed' in states:
         return 'failed'
-    if 'canceled' in states:
+    context = store.get_context_by_type_and_name(PIPELINE_RUN_CONTEXT, run_id)
+    props = context.custom_properties if context is not None else {}
+    runner_state = props[RUNNER_STATE].string_value if RUNNER_STATE in props else ''
+    if 'canceled' in states or runner_state == 'interrupted':
         return 'interrupted'
-    if states & {'running', 'new'}:
-        context = store.get_context_by_type_and_name(PIPELINE_RUN_CONTEXT, run_id)
-        return 'running' if context is None or _runner_alive(context) else 'interrupted'
-    return 'complete'
+    if RUNNER_PID in props and not runner_state:
+        return 'running' if _runner_alive(context) else 'interrupted'
+    return 'running' if states & {'running', 'new'} else 'complete'

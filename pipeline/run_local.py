@@ -85,6 +85,15 @@ def _check_output_root(config: RunConfig) -> str:
     return ''
 
 
+def _finish(metadata, target: str, run_id: str, interrupted: bool = False) -> None:
+    """Records the end of a run in ML Metadata, if ML Metadata still answers."""
+    from ml_metadata import errors as mlmd_errors  # pylint: disable=g-import-not-at-top
+    try:
+        metadata.finish_run(metadata.open_store(target, create=True), run_id, interrupted)
+    except (metadata.MetadataError, mlmd_errors.StatusError):
+        pass  # a lost MySQL server is reported with the run's failure
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog='run_local.py',
@@ -165,7 +174,7 @@ def run(config: RunConfig, verbose: bool = False, stream=sys.stdout) -> int:
         failure = None
     except KeyboardInterrupt:
         component = handler.failed('STOPPED')
-        metadata.cancel_unfinished(metadata.open_store(target, create=True), run_id)
+        _finish(metadata, target, run_id, interrupted=True)
         print('\ninterrupted' + (f' during {component}' if component else '')
               + f' (run {run_id} recorded as interrupted)', file=sys.stderr)
         return 130
@@ -173,6 +182,7 @@ def run(config: RunConfig, verbose: bool = False, stream=sys.stdout) -> int:
         failure = e
     finally:
         logging.getLogger().removeHandler(handler)
+    _finish(metadata, target, run_id)
 
     if failure is None and handler.errors:
         # A component failed without an exception reaching us (see ProgressHandler).

@@ -62,10 +62,11 @@ def later(runs, tmp_path_factory, digits):
     refused = subprocess.run([sys.executable, '-c', _REFUSED_RUN, fashion, copy],
                              capture_output=True, text=True, timeout=900, cwd=REPO)
     refused_nodes = _nodes(copy)
+    versions_after_refused = sorted(os.listdir(os.path.join(copy, 'serving', PIPELINE)))
     digits_dir = str(root.parent / 'data')  # the e2e runs' data, as conftest wrote it
     third = run_cli('--data', digits_dir, *COMMON[2:], '--epochs', '2', '--output-root', copy)
     return {'pushed': pushed, 'root': copy, 'stopped': (stopped, stopped_nodes),
-            'refused': (refused, refused_nodes), 'third': (third, _nodes(copy))}
+            'refused': (refused, refused_nodes), 'versions': versions_after_refused, 'third': (third, _nodes(copy))}
 
 
 def test_fashion_after_digits_stops_at_the_gate(later):
@@ -86,7 +87,7 @@ def test_allowed_drift_is_trained_but_a_refused_tflite_model_is_not_pushed(later
     assert _prop(blessing, 'blessed') == 1
     assert _prop(nodes[pipeline_def.TFLITE_VALIDATOR].outputs['blessing'][0], 'blessed') == 0
     assert _prop(nodes[pipeline_def.PUSHER].outputs['pushed_model'][0], 'pushed') == 0
-    assert os.listdir(os.path.join(later['root'], 'serving', PIPELINE)) == [later['pushed']]
+    assert later['versions'] == [later['pushed']]
     # Its baseline was the pushed digits model.
     baseline = nodes[pipeline_def.BASELINE_MODEL].outputs['baseline_model'][0]
     assert _prop(baseline, 'pushed_version') == later['pushed']
@@ -100,7 +101,9 @@ def test_a_model_that_was_never_pushed_never_becomes_the_baseline(later):
     assert _prop(baseline, 'pushed_version') == later['pushed']
     assert [a.id for a in nodes[pipeline_def.EVALUATOR].inputs['baseline_model']] == [baseline.id]
     blessing = nodes[pipeline_def.EVALUATOR].outputs['blessing'][0]
-    assert _prop(blessing, 'baseline_model_uri') == baseline.uri != refused_model.uri
+    # TFX's Evaluator records the baseline it compared with on the blessing.
+    assert _prop(blessing, 'baseline_model_id') == baseline.id
+    assert _prop(blessing, 'baseline_model') == baseline.uri != refused_model.uri
     # The digits are the pushed model's own data: nothing to compare them with.
     assert 'drift:       not checked' in result.stdout
     assert '(last pushed model: ' in result.stdout
