@@ -90,6 +90,24 @@ def auth_source() -> str:
     return 'none'
 
 
+def pipeline_root(args: argparse.Namespace, spec: Dict[str, Any]) -> str:
+    """The run's pipeline root: --pipeline-root, else the one compile.py wrote into the spec.
+
+    The open-source KFP backend never reads the spec's defaultPipelineRoot: without a root in
+    the run it uses its configured default, `minio://mlpipeline/v2/artifacts`
+    (backend/src/v2/driver/root_dag.go), which is not a TensorFlow filesystem.
+    """
+    root = (args.pipeline_root or spec.get('defaultPipelineRoot') or '').strip()
+    if not root:
+        raise DeployError(f'{args.package}: the spec names no pipeline root; give '
+                          '--pipeline-root gs://... or s3://...', 2)
+    if root.startswith('minio://'):
+        raise DeployError(f'pipeline root {root}: minio:// is not a TensorFlow filesystem; '
+                          'give the same bucket as s3://... (with the S3 endpoint set in the '
+                          'image), or gs://...', 2)
+    return root
+
+
 def plan(args: argparse.Namespace, spec: Dict[str, Any]) -> Dict[str, Any]:
     """What a deployment sends: everything but the package's bytes and the credentials."""
     name = args.pipeline_name or spec['pipelineInfo']['name']
@@ -106,6 +124,7 @@ def plan(args: argparse.Namespace, spec: Dict[str, Any]) -> Dict[str, Any]:
         'run': args.run_name or f'{name}-{now}',
         'namespace': args.namespace,
         'parameters': parse_params(spec, args.param),
+        'pipeline_root': pipeline_root(args, spec),
         'auth': auth_source(),
     }
 
@@ -201,7 +220,7 @@ def deploy(args: argparse.Namespace, what: Dict[str, Any], stream=sys.stdout) ->
         step = 'start the run'
         run = client.run_pipeline(experiment_id=experiment.experiment_id, job_name=what['run'],
                                   params=what['parameters'], pipeline_id=pipeline_id,
-                                  version_id=version_id)
+                                  version_id=version_id, pipeline_root=what['pipeline_root'])
     except kfp_server_api.ApiException as e:
         body = (e.body or '').strip().replace('\n', ' ')[:300]
         raise DeployError(f'Kubeflow Pipelines at {args.host} refused to {step}: HTTP '
@@ -233,6 +252,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--param', action='append', default=[], metavar='NAME=VALUE',
                         help='a run parameter (repeatable): data, epochs, batch_size, '
                         'learning_rate, accuracy_threshold')
+    parser.add_argument('--pipeline-root', default=None, metavar='URI',
+                        help='where the run writes artifacts (default: the root compile.py '
+                        'wrote into the spec); sent with every run, since KFP would otherwise '
+                        'use its own minio:// default')
     parser.add_argument('--dry-run', action='store_true',
                         help='print what would be sent, as JSON, and send nothing')
     return parser.parse_args(argv)

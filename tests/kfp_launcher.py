@@ -24,6 +24,10 @@ from typing import Any, Dict, List, Optional
 import yaml
 
 _PLACEHOLDER = re.compile(r'\{\{\$[^}]*\}\}')
+# The backend's root driver uses the run's pipeline_root (its runtime config), else its
+# configured default; it never reads the spec's defaultPipelineRoot
+# (backend/src/v2/driver/root_dag.go, backend/src/v2/config/env.go).
+BACKEND_DEFAULT_PIPELINE_ROOT = 'minio://mlpipeline/v2/artifacts'
 _PARAMETER_TYPES = {'NUMBER_INTEGER': int, 'NUMBER_DOUBLE': (int, float), 'STRING': str,
                     'BOOLEAN': bool}
 
@@ -68,8 +72,8 @@ class Launcher:
     def __init__(self, spec: Dict[str, Any], work_dir: str, pipeline_root: Optional[str] = None,
                  env: Optional[Dict[str, str]] = None, timeout: float = 900):
         self.spec = spec
-        # As KFP: the spec's default root unless the run names one.
-        self.pipeline_root = pipeline_root or spec['defaultPipelineRoot']
+        self.pipeline_root = pipeline_root or BACKEND_DEFAULT_PIPELINE_ROOT
+        self._next_id = 1  # MLMD ids of the artifacts produced, as the backend names inputs
         self.work_dir = work_dir
         self.env = env or dict(os.environ)
         self.timeout = timeout
@@ -121,10 +125,14 @@ class Launcher:
 
     @staticmethod
     def _input_artifacts(task, outputs) -> Dict[str, List[Dict[str, Any]]]:
+        """Upstream outputs as the backend hands them to a task: named by MLMD id, with URI
+        and metadata and no type (backend/src/v2/metadata/converter.go, toRuntimeArtifact)."""
         inputs = {}
         for key, spec in task.get('inputs', {}).get('artifacts', {}).items():
             source = spec['taskOutputArtifact']
-            inputs[key] = outputs[source['producerTask']].get(source['outputArtifactKey'], [])
+            inputs[key] = [{'name': str(a['id']), 'uri': a['uri'], 'metadata': a['metadata']}
+                           for a in outputs[source['producerTask']].get(
+                               source['outputArtifactKey'], [])]
         return inputs
 
     def _input_parameters(self, name, task, parameters) -> Dict[str, Any]:
@@ -147,12 +155,14 @@ class Launcher:
                                                                             {}).items():
             uri = '/'.join([self.pipeline_root.rstrip('/'), run_id, name, key])
             outputs[key] = [{'name': f'{run_id}/{name}/{key}', 'uri': uri, 'metadata': {},
-                             'type': definition['artifactType']}]
+                             'type': definition['artifactType'], 'id': self._next_id}]
+            self._next_id += 1
         executor_input = {
             'inputs': {'parameterValues': self._input_parameters(name, task, parameters),
                        'artifacts': {k: {'artifacts': v} for k, v in inputs.items()}},
-            'outputs': {'artifacts': {k: {'artifacts': v} for k, v in outputs.items()},
-                        'outputFile': output_file},
+            'outputs': {'artifacts': {k: {'artifacts': [
+                {f: v for f, v in a.items() if f != 'id'} for a in artifacts]}
+                for k, artifacts in outputs.items()}, 'outputFile': output_file},
         }
         if container.get('lifecycle'):
             raise NotImplementedError(f'task {name}: lifecycle hooks are not supported')

@@ -165,7 +165,10 @@ def kfp_run(tmp_path_factory, digits):
                                         str(root / 'pipeline.yaml'))
     spec = kfp_launcher.load_spec(spec_path)
     assert spec['defaultPipelineRoot'] == str(root / 'root' / 'mnist')
-    launcher = kfp_launcher.Launcher(spec, str(root / 'work'), env=kfp_launcher.python_env())
+    # deploy.py sends the compiled root with every run (the backend would use minio:// else).
+    launcher = kfp_launcher.Launcher(spec, str(root / 'work'),
+                                     pipeline_root=spec['defaultPipelineRoot'],
+                                     env=kfp_launcher.python_env())
     first = launcher.run('run-1', {'data': str(data), 'epochs': 1,
                                    'accuracy_threshold': 0.3})
     second = launcher.run('run-2', {'data': str(data), 'epochs': 1,
@@ -262,6 +265,8 @@ def test_deploy_uploads_versions_and_runs(golden_compile, capsys, monkeypatch):
                                                      'pipeline_version_id': 'v1'}
         assert run['runtime_config']['parameters'] == {
             'epochs': 8, 'data': 's3://datasets/fashion-mnist', 'accuracy_threshold': 0.85}
+        # The backend never reads the spec's defaultPipelineRoot: the run carries it.
+        assert run['runtime_config']['pipeline_root'] == 'gs://example-bucket/tfx/mnist'
         assert {r['authorization'] for r in server.requests} == {'Bearer secret-token'}
         assert 'secret-token' not in out + err
 
@@ -320,3 +325,54 @@ def test_deploy_fails_clearly(golden_compile, capsys, tmp_path):
         '(run kubeflow/compile.py first)\n'
     code, _, err = deploy_main(capsys, '--package', golden_compile, '--param', 'epochs=many')
     assert code == 2 and err == "error: --param epochs='many': expected NUMBER_INTEGER\n"
+    code, _, err = deploy_main(capsys, '--package', golden_compile, '--pipeline-root',
+                               'minio://mlpipeline/v2/artifacts')
+    assert code == 2 and err.startswith('error: pipeline root minio://mlpipeline/v2/artifacts: '
+                                        'minio:// is not a TensorFlow filesystem')
+
+
+def test_entrypoint_gives_inputs_the_type_the_backend_leaves_out(golden_compile):
+    """The backend sends input artifacts with name (an MLMD id), URI and metadata only; TFX's
+    entrypoint cannot tell their class without a type. kubeflow/entrypoint.py fills it in
+    from the task's own inputs spec."""
+    from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_entrypoint_utils as utils
+    from google.protobuf import json_format
+    from kfp.pipeline_spec import pipeline_spec_pb2
+    from mnist_tfx.kubeflow import entrypoint
+    from mnist_tfx.pipeline import nodes
+    spec = kfp_launcher.load_spec(golden_compile)
+    component = spec["components"][nodes.ANOMALIES_GATE]
+    container = spec['deploymentSpec']['executors'][component['executorLabel']]['container']
+    executor_input = {'inputs': {'artifacts': {'statistics': {'artifacts': [
+        {'name': '7', 'uri': '/stats', 'metadata': {'split_names': '["train"]'}}]}}}}
+    argv = [arg.replace('{{$}}', json.dumps(executor_input))
+            for arg in container['command'] + container['args']]
+
+    def parse(arguments):
+        invocation = arguments[arguments.index(entrypoint.INVOCATION_FLAG) + 1]
+        message = json_format.Parse(invocation, pipeline_spec_pb2.ExecutorInput())
+        return utils.parse_raw_artifact_dict(message.inputs.artifacts, {})
+
+    # What TFX 1.16's entrypoint does with the backend's input as it is: no type, no class
+    # (an UnboundLocalError in _retrieve_class_path).
+    with pytest.raises(Exception):
+        parse(argv)
+    (statistics,) = parse(entrypoint.fill_input_types(argv))['statistics']
+    assert statistics.type_name == 'ExampleStatistics' and statistics.uri == '/stats'
+    assert statistics.split_names == '["train"]'
+
+
+def test_without_a_pipeline_root_the_backend_default_fails_the_first_task(tmp_path):
+    """What a run without deploy.py's pipeline root would meet: KFP's own minio:// default."""
+    spec = {'root': {'dag': {'tasks': {'A': {'componentRef': {'name': 'A'}}}}},
+            'components': {'A': {'executorLabel': 'A_executor', 'outputDefinitions': {
+                'artifacts': {'out': {'artifactType': {'schemaTitle': 'system.Artifact'}}}}}},
+            'deploymentSpec': {'executors': {'A_executor': {'container': {
+                'image': 'x', 'command': ['python', '-c', 'import sys; print(sys.argv[1])',
+                                          '{{$}}']}}}},
+            'defaultPipelineRoot': str(tmp_path / 'never-used')}
+    launcher = kfp_launcher.Launcher(spec, str(tmp_path / 'work'),
+                                     env=kfp_launcher.python_env())
+    launcher.run('run')
+    assert launcher.pipeline_root == kfp_launcher.BACKEND_DEFAULT_PIPELINE_ROOT
+    assert 'minio://mlpipeline/v2/artifacts/run/A/out' in ' '.join(launcher.commands['A'])
