@@ -6,6 +6,8 @@
 It compiles the same definition that pipeline/run_local.py runs. The data location, epochs,
 batch size, learning rate and accuracy threshold become pipeline parameters (defaults: the
 options given here, which default to the local run's); everything else is fixed in the spec.
+It then checks the spec against the open-source KFP backend (kubeflow/check.py) and exits 1
+if the backend could not run it.
 """
 
 import argparse
@@ -18,6 +20,7 @@ if __name__ == '__main__':
     _here = os.path.dirname(os.path.abspath(__file__))
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or '.') != _here]
 
+from mnist_tfx.kubeflow import check  # noqa: E402
 from mnist_tfx.kubeflow import runner  # noqa: E402
 from mnist_tfx.pipeline import options  # noqa: E402
 
@@ -46,7 +49,8 @@ def main(argv=None) -> int:
     path = runner.compile_pipeline(config, cluster, args.output)
     print(f'Wrote {path} (pipeline {config.pipeline_name}, image {cluster.image}, '
           f'root {runner.pipeline_root(config, cluster)})')
-    return 0
+    # What the open-source backend would refuse (kubeflow/check.py, also a command of its own).
+    return check.main([path])
 
 
 if __name__ == '__main__':

@@ -8,11 +8,15 @@ does what KFP's driver and launcher do in a pod:
     into the container's own command and arguments, refuses any placeholder it cannot resolve,
     runs the command in a subprocess and reads back the ExecutorOutput (the artifacts'
     metadata, e.g. split names, blessings) for downstream tasks;
+  * tasks whose caching is on are served from the launcher's cache when KFP's fingerprint
+    (input artifact names, parameter values, output specs, image, command) matches an earlier
+    execution, as the backend does;
   * any other executor (a TFX resolver, say) is refused, as the open-source KFP backend
     refuses it when a run is created. Importers and lifecycle hooks are not used by this
     pipeline and are refused too.
 """
 
+import hashlib
 import json
 import os
 import re
@@ -74,6 +78,9 @@ class Launcher:
         self.spec = spec
         self.pipeline_root = pipeline_root or BACKEND_DEFAULT_PIPELINE_ROOT
         self._next_id = 1  # MLMD ids of the artifacts produced, as the backend names inputs
+        # KFP's execution cache: fingerprint -> the outputs of the execution it names.
+        self.cache: Dict[str, Dict[str, List[Dict[str, Any]]]] = {}
+        self.cached: Dict[str, List[str]] = {}  # run id -> tasks served from the cache
         self.work_dir = work_dir
         self.env = env or dict(os.environ)
         self.timeout = timeout
@@ -111,8 +118,17 @@ class Launcher:
             inputs = self._input_artifacts(task, outputs)
             started = time.monotonic()
             if 'container' in executor:
-                outputs[name] = self._run_container(run_id, name, task, component,
-                                                    executor['container'], parameters, inputs)
+                key = self._cache_key(name, task, component, executor['container'], parameters,
+                                      inputs)
+                if key is not None and key in self.cache:
+                    outputs[name] = self.cache[key]
+                    self.cached.setdefault(run_id, []).append(name)
+                else:
+                    outputs[name] = self._run_container(run_id, name, task, component,
+                                                        executor['container'], parameters,
+                                                        inputs)
+                    if key is not None:
+                        self.cache[key] = outputs[name]
             else:
                 # As the open-source backend's Argo compiler does when a run is created
                 # (kubeflow/pipelines backend/src/v2/compiler/argocompiler/dag.go: "resolver
@@ -135,6 +151,28 @@ class Launcher:
                                source['outputArtifactKey'], [])]
         return inputs
 
+    def _cache_key(self, name, task, component, container, parameters,
+                   inputs) -> Optional[str]:
+        """KFP's cache fingerprint of a task, None when its caching is off.
+
+        As backend/src/v2/driver/cache.go (getFingerPrint) and cacheutils/cache.go
+        (GenerateCacheKey): input artifact *names* (MLMD ids, not contents), input parameter
+        values, output artifact specs without URIs, the image and the command and arguments
+        before substitution. A task caches only when its cachingOptions.enableCache is set.
+        """
+        if not task.get('cachingOptions', {}).get('enableCache', False):
+            return None
+        key = {
+            'inputArtifactNames': {k: [a['name'] for a in v] for k, v in sorted(inputs.items())},
+            'inputParameterValues': self._input_parameters(name, task, parameters),
+            'outputArtifactsSpec': {
+                k: {'name': k, 'type': d['artifactType']} for k, d in sorted(
+                    component.get('outputDefinitions', {}).get('artifacts', {}).items())},
+            'containerSpec': {'image': container.get('image'),
+                              'cmdArgs': container.get('command', []) + container.get('args', [])},
+        }
+        return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
+
     def _input_parameters(self, name, task, parameters) -> Dict[str, Any]:
         values = {}
         for key, spec in task.get('inputs', {}).get('parameters', {}).items():
@@ -154,7 +192,8 @@ class Launcher:
         for key, definition in component.get('outputDefinitions', {}).get('artifacts',
                                                                             {}).items():
             uri = '/'.join([self.pipeline_root.rstrip('/'), run_id, name, key])
-            outputs[key] = [{'name': f'{run_id}/{name}/{key}', 'uri': uri, 'metadata': {},
+            # Named by their output key (backend/src/v2/driver/driver.go, provisionOutputs).
+            outputs[key] = [{'name': key, 'uri': uri, 'metadata': {},
                              'type': definition['artifactType'], 'id': self._next_id}]
             self._next_id += 1
         executor_input = {

@@ -171,6 +171,9 @@ def kfp_run(tmp_path_factory, digits):
                                      env=kfp_launcher.python_env())
     first = launcher.run('run-1', {'data': str(data), 'epochs': 1,
                                    'accuracy_threshold': 0.3})
+    # Other digits at the same location: KFP's cache key would not see the change.
+    np.savez(data, x_train=images[400:800], y_train=labels[400:800],
+             x_test=images[4000:4100], y_test=labels[4000:4100])
     second = launcher.run('run-2', {'data': str(data), 'epochs': 1,
                                     'accuracy_threshold': 1.0})
     return {'launcher': launcher, 'first': first, 'second': second, 'root': root,
@@ -206,6 +209,11 @@ def test_second_run_resolves_baseline_and_honours_threshold(kfp_run):
     # The first run's pushed model is the baseline, read from the serving directory...
     (version,) = os.listdir(root / 'serving')
     assert second['BaselineModel']['baseline_model'][0]['metadata']['pushed_version'] == version
+    # The data changed at the same location: read anew and trained on, not served from KFP's
+    # cache (which did serve what did not change).
+    assert kfp_run['launcher'].cached['run-2'] == ['ImportSchemaGen']
+    assert (second['MnistExampleGen']['examples'][0]['uri']
+            != kfp_run['first']['MnistExampleGen']['examples'][0]['uri'])
     # ...and the accuracy_threshold parameter of 1.0 reached the Evaluator: nothing pushed.
     assert second['Evaluator']['blessing'][0]['metadata']['blessed'] == 0
     assert second['Pusher']['pushed_model'][0]['metadata']['pushed'] == 0
@@ -376,3 +384,34 @@ def test_without_a_pipeline_root_the_backend_default_fails_the_first_task(tmp_pa
     launcher.run('run')
     assert launcher.pipeline_root == kfp_launcher.BACKEND_DEFAULT_PIPELINE_ROOT
     assert 'minio://mlpipeline/v2/artifacts/run/A/out' in ' '.join(launcher.commands['A'])
+
+
+def test_check_passes_the_compiled_spec_and_names_what_the_backend_refuses(golden_compile,
+                                                                           tmp_path):
+    from mnist_tfx.kubeflow import check
+    spec = kfp_launcher.load_spec(golden_compile)
+    assert check.problems(spec) == []
+    assert check.notes(spec) == ['CPU/memory request fields: needs a KFP 2.3 or newer server']
+    # What TFX's own KubeflowV2DagRunner output would hold, and what our fixes removed.
+    spec['deploymentSpec']['executors']['resolver_executor'] = {'resolver': {}}
+    spec['components']['resolver'] = {'executorLabel': 'resolver_executor'}
+    spec['root']['dag']['tasks']['resolver'] = {'componentRef': {'name': 'resolver'}}
+    spec['root']['dag']['tasks']['MnistExampleGen']['cachingOptions'] = {'enableCache': True}
+    gate = spec['deploymentSpec']['executors']['AnomaliesGate_executor']['container']
+    gate['command'] = ['python', '-m', 'tfx.orchestration.kubeflow.v2.container.'
+                       'kubeflow_v2_run_executor']
+    spec['defaultPipelineRoot'] = 'minio://mlpipeline/v2/artifacts'
+    found = check.problems(spec)
+    assert len(found) == 4, found
+    assert found[0].startswith('pipeline root minio://mlpipeline/v2/artifacts: minio://')
+    assert any(line.startswith("task AnomaliesGate: runs TFX's entrypoint directly")
+               for line in found)
+    assert any(line.startswith('task MnistExampleGen: cached by KFP') for line in found)
+    assert any(line.startswith('task resolver: a resolver executor') and 'dag.go' in line
+               for line in found)
+    import yaml
+    bad = tmp_path / 'bad.yaml'
+    bad.write_text(yaml.safe_dump(spec))
+    result = subprocess.run([sys.executable, os.path.join(REPO, 'kubeflow', 'check.py'),
+                             str(bad)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1 and len(result.stdout.splitlines()) == 4

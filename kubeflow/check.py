@@ -1,0 +1,114 @@
+"""Checks a compiled spec against what the open-source Kubeflow Pipelines 2.x backend can run.
+
+    python kubeflow/check.py [pipeline.yaml]
+
+Prints one line per construct the backend would refuse or mishandle, and exits 1 when there is
+any; 0 and a note of what the spec needs otherwise. Each rule names the file of the backend
+(kubeflow/pipelines, backend/src/v2) that it comes from. compile.py runs it on what it writes.
+"""
+
+import argparse
+import os
+import sys
+from typing import Any, Dict, List
+
+if __name__ == '__main__':
+    _here = os.path.dirname(os.path.abspath(__file__))
+    sys.path[:] = [p for p in sys.path if os.path.abspath(p or '.') != _here]
+
+ENTRYPOINT_MODULE = 'mnist_tfx.kubeflow.entrypoint'
+# Executors whose output depends on more than their input artifacts and parameters: the files
+# at a data location, or the serving directory.
+READS_OUTSIDE_INPUTS = ('mnist_tfx.components.mnist_example_gen.executor.',
+                        'mnist_tfx.components.pushed_baseline.executor.',
+                        'tfx.components.example_gen.')
+# Fields of a container's resources that the backend knows from version 2.3 on.
+NEWER_RESOURCE_FIELDS = ('resourceCpuRequest', 'resourceCpuLimit', 'resourceMemoryRequest',
+                         'resourceMemoryLimit')
+
+
+def _executor_class(container: Dict[str, Any]) -> str:
+    args = container.get('args', [])
+    for i, arg in enumerate(args[:-1]):
+        if arg == '--executor_class_path':
+            return args[i + 1]
+    return ''
+
+
+def problems(spec: Dict[str, Any]) -> List[str]:
+    """What the open-source backend would refuse or get wrong, one line each."""
+    found = []
+    root = spec.get('defaultPipelineRoot', '')
+    if not root:
+        found.append('the spec names no pipeline root; every run must be started with one '
+                     '(deploy.py sends the spec\'s), or the backend uses minio:// '
+                     '(driver/root_dag.go)')
+    elif root.startswith('minio://'):
+        found.append(f'pipeline root {root}: minio:// is not a TensorFlow filesystem; use s3:// '
+                     'or gs://')
+    tasks = spec.get('root', {}).get('dag', {}).get('tasks', {})
+    executors = spec.get('deploymentSpec', {}).get('executors', {})
+    for name, task in sorted(tasks.items()):
+        component = spec.get('components', {}).get(task.get('componentRef', {}).get('name'), {})
+        executor = executors.get(component.get('executorLabel'), {})
+        kinds = sorted(executor)
+        if 'container' not in executor and 'importer' not in executor:
+            found.append(f'task {name}: a {"/".join(kinds) or "missing"} executor; the backend '
+                         'runs only container and importer executors (compiler/argocompiler/'
+                         'dag.go: "resolver executors not implemented", compiler/visitor.go)')
+            continue
+        container = executor.get('container')
+        if container is None:
+            continue
+        command = container.get('command', []) + container.get('args', [])
+        if (component.get('inputDefinitions', {}).get('artifacts')
+                and ENTRYPOINT_MODULE not in command
+                and any('kubeflow_v2_run_executor' in part for part in command)):
+            found.append(f'task {name}: runs TFX\'s entrypoint directly; the backend sends input '
+                         'artifacts without a type (metadata/converter.go, toRuntimeArtifact), '
+                         f'which it cannot parse: use {ENTRYPOINT_MODULE}')
+        cached = task.get('cachingOptions', {}).get('enableCache', False)
+        if cached and _executor_class(container).startswith(READS_OUTSIDE_INPUTS):
+            found.append(f'task {name}: cached by KFP, whose cache key holds input artifact '
+                         'names and parameter values, not what a location holds '
+                         '(cacheutils/cache.go, GenerateCacheKey): changed data would be served '
+                         'from the cache')
+    return found
+
+
+def notes(spec: Dict[str, Any]) -> List[str]:
+    """What a spec needs of the server, though nothing is wrong with it."""
+    executors = spec.get('deploymentSpec', {}).get('executors', {}).values()
+    if any(field in executor.get('container', {}).get('resources', {})
+           for executor in executors for field in NEWER_RESOURCE_FIELDS):
+        return ['CPU/memory request fields: needs a KFP 2.3 or newer server']
+    return []
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog='check.py', description=__doc__.split('\n\n')[0])
+    parser.add_argument('spec', nargs='?', default='pipeline.yaml',
+                        help='the compiled spec (default %(default)s)')
+    args = parser.parse_args(argv)
+    import yaml  # pylint: disable=g-import-not-at-top
+    try:
+        with open(args.spec, encoding='utf-8') as f:
+            spec = next(iter(yaml.safe_load_all(f)), None)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
+        print(f'error: {args.spec}: cannot read a YAML pipeline spec ({e})', file=sys.stderr)
+        return 2
+    if not isinstance(spec, dict) or 'root' not in spec:
+        print(f'error: {args.spec}: not a KFP pipeline spec (no root)', file=sys.stderr)
+        return 2
+    found = problems(spec)
+    for line in found:
+        print(f'{args.spec}: {line}')
+    if not found:
+        print(f'{args.spec}: nothing the open-source KFP backend cannot run'
+              + ''.join(f'; {note}' for note in notes(spec)))
+    return 1 if found else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
+
