@@ -143,7 +143,7 @@ def summarize(store, pipeline_name: str, metadata_path: str,
 def format_drift(data_check: dict) -> str:
     """The drift figures the gate judged, in one line."""
     if not data_check.get('drift'):
-        return 'not checked: ' + str(data_check.get('baseline'))
+        return f"not checked ({data_check.get('baseline')})"
     figures = ', '.join(
         f"{m['feature']} {m['measure']} {m['value']:.4g} (max {m['threshold']:g}"
         + (', EXCEEDED' if m['drifted'] else '') + ')' for m in data_check['drift'])

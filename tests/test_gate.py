@@ -113,7 +113,7 @@ def test_clean_data_passes_and_its_label_counts_are_recorded(tmp_path, default_d
         str(c): int(n) for c, n in enumerate(np.bincount(labels[4000:], minlength=10))}
     assert sum(result['label_counts']['train'].values()) == 4000
     assert result['drift'] == [] and result['baseline_version'] is None
-    assert result['baseline'].startswith('none')
+    assert result['baseline'].startswith('nothing pushed yet')
 
 
 def test_one_class_data_is_stopped_naming_split_class_and_counts(tmp_path, default_data):

@@ -247,7 +247,7 @@ class Executor(base_executor.BaseExecutor):
             'baseline_version': version or None,
             'baseline': (f'the data of pushed version {version}' if version and drift else
                          f'pushed version {version} has no statistics of its data' if version
-                         else 'none: no model pushed yet (or only from this same data)'),
+                         else 'nothing pushed yet, or only models of this same data'),
             'drift': drift,
             'drift_allowed': allowed and bool(drift_lines),
         }
