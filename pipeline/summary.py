@@ -115,6 +115,8 @@ def summarize(store, pipeline_name: str, metadata_path: str,
     pushed_to = not_pushed = None
     if pushed is not None and pushed.custom_properties['pushed'].int_value == 1:
         pushed_to = pushed.custom_properties['pushed_destination'].string_value
+        if 'already_pushed' in pushed.custom_properties:
+            pushed_to += ' (already the newest version: not copied again)'
     elif pushed is not None:
         not_pushed = pushed.custom_properties['not_pushed_reason'].string_value
     tflite = None

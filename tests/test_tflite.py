@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from mnist_tfx import predict
-from mnist_tfx.components.artifacts import TFLiteBlessing
+from mnist_tfx.components.artifacts import TFLiteBlessing, TFLiteModel
 from mnist_tfx.components.model_pusher import executor as pusher
 from mnist_tfx.components.tflite_exporter import convert
 from mnist_tfx.components.tflite_exporter.executor import ConversionError, run_conversion
@@ -120,3 +120,28 @@ def test_images_are_prepared_like_mnist(digits):
     assert abs((rows * mass).sum() / mass.sum() - 14) < 1
     assert abs((cols * mass).sum() / mass.sum() - 14) < 1
     assert not predict.mnist_style(np.full((50, 50), 255)).any()  # a blank page
+
+
+def test_pusher_does_not_copy_the_newest_version_again(tmp_path):
+    """The same trained model blessed again (an evaluation option changed) is not a new version."""
+    import json
+    from mnist_tfx.components.model_pusher import spec
+    serving = tmp_path / 'serving'
+    (serving / '100').mkdir(parents=True)
+    model = standard_artifacts.Model()
+    model.uri = str(tmp_path / 'trained')
+    (serving / '100' / 'model_card.json').write_text(json.dumps(
+        {'version': '100', 'trained_model': {'uri': model.uri}}))
+    tflite = TFLiteModel()
+    tflite.uri = str(tmp_path / 'tflite')
+    pushed = standard_artifacts.PushedModel()
+    pushed.uri = str(tmp_path / 'pushed')
+    pusher.Executor().Do(
+        {spec.MODEL_KEY: [model], spec.TFLITE_MODEL_KEY: [tflite],
+         spec.MODEL_BLESSING_KEY: [_blessing(standard_artifacts.ModelBlessing, True)],
+         spec.TFLITE_BLESSING_KEY: [_blessing(TFLiteBlessing, True)]},
+        {spec.PUSHED_MODEL_KEY: [pushed]},
+        {spec.BASE_DIRECTORY_KEY: str(serving), spec.CLASS_NAMES_KEY: '[]'})
+    assert sorted(p.name for p in serving.iterdir()) == ['100']
+    assert pushed.get_string_custom_property('pushed_version') == '100'
+    assert pushed.get_int_custom_property('already_pushed') == 1

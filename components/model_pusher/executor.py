@@ -134,6 +134,19 @@ class Executor(base_executor.BaseExecutor):
             return
 
         base = exec_properties[spec.BASE_DIRECTORY_KEY]
+        newest, card = pushed_layout.latest(base)
+        if card is not None and card.get('trained_model', {}).get('uri') == model.uri:
+            # The newest version is this very model, blessed again (say, after an evaluation
+            # option changed): no second copy. An older model blessed again is pushed anew.
+            storage.makedirs(pushed.uri)
+            fileio.copy(storage.join(base, newest, MODEL_CARD_FILE),
+                        storage.join(pushed.uri, MODEL_CARD_FILE), overwrite=True)
+            pushed.set_int_custom_property('pushed', 1)
+            pushed.set_int_custom_property('already_pushed', 1)
+            pushed.set_string_custom_property('pushed_destination', storage.join(base, newest))
+            pushed.set_string_custom_property('pushed_version', newest)
+            return
+
         class_names = json.loads(exec_properties[spec.CLASS_NAMES_KEY])
         metrics = json.loads(storage.read_text(storage.join(tflite_blessing.uri, METRICS_FILE)))
         version = _new_version(base)
