@@ -84,7 +84,7 @@ def run(store, pipeline_name: str, run_id: Optional[str]) -> Dict[str, Any]:
     nodes = metadata.node_runs(store, pipeline_name, run_id)
     ordered = sorted(nodes.values(), key=lambda n: (n.execution.create_time_since_epoch,
                                                    n.execution.id))
-    return {'run_id': run_id, 'components': [{
+    return {'run_id': run_id, 'error': metadata.run_error(store, run_id), 'components': [{
         'component': n.node_id, 'execution_id': n.execution.id, 'state': n.state,
         'seconds': round(n.seconds, 1),
         'inputs': {k: [_artifact_dict(a, type_names) for a in v] for k, v in n.inputs.items()},
@@ -229,6 +229,8 @@ def _short(artifact) -> str:
 
 def _print_run(result) -> None:
     print(f"Run {result['run_id']}")
+    if result.get('error'):
+        print(f"  error: {result['error']}")
     for c in result['components']:
         print(f"  {c['component']:<26} {c['state']:<9} {c['seconds']:>7.1f}s  "
               f"(execution {c['execution_id']})")

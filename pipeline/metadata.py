@@ -30,6 +30,7 @@ RUNNER_PID = 'runner_pid'
 RUNNER_STARTED = 'runner_process_started'
 # Set when the runner is done with a run: 'finished' (complete or failed), or 'interrupted'.
 RUNNER_STATE = 'runner_state'
+RUNNER_ERROR = 'runner_error'  # why a run failed, as run_local.py printed it
 _UNFINISHED = (metadata_store_pb2.Execution.RUNNING, metadata_store_pb2.Execution.NEW)
 
 
@@ -290,14 +291,17 @@ def register_run(store: mlmd.MetadataStore, run_id: str) -> None:
     store.put_contexts([context])
 
 
-def finish_run(store: mlmd.MetadataStore, run_id: str, interrupted: bool = False) -> None:
-    """Records that the runner is done with a run; an interrupted run's unfinished executions
-    are marked canceled."""
+def finish_run(store: mlmd.MetadataStore, run_id: str, interrupted: bool = False,
+               error: str = '') -> None:
+    """Records that the runner is done with a run, and why it failed if it did; an
+    interrupted run's unfinished executions are marked canceled."""
     context = store.get_context_by_type_and_name(PIPELINE_RUN_CONTEXT, run_id)
     if context is None:
         return
     context.custom_properties[RUNNER_STATE].string_value = (
         'interrupted' if interrupted else 'finished')
+    if error:
+        context.custom_properties[RUNNER_ERROR].string_value = error
     store.put_contexts([context])
     if not interrupted:
         return
@@ -346,3 +350,11 @@ def run_state(store: mlmd.MetadataStore, run_id: str, nodes: Dict[str, NodeRun])
     if RUNNER_PID in props and not runner_state:
         return 'running' if _runner_alive(context) else 'interrupted'
     return 'running' if states & {'running', 'new'} else 'complete'
+
+
+def run_error(store: mlmd.MetadataStore, run_id: str) -> str:
+    """Why a run failed, as its runner recorded it ('' when it did not fail or did not say)."""
+    context = store.get_context_by_type_and_name(PIPELINE_RUN_CONTEXT, run_id)
+    if context is None or RUNNER_ERROR not in context.custom_properties:
+        return ''
+    return context.custom_properties[RUNNER_ERROR].string_value

@@ -194,6 +194,8 @@ def build_report(store, pipeline_name: str, run_id: str, metadata_label: str,
                f'<tr><th>components</th><td>{_esc(dict(states))}</td></tr>'
                f'<tr><th>model</th><td>{verdict}</td></tr>'
                f'<tr><th>pushed to</th><td>{_esc(summary.pushed_to or summary.not_pushed_reason or "nothing")}</td></tr>'
+               + (f'<tr><th>error</th><td class="bad">{_esc(summary.error)}</td></tr>'
+                  if summary.error else '') +
                f'<tr><th>ML Metadata</th><td><code>{_esc(metadata_label)}</code></td></tr>'
                '</table></section>')
 
@@ -236,9 +238,10 @@ def build_report(store, pipeline_name: str, run_id: str, metadata_label: str,
 
     out.append('<section id="data-check"><h2>Data check (the gate)</h2>')
     check = summary.data_check
-    if check is None:
-        out.append('<p>The gate did not pass this run\'s data (see the anomalies above or the '
-                   'run\'s error), or did not run.</p>')
+    if check is None and summary.error:
+        out.append(f'<pre class="bad">{_esc(summary.error)}</pre>')
+    elif check is None:
+        out.append('<p>The gate did not pass this run\'s data, or did not run.</p>')
     else:
         classes = sorted({c for counts in check['label_counts'].values() for c in counts},
                          key=lambda c: (not c.isdigit(), int(c) if c.isdigit() else c))

@@ -85,11 +85,13 @@ def _check_output_root(config: RunConfig) -> str:
     return ''
 
 
-def _finish(metadata, target: str, run_id: str, interrupted: bool = False) -> None:
+def _finish(metadata, target: str, run_id: str, interrupted: bool = False,
+            error: str = '') -> None:
     """Records the end of a run in ML Metadata, if ML Metadata still answers."""
     from ml_metadata import errors as mlmd_errors  # pylint: disable=g-import-not-at-top
     try:
-        metadata.finish_run(metadata.open_store(target, create=True), run_id, interrupted)
+        metadata.finish_run(metadata.open_store(target, create=True), run_id, interrupted,
+                            error)
     except (metadata.MetadataError, mlmd_errors.StatusError):
         pass  # a lost MySQL server is reported with the run's failure
 
@@ -182,20 +184,23 @@ def run(config: RunConfig, verbose: bool = False, stream=sys.stdout) -> int:
         failure = e
     finally:
         logging.getLogger().removeHandler(handler)
-    _finish(metadata, target, run_id)
-
+    error = ''
     if failure is None and handler.errors:
         # A component failed without an exception reaching us (see ProgressHandler).
         component, message = next(iter(handler.errors.items()))
         failure = RuntimeError(message)
-        print(f'\nerror: {component} failed: {message}', file=sys.stderr)
+        error = f'{component} failed: {message}'
     elif failure is not None:
         component = handler.failed() or 'the pipeline'
         if metadata.is_mysql(target) and not _server_answers(metadata, target):
             print(f'\nerror: lost the ML Metadata server ({metadata.redact(target)}) during '
                   f'{component}: {failure}', file=sys.stderr)
             return 1
-        print(f'\nerror: {component} failed: {failure}', file=sys.stderr)
+        error = f'{component} failed: {failure}'
+    if error:
+        print(f'\nerror: {error}', file=sys.stderr)
+    # The reason is kept with the run: `inspect` and the report show why it failed.
+    _finish(metadata, target, run_id, error=error)
     try:
         store = metadata.open_store(target)
         run_summary = summary.summarize(store, config.pipeline_name, metadata.redact(target),

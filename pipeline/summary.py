@@ -37,6 +37,7 @@ class RunSummary:
     not_pushed_reason: Optional[str]
     metadata_path: str
     tensorboard_dir: Optional[str]
+    error: str = ''  # why the run failed, as recorded with it
 
 
 def _as_tfx(mlmd_artifact, artifact_class):
@@ -139,6 +140,7 @@ def summarize(store, pipeline_name: str, metadata_path: str,
         not_pushed_reason=not_pushed,
         metadata_path=metadata_path,
         tensorboard_dir=model_run.uri if model_run else None,
+        error=metadata.run_error(store, run_id),
     )
 
 

@@ -122,10 +122,16 @@ def test_csv_with_the_label_first_stops_at_the_gate(tmp_path, digits):
     assert result.returncode == 1, result.stdout + result.stderr
     assert 'FAILED  AnomaliesGate' in result.stdout and 'Traceback' not in result.stderr
     assert "split 'train': class 0 holds" in result.stderr and '(100.0%)' in result.stderr
-    nodes = metadata.node_runs(metadata.open_store(str(out / 'metadata' / 'mnist.sqlite')),
-                               'mnist')
+    store = metadata.open_store(str(out / 'metadata' / 'mnist.sqlite'))
+    nodes = metadata.node_runs(store, 'mnist')
     assert pipeline_def.TRAINER not in nodes
     assert not (out / 'serving').exists()
+    # Why it failed is kept with the run in ML Metadata, for `inspect run` and the report.
+    (run_id,) = metadata.run_ids(store, 'mnist')
+    assert metadata.run_error(store, run_id).startswith('AnomaliesGate failed: the data is not')
+    shown = subprocess.run([sys.executable, '-m', 'mnist_tfx.inspect', 'run', '--output-root',
+                            str(out)], capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert '  error: AnomaliesGate failed: ' in shown.stdout
 
 
 def test_output_root_that_cannot_be_written(tmp_path):
