@@ -1,7 +1,7 @@
 """Executor of AnomaliesGate: fails the run, naming each problem, when the data is not fit to train on.
 
 ExampleValidator only records anomalies; on its own a pipeline would go on to train on bad
-data. The gate turns into a failed execution, so that Transform (and through it Trainer,
+data. The gate turns these into a failed execution, so that Transform (and through it Trainer,
 Evaluator and Pusher) never runs:
   * schema anomalies and custom validations (ExampleValidator's output);
   * labels, from the label feature's counts in TFDV's statistics (the schema marks the label

@@ -1,9 +1,7 @@
 """Default bounds of the validator gate, free of TFX imports (pipeline/config.py uses them).
 
-A class of MNIST or Fashion-MNIST holds about a tenth of the examples: half is far from that,
-and still stops a one-class data set. Re-splits of the same data move the label shares by a
-few hundredths and the pixel histogram's Jensen-Shannon divergence by under a thousandth;
-Fashion-MNIST after digits moves the latter by about a tenth (docs/data-checks.md).
+Chosen to pass re-splits of the same data with room and to stop a one-class data set and
+Fashion-MNIST after digits; the figures behind them: docs/data-checks.md.
 """
 
 MAX_CLASS_SHARE = 0.5
