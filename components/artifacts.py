@@ -7,11 +7,13 @@ its check for a trained model or the Evaluator's blessing. Their names carry a n
 container entrypoint imports a custom type by that name, which mnist_tfx/__init__.py answers.
 """
 
-import os
 from typing import Dict
 
 from tfx.types import artifact_utils
 from tfx.types.artifact import Artifact
+
+# Where StatisticsGen writes each split's statistics.
+STATISTICS_FILE = 'FeatureStats.pb'
 
 
 class TFLiteModel(Artifact):
@@ -24,17 +26,23 @@ class TFLiteBlessing(Artifact):
     TYPE_NAME = 'mnist_tfx.TFLiteBlessing'
 
 
+def load_statistics(artifact: Artifact) -> Dict[str, "statistics_pb2.DatasetFeatureStatistics"]:
+    """TFDV statistics of every split of an ExampleStatistics artifact, by split name."""
+    from tensorflow_metadata.proto.v0 import statistics_pb2  # pylint: disable=g-import-not-at-top
+    from mnist_tfx.components import storage  # pylint: disable=g-import-not-at-top
+    result = {}
+    for split in artifact_utils.decode_split_names(artifact.split_names):
+        path = storage.join(artifact_utils.get_split_uri([artifact], split), STATISTICS_FILE)
+        stats = statistics_pb2.DatasetFeatureStatisticsList.FromString(storage.read_bytes(path))
+        result[split] = stats.datasets[0] if stats.datasets else \
+            statistics_pb2.DatasetFeatureStatistics()
+    return result
+
+
 def example_counts(statistics: Artifact) -> Dict[str, int]:
     """Examples per split, from an ExampleStatistics artifact (StatisticsGen's output)."""
-    import tensorflow_data_validation as tfdv  # pylint: disable=g-import-not-at-top
-    counts = {}
-    for split in artifact_utils.decode_split_names(statistics.split_names):
-        stats = tfdv.load_stats_binary(os.path.join(
-            artifact_utils.get_split_uri([statistics], split), 'FeatureStats.pb'))
-        counts[split] = int(stats.datasets[0].num_examples) if stats.datasets else 0
-    return counts
-
-
+    return {split: int(stats.num_examples)
+            for split, stats in load_statistics(statistics).items()}
 
 
 class DataCheck(Artifact):

@@ -20,6 +20,7 @@ from mnist_tfx import schema as schema_lib
 from mnist_tfx.components.anomalies_gate import executor as gate
 from mnist_tfx.components.anomalies_gate import spec
 from mnist_tfx.components.anomalies_gate import thresholds
+from mnist_tfx.components import artifacts
 from mnist_tfx.components.artifacts import DataCheck
 from mnist_tfx.components.mnist_example_gen import executor as example_gen
 from mnist_tfx.components.mnist_example_gen import sources
@@ -57,7 +58,7 @@ def _stats(tmp_path, pixels, labels, name):
 def _stats_artifact(tmp_path, name, by_split, version=None):
     """An ExampleStatistics artifact; `version` makes it a baseline's (a pushed version's)."""
     artifact = _split_artifact(standard_artifacts.ExampleStatistics(), tmp_path / name,
-                               by_split, gate.STATISTICS_FILE)
+                               by_split, artifacts.STATISTICS_FILE)
     if version is not None:
         artifact.set_string_custom_property(gate.BASELINE_VERSION_PROPERTY, version)
     return artifact

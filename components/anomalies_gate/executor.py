@@ -28,13 +28,12 @@ from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 
 from mnist_tfx.components import storage
+from mnist_tfx.components.artifacts import load_statistics
 from mnist_tfx.components.anomalies_gate import spec
 from mnist_tfx.model import features
 
-# Where ExampleValidator writes each split's anomalies (tfx.components.example_validator),
-# and StatisticsGen each split's statistics.
+# Where ExampleValidator writes each split's anomalies (tfx.components.example_validator).
 ANOMALIES_FILE = 'SchemaDiff.pb'
-STATISTICS_FILE = 'FeatureStats.pb'
 RESULT_FILE = 'data_check.json'
 # The custom property on a baseline statistics artifact naming the pushed version it belongs
 # to ('' when nothing was pushed yet); see components/pushed_baseline.
@@ -54,17 +53,6 @@ def load_anomalies(artifact: types.Artifact) -> Dict[str, anomalies_pb2.Anomalie
     for split in artifact_utils.decode_split_names(artifact.split_names):
         path = storage.join(artifact_utils.get_split_uri([artifact], split), ANOMALIES_FILE)
         result[split] = anomalies_pb2.Anomalies.FromString(storage.read_bytes(path))
-    return result
-
-
-def load_statistics(artifact: types.Artifact) -> Dict[str, statistics_pb2.DatasetFeatureStatistics]:
-    """TFDV statistics of every split of an ExampleStatistics artifact, by split name."""
-    result = {}
-    for split in artifact_utils.decode_split_names(artifact.split_names):
-        path = storage.join(artifact_utils.get_split_uri([artifact], split), STATISTICS_FILE)
-        stats = statistics_pb2.DatasetFeatureStatisticsList.FromString(storage.read_bytes(path))
-        result[split] = stats.datasets[0] if stats.datasets else \
-            statistics_pb2.DatasetFeatureStatistics()
     return result
 
 

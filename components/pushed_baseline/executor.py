@@ -23,7 +23,8 @@ from mnist_tfx.components import storage
 from mnist_tfx.components.pushed_baseline import spec
 
 VERSION_PROPERTY = 'pushed_version'
-DESTINATION_PROPERTY = 'pushed_destination'
+# Not 'pushed_destination': that names the PushedModel that holds a pushed folder (inspect).
+SOURCE_PROPERTY = 'copied_from'
 
 
 def _card_value(card: Dict[str, Any], *keys: str) -> Optional[str]:
@@ -56,7 +57,7 @@ def choose(kind: str, serving_dir: str, input_dict: Dict[str, List[types.Artifac
 def _record(artifact: types.Artifact, serving_dir: str, version: Optional[str]) -> None:
     artifact.set_string_custom_property(VERSION_PROPERTY, version or '')
     artifact.set_string_custom_property(
-        DESTINATION_PROPERTY, storage.join(serving_dir, version) if version else '')
+        SOURCE_PROPERTY, storage.join(serving_dir, version) if version else '')
 
 
 class StatisticsExecutor(base_executor.BaseExecutor):
