@@ -16,7 +16,23 @@ PIP_NOISE := is ignored: it is neither a file nor a directory
 
 .PHONY: install run test golden clean
 
-install: $(STAMP)
+# TensorFlow.js for the web page, from the npm package at a pinned version, checked against the
+# registry's integrity hash; only its one browser bundle is kept (web/vendor/tf.min.js).
+TFJS_VERSION := 4.22.0
+TFJS_INTEGRITY := sha512-0TrIrXs6/b7FLhLVNmfh8Sah6JgjBPH4mZ8JGb7NU6WW+cx00qK5BcAZxw7NCzxj6N8MRAIfHq+oNbPUNG5VAg==
+TFJS_BUNDLE := web/vendor/tf.min.js
+
+install: $(STAMP) $(TFJS_BUNDLE)
+
+$(TFJS_BUNDLE): Makefile
+	@command -v npm >/dev/null || { echo "npm is needed to fetch TensorFlow.js (apt-get install npm)"; exit 1; }
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	  (cd "$$tmp" && npm pack --silent @tensorflow/tfjs@$(TFJS_VERSION) >/dev/null) && \
+	  got="sha512-$$(openssl dgst -sha512 -binary "$$tmp"/tensorflow-tfjs-$(TFJS_VERSION).tgz | base64 -w0)" && \
+	  { [ "$$got" = "$(TFJS_INTEGRITY)" ] || { echo "@tensorflow/tfjs $(TFJS_VERSION): integrity $$got, expected $(TFJS_INTEGRITY)"; exit 1; }; } && \
+	  tar -xzf "$$tmp"/tensorflow-tfjs-$(TFJS_VERSION).tgz -C "$$tmp" package/dist/tf.min.js && \
+	  mkdir -p $(dir $(TFJS_BUNDLE)) && mv "$$tmp"/package/dist/tf.min.js $(TFJS_BUNDLE) && touch $(TFJS_BUNDLE)
+	@echo "TensorFlow.js $(TFJS_VERSION) -> $(TFJS_BUNDLE)"
 
 # Reinstalls only when the pins or the packaging change, so a second `make install` is instant.
 $(STAMP): requirements.txt setup.py
@@ -25,7 +41,7 @@ $(STAMP): requirements.txt setup.py
 	@echo "Installing the pinned stack into $(VENV) (a few minutes the first time)..."
 	@$(VPY) -m pip install --quiet --disable-pip-version-check --ignore-requires-python --no-deps \
 		-r requirements.txt 2>&1 | { grep -v "$(PIP_NOISE)" || true; }
-	@$(VPY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation \
+	@$(VPY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation --use-pep517 \
 		-e . 2>&1 | { grep -v "$(PIP_NOISE)" || true; }
 	@touch $(STAMP)
 

@@ -16,7 +16,7 @@ from setuptools import setup
 _FOLDERS = ('pipeline', 'components', 'components.mnist_example_gen', 'components.anomalies_gate',
             'components.pushed_baseline',
             'components.tflite_exporter', 'components.tflite_validator',
-            'components.model_pusher', 'components.parameterized', 'kubeflow', 'model',
+            'components.model_pusher', 'components.parameterized', 'kubeflow', 'model', 'web',
             'schema')
 
 setup(
@@ -27,7 +27,8 @@ setup(
     packages=['mnist_tfx'] + [f'mnist_tfx.{folder}' for folder in _FOLDERS],
     package_dir={'mnist_tfx': 'mnist_tfx',
                  **{f'mnist_tfx.{f}': f.replace('.', '/') for f in _FOLDERS}},
-    package_data={'mnist_tfx.schema': ['*.pbtxt']},
+    package_data={'mnist_tfx.schema': ['*.pbtxt'], 'mnist_tfx.model': ['signatures.json'],
+                  'mnist_tfx.web': ['*.html', '*.js', '*.css', 'vendor/*.js']},
     install_requires=['tfx', 'tensorflow', 'tensorflow-transform', 'tensorflow-model-analysis',
                       'tensorflow-data-validation', 'ml-metadata', 'apache-beam', 'mlxtend',
                       'numpy'],
@@ -35,5 +36,6 @@ setup(
         'mnist-tfx-run = mnist_tfx.pipeline.run_local:main',
         'mnist-tfx-predict = mnist_tfx.predict:main',
         'mnist-tfx-inspect = mnist_tfx.inspect:main',
+        'mnist-tfx-web = mnist_tfx.web.__main__:main',
     ]},
 )

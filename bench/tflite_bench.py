@@ -17,6 +17,7 @@ import numpy as np
 
 
 def _saved_model_bench(path, pixels, labels, runs):
+    """(accuracy, latency) of the SavedModel (a version folder)."""
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
     from mnist_tfx.model import tflite  # pylint: disable=g-import-not-at-top
     from mnist_tfx.model.export import CLASS_IDS_KEY, IMAGES_SIGNATURE  # pylint: disable=g-import-not-at-top
@@ -26,8 +27,7 @@ def _saved_model_bench(path, pixels, labels, runs):
                               for i in range(0, len(images), 512)])
     one = tf.constant(images[:1])
     latency = tflite.median_seconds(lambda: serve(images=one), runs)
-    from mnist_tfx.components.storage import folder_bytes  # pylint: disable=g-import-not-at-top
-    return folder_bytes(path), float(np.mean(classes == labels)), latency
+    return float(np.mean(classes == labels)), latency
 
 
 def _tflite_bench(path, pixels, labels, runs):
@@ -48,19 +48,20 @@ def main(argv=None) -> int:
 
     from mnist_tfx.components.tflite_validator.executor import read_examples  # pylint: disable=g-import-not-at-top
     from tfx.types import standard_artifacts  # pylint: disable=g-import-not-at-top
-    with open(os.path.join(args.version_dir, 'model_card.json')) as f:
+    from mnist_tfx.components import pushed_layout  # pylint: disable=g-import-not-at-top
+    extra = lambda name: pushed_layout.extra(args.version_dir, name)  # noqa: E731
+    with open(extra(pushed_layout.MODEL_CARD_FILE)) as f:
         card = json.load(f)
     examples = standard_artifacts.Examples()
     examples.uri = card['data']['examples_uri']
     examples.split_names = json.dumps(list(card['data']['examples_per_split']))
     _, pixels, labels = read_examples(examples, args.split)
 
-    rows = [('SavedModel', *_saved_model_bench(os.path.join(args.version_dir, 'saved_model'),
-                                                pixels, labels, args.runs))]
+    rows = [('SavedModel', card['formats']['saved_model']['bytes'],
+             *_saved_model_bench(args.version_dir, pixels, labels, args.runs))]
     for name, file in (('float32 TFLite', 'model_float32.tflite'),
                        ('int8 TFLite', 'model_int8.tflite')):
-        rows.append((name, *_tflite_bench(os.path.join(args.version_dir, file), pixels, labels,
-                                          args.runs)))
+        rows.append((name, *_tflite_bench(extra(file), pixels, labels, args.runs)))
     print(f'{len(labels)} {args.split} images, latency = median of {args.runs} single-image '
           'runs, 1 thread')
     print(f'{"format":<16}{"size":>12}{"accuracy":>10}{"latency ms":>12}{"images/s":>10}')

@@ -1,8 +1,21 @@
 """The layout of a pushed version folder, `<serving dir>/<version>/`, in one place.
 
+A version folder is the SavedModel itself, as TF Serving loads it (`--model_base_path` = the
+serving dir: it serves the highest numeric folder, reading `saved_model.pb` and `variables/`).
+Everything else goes in `assets.extra/`, which TF Serving leaves alone except for its warm-up
+file:
+
+    <version>/saved_model.pb, variables/, assets/     the SavedModel
+    <version>/assets.extra/
+        tf_serving_warmup_requests   PredictionLog records TF Serving replays before serving
+        model_float32.tflite, model_int8.tflite
+        tfjs/model.json + shards     TensorFlow.js graph model (serving_images)
+        labels.txt, model_card.json
+        statistics/                  TFDV statistics of the training data
+
 The Pusher writes it; the baseline components read it back (the last pushed model and the
-statistics of its data are the baseline of the next run); predict and the tests read it too.
-Versions are numeric folder names, the newest the highest, as TF Serving picks them.
+statistics of its data are the baseline of the next run); predict, the web page and the tests
+read it too.
 """
 
 import json
@@ -12,11 +25,32 @@ from tfx.dsl.io import fileio
 
 from mnist_tfx.components import storage
 
-SAVED_MODEL_DIR = 'saved_model'
+# TF Serving's names (tensorflow/cc/saved_model/constants.h, saved_model_warmup_util.h).
+EXTRA_DIR = 'assets.extra'
+WARMUP_FILE = 'tf_serving_warmup_requests'
+# The SavedModel's own entries in a version folder (what a copy of the model takes).
+SAVED_MODEL_PARTS = ('saved_model.pb', 'variables', 'assets', 'fingerprint.pb')
 LABELS_FILE = 'labels.txt'
 MODEL_CARD_FILE = 'model_card.json'
+TFJS_DIR = 'tfjs'
 # TFDV statistics of the data the model was trained on, one `Split-<name>/FeatureStats.pb` each.
 STATISTICS_DIR = 'statistics'
+
+
+def extra(version_dir: str, name: str) -> str:
+    """The path of one of a version's extra files (`name` in assets.extra/)."""
+    return storage.join(version_dir, EXTRA_DIR, name)
+
+
+def copy_saved_model(version_dir: str, target: str) -> None:
+    """Copies only the SavedModel of a version (not its extras) to `target`."""
+    storage.makedirs(target)
+    for name in SAVED_MODEL_PARTS:
+        source = storage.join(version_dir, name)
+        if fileio.isdir(source):
+            storage.copy_tree(source, storage.join(target, name))
+        elif fileio.exists(source):
+            fileio.copy(source, storage.join(target, name), overwrite=True)
 
 
 def versions(serving_dir: str) -> List[str]:
@@ -29,7 +63,7 @@ def versions(serving_dir: str) -> List[str]:
 
 def read_card(version_dir: str) -> Optional[Dict[str, Any]]:
     """A version's model card, or None when it has none that parses (not a version of ours)."""
-    path = storage.join(version_dir, MODEL_CARD_FILE)
+    path = extra(version_dir, MODEL_CARD_FILE)
     try:
         return json.loads(storage.read_text(path)) if fileio.exists(path) else None
     except (ValueError, UnicodeDecodeError):

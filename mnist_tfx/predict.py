@@ -22,8 +22,7 @@ import numpy as np
 from mnist_tfx.model import features
 
 FORMATS = ('int8', 'float32', 'savedmodel')
-_FILES = {'int8': 'model_int8.tflite', 'float32': 'model_float32.tflite',
-          'savedmodel': 'saved_model'}
+_FILES = {'int8': 'model_int8.tflite', 'float32': 'model_float32.tflite'}
 _BOX = 20  # MNIST fits each digit into 20x20 and centres it in 28x28
 
 
@@ -88,9 +87,14 @@ class Model:
     """One format of a pushed version: predict(uint8 [28, 28]) -> probabilities [10]."""
 
     def __init__(self, version_dir: str, fmt: str):
-        path = os.path.join(version_dir, _FILES[fmt])
-        if not os.path.exists(path):
-            raise InputError(f'{path}: missing; is {version_dir} a pushed model version?')
+        from mnist_tfx.components import pushed_layout  # pylint: disable=g-import-not-at-top
+        if fmt == 'savedmodel':
+            path = version_dir  # a version folder is the SavedModel
+            required = os.path.join(version_dir, 'saved_model.pb')
+        else:
+            path = required = pushed_layout.extra(version_dir, _FILES[fmt])
+        if not os.path.exists(required):
+            raise InputError(f'{required}: missing; is {version_dir} a pushed model version?')
         self.format = fmt
         if fmt == 'savedmodel':
             import tensorflow as tf  # pylint: disable=g-import-not-at-top
@@ -117,7 +121,8 @@ class Model:
 
 
 def _class_names(version_dir: str) -> List[str]:
-    path = os.path.join(version_dir, 'labels.txt')
+    from mnist_tfx.components import pushed_layout  # pylint: disable=g-import-not-at-top
+    path = pushed_layout.extra(version_dir, pushed_layout.LABELS_FILE)
     if not os.path.isfile(path):
         return [str(i) for i in range(features.NUM_CLASSES)]
     with open(path) as f:

@@ -21,7 +21,13 @@ from mnist_tfx.model import features
 
 PREDICTION_KEY = 'probabilities'
 CLASS_IDS_KEY = 'class_ids'
+DEFAULT_SIGNATURE = 'serving_default'
 IMAGES_SIGNATURE = 'serving_images'
+EXAMPLES_INPUT = 'examples'
+IMAGES_INPUT = 'images'
+# What a client codes against: each signature's inputs and outputs (names, dtypes, shapes).
+# A test compares every exported model with it, so a change to the interface is deliberate.
+SIGNATURES_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'signatures.json')
 # Inside the Trainer's Model artifact, next to TFX's Format-Serving folder.
 KERAS_EXPORT_DIR = 'Format-KerasExport'
 
@@ -50,6 +56,11 @@ def save_serving_model(model, tf_transform_output: tft.TFTransformOutput, path: 
     """Writes the SavedModel with both signatures to `path`."""
     module = tf.Module()
     module.model = model
+    # The tf.Variables under the Keras 3 variables, tracked directly: without them TF Serving
+    # (a TF1-style session that restores by the saver's op) restores copies the functions do
+    # not read, and every request fails with "Could not find variable" (keras-team/keras#19274,
+    # tensorflow/serving#2250). tf.saved_model.load in Python binds them either way.
+    module.model_variables = [variable.value for variable in model.variables]
     module.tft_layer = tf_transform_output.transform_features_layer()
     raw_spec = {key: spec for key, spec in tf_transform_output.raw_feature_spec().items()
                 if key != features.LABEL_KEY}
@@ -61,17 +72,48 @@ def save_serving_model(model, tf_transform_output: tft.TFTransformOutput, path: 
         probabilities = module.model(images, training=False)
         return {PREDICTION_KEY: probabilities, CLASS_IDS_KEY: tf.argmax(probabilities, axis=-1)}
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name='examples')])
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=EXAMPLES_INPUT)])
     def serve_examples(serialized):
         return predict(tf.io.parse_example(serialized, raw_spec))
 
     @tf.function(input_signature=[
-        tf.TensorSpec([None, features.IMAGE_SIDE, features.IMAGE_SIDE], tf.uint8, name='images')])
+        tf.TensorSpec([None, features.IMAGE_SIDE, features.IMAGE_SIDE], tf.uint8,
+                      name=IMAGES_INPUT)])
     def serve_images(images):
         pixels = tf.cast(tf.reshape(images, [-1, features.NUM_PIXELS]), tf.int64)
         return predict({features.PIXELS_KEY: pixels})
 
     tf.saved_model.save(module, path, signatures={
-        'serving_default': serve_examples.get_concrete_function(),
+        DEFAULT_SIGNATURE: serve_examples.get_concrete_function(),
         IMAGES_SIGNATURE: serve_images.get_concrete_function(),
     })
+
+
+def describe_signatures(saved_model_dir: str):
+    """{signature: {method_name, inputs, outputs}} as TF Serving reads them from saved_model.pb.
+
+    Each input and output is {'dtype': 'uint8', 'shape': [-1, 28, 28]} (-1: any size).
+    """
+    from tensorflow.core.protobuf import saved_model_pb2  # pylint: disable=g-import-not-at-top
+    saved_model = saved_model_pb2.SavedModel()
+    with tf.io.gfile.GFile(os.path.join(saved_model_dir, 'saved_model.pb'), 'rb') as f:
+        saved_model.ParseFromString(f.read())
+    serving = [graph for graph in saved_model.meta_graphs
+               if tf.saved_model.SERVING in graph.meta_info_def.tags]
+
+    def tensor(info):
+        shape = None if info.tensor_shape.unknown_rank else [d.size for d in info.tensor_shape.dim]
+        return {'dtype': tf.dtypes.as_dtype(info.dtype).name, 'shape': shape}
+
+    return {name: {'method_name': signature.method_name,
+                   'inputs': {key: tensor(info) for key, info in sorted(signature.inputs.items())},
+                   'outputs': {key: tensor(info) for key, info in sorted(signature.outputs.items())}}
+            for graph in serving[:1] for name, signature in sorted(graph.signature_def.items())
+            if not name.startswith('__')}  # __saved_model_init_op is TensorFlow's, not a client's
+
+
+def expected_signatures():
+    """The signatures of model/signatures.json."""
+    import json  # pylint: disable=g-import-not-at-top
+    with open(SIGNATURES_FILE) as f:
+        return json.load(f)

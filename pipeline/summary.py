@@ -33,11 +33,24 @@ class RunSummary:
     blessed: Optional[bool]
     blessing_reasons: List[str]
     tflite: Optional[dict]  # the TFLite check's metrics.json
+    tfjs: Optional[dict]  # the TF.js model's entry in the model card (size, browser check)
     pushed_to: Optional[str]
     not_pushed_reason: Optional[str]
     metadata_path: str
     tensorboard_dir: Optional[str]
     error: str = ''  # why the run failed, as recorded with it
+
+
+def describe_tfjs(tfjs: dict) -> str:
+    """One line on the TF.js model: size, and what the browser check measured."""
+    text = f'{tfjs["bytes"] / 1024:.0f} KB'
+    if 'agreement' in tfjs:
+        text += (f', agrees with SavedModel on {tfjs["agreement"]:.2%} of {tfjs["examples"]} '
+                 f'images in Chromium, {tfjs["latency_ms"]:.2f} ms/image ({tfjs["backend"]} '
+                 'backend)')
+    if tfjs.get('browser_check', 'passed') != 'passed':
+        text += f'; browser check {tfjs["browser_check"]}'
+    return text
 
 
 def _as_tfx(mlmd_artifact, artifact_class):
@@ -120,6 +133,9 @@ def summarize(store, pipeline_name: str, metadata_path: str,
             pushed_to += ' (already the newest version: not copied again)'
     elif pushed is not None:
         not_pushed = pushed.custom_properties['not_pushed_reason'].string_value
+    tfjs = None
+    if pushed is not None and 'tfjs' in pushed.custom_properties:
+        tfjs = json.loads(pushed.custom_properties['tfjs'].string_value) or None
     tflite = None
     if tflite_blessing is not None:
         with open(os.path.join(tflite_blessing.uri, METRICS_FILE)) as f:
@@ -136,6 +152,7 @@ def summarize(store, pipeline_name: str, metadata_path: str,
         blessed=blessed,
         blessing_reasons=_blessing_reasons(evaluation.uri) if evaluation and not blessed else [],
         tflite=tflite,
+        tfjs=tfjs,
         pushed_to=pushed_to,
         not_pushed_reason=not_pushed,
         metadata_path=metadata_path,
@@ -204,6 +221,8 @@ def format_summary(summary: RunSummary, accuracy_threshold: float) -> str:
                          f'{m["latency_ms"]:.3f} ms/image')
         lines.append('  TFLite check: ' + ('passed' if t['blessed'] else
                                            'FAILED: ' + '; '.join(t['reasons'])))
+    if summary.tfjs:
+        lines.append('  TF.js:       ' + describe_tfjs(summary.tfjs))
     if summary.pushed_to:
         lines.append(f'  pushed to:   {summary.pushed_to}')
     else:

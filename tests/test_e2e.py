@@ -72,7 +72,7 @@ def test_pushed_model_predicts_on_raw_examples(runs, digits):
 
     images, labels = digits
     test_images, test_labels = images[4500:4600], labels[4500:4600]
-    loaded = tf.saved_model.load(os.path.join(destination, 'saved_model'))
+    loaded = tf.saved_model.load(destination)  # the version folder is the SavedModel
     serialized = tf.constant([
         # Raw serving examples carry only the pixels (schema environment SERVING).
         _without_label(to_example(image.reshape(-1).astype(np.int64), 0)).SerializeToString()
@@ -123,9 +123,13 @@ def test_version_folder_and_its_records(runs):
     nodes = _latest_nodes(root)
     pushed = nodes[pipeline_def.PUSHER].outputs['pushed_model'][0]
     version_dir = pushed.custom_properties['pushed_destination'].string_value
-    assert sorted(os.listdir(version_dir)) == ['labels.txt', 'model_card.json',
-                                               'model_float32.tflite', 'model_int8.tflite',
-                                               'saved_model', 'statistics']
+    # The SavedModel at the version's root (TF Serving's layout), everything else in assets.extra.
+    assert sorted(os.listdir(version_dir)) == ['assets.extra', 'fingerprint.pb', 'saved_model.pb',
+                                               'variables']
+    extra = lambda name: os.path.join(version_dir, 'assets.extra', name)  # noqa: E731
+    assert sorted(os.listdir(extra(''))) == [
+        'labels.txt', 'model_card.json', 'model_float32.tflite', 'model_int8.tflite',
+        'statistics', 'tf_serving_warmup_requests', 'tfjs']
     assert not [n for n in os.listdir(os.path.dirname(version_dir)) if n.startswith('.')]
     # Every pushed file is in the PushedModel's manifest in ML Metadata, with its checksum.
     files = json.loads(pushed.custom_properties['files'].string_value)
@@ -138,12 +142,12 @@ def test_version_folder_and_its_records(runs):
     exported = nodes[pipeline_def.TFLITE_EXPORTER].outputs['tflite_model'][0]
     assert [a.id for a in nodes[pipeline_def.PUSHER].inputs['tflite_model']] == [exported.id]
     for name in ('model_float32.tflite', 'model_int8.tflite'):
-        assert files[name]['sha256'] == _sha256(os.path.join(exported.uri, name))
-    assert os.path.getsize(os.path.join(version_dir, 'model_int8.tflite')) <= 64 * 1024
+        assert files[f'assets.extra/{name}']['sha256'] == _sha256(os.path.join(exported.uri, name))
+    assert os.path.getsize(extra('model_int8.tflite')) <= 64 * 1024
 
-    with open(os.path.join(version_dir, 'labels.txt')) as f:
+    with open(extra('labels.txt')) as f:
         assert f.read().split() == [str(i) for i in range(10)]
-    with open(os.path.join(version_dir, 'model_card.json')) as f:
+    with open(extra('model_card.json')) as f:
         card = json.load(f)
     assert card['version'] == os.path.basename(version_dir)
     assert card['inputs']['model_int8.tflite']['dtype'] == 'uint8'
@@ -155,8 +159,7 @@ def test_version_folder_and_its_records(runs):
     assert {split: sum(c.values()) for split, c in per_class.items()} == counts
     assert card['data']['drift']['measurements'] == []
     # The statistics travel with the version: the next run's gate compares with them.
-    assert os.path.isfile(os.path.join(version_dir, 'statistics', 'Split-train',
-                                       'FeatureStats.pb'))
+    assert os.path.isfile(extra(os.path.join('statistics', 'Split-train', 'FeatureStats.pb')))
     check = nodes[pipeline_def.TFLITE_VALIDATOR].outputs['blessing'][0]
     assert check.custom_properties['blessed'].int_value == 1
     for name in ('float32', 'int8'):

@@ -75,7 +75,8 @@ def _walk(node, down=False):
 def test_lineage_from_a_pushed_tflite_file_back_to_the_data(runs):
     _, _, root = runs
     pushed = _json(root, 'artifacts', '--type', 'PushedModel')[0]
-    tflite_file = os.path.join(pushed['properties']['pushed_destination'], 'model_int8.tflite')
+    tflite_file = os.path.join(pushed['properties']['pushed_destination'], 'assets.extra',
+                               'model_int8.tflite')
     tree = _json(root, 'lineage', tflite_file)
     assert tree['type'] == 'PushedModel'
     items = list(_walk(tree))

@@ -199,9 +199,9 @@ def test_compiled_spec_executes_and_pushes(kfp_run):
     versions = os.listdir(root / 'serving')
     assert len(versions) == 1, versions
     pushed = root / 'serving' / versions[0]
-    assert (pushed / 'saved_model' / 'saved_model.pb').exists()
-    assert sorted(p.name for p in pushed.glob('*.tflite')) == ['model_float32.tflite',
-                                                                'model_int8.tflite']
+    assert (pushed / 'saved_model.pb').exists()  # TF Serving's layout
+    assert sorted(p.name for p in pushed.glob('assets.extra/*.tflite')) == [
+        'model_float32.tflite', 'model_int8.tflite']
 
 
 def test_second_run_resolves_baseline_and_honours_threshold(kfp_run):

@@ -1,23 +1,19 @@
 """Executor of ModelPusher: one version folder per blessed model, written whole or not at all.
 
-    <base_directory>/<version>/
-        saved_model/            SavedModel (TF Serving layout: serving_default, serving_images)
-        model_float32.tflite
-        model_int8.tflite       full-integer, uint8 input and output
-        labels.txt              one class name a line, in label order
-        model_card.json         inputs, per-format size/accuracy/latency, the data it saw
-        statistics/             TFDV statistics of that data (Split-<name>/FeatureStats.pb):
-                                the next run's gate compares its data with them
+The version folder is the SavedModel, as TF Serving serves it; the other formats, the labels,
+the model card, the training data's statistics and TF Serving's warm-up requests go in its
+`assets.extra/` (components/pushed_layout.py lists it all).
 
-The folder is assembled under a hidden name and renamed into place, so a crash never leaves a
-version that looks finished. The PushedModel artifact records the folder, the version and a
-manifest (file -> bytes and SHA-256) of every file in it, so any pushed file leads back to its
-run through ML Metadata.
+The folder is assembled under a hidden name (not a number, so TF Serving skips it) and renamed
+into place, so a crash never leaves a version that looks finished. The PushedModel artifact
+records the folder, the version and a manifest (file -> bytes and SHA-256) of every file in it,
+so any pushed file leads back to its run through ML Metadata.
 """
 
 import json
+import tempfile
 import time
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional, Tuple
 
 from tfx import types
 from tfx.dsl.components.base import base_executor
@@ -30,13 +26,15 @@ from mnist_tfx.components import storage
 from mnist_tfx.components.anomalies_gate.executor import load_result
 from mnist_tfx.components.artifacts import example_counts
 from mnist_tfx.components.model_pusher import spec
+from mnist_tfx.components.model_pusher import warmup
 from mnist_tfx.components.tflite_exporter.convert import FLOAT32_FILE, INT8_FILE
-from mnist_tfx.components.tflite_validator.executor import METRICS_FILE
+from mnist_tfx.components.tflite_validator.executor import METRICS_FILE, read_examples
+from mnist_tfx.components.tflite_validator.executor import saved_model_classes
 from mnist_tfx.model import export
 from mnist_tfx.model import features
 
-SAVED_MODEL_DIR = pushed_layout.SAVED_MODEL_DIR
-LABELS_FILE = pushed_layout.LABELS_FILE
+# The SavedModel's name among the formats of the model card (it is the version folder itself).
+SAVED_MODEL = 'saved_model'
 MODEL_CARD_FILE = pushed_layout.MODEL_CARD_FILE
 MANIFEST_FILE = 'manifest.json'
 
@@ -68,8 +66,8 @@ def model_card(version: str, class_names: List[str], metrics: Dict[str, Any],
         'version': version,
         'classes': class_names,
         'inputs': {
-            SAVED_MODEL_DIR: {
-                'serving_default': 'examples: string [batch], serialized tf.Example with '
+            SAVED_MODEL: {
+                export.DEFAULT_SIGNATURE: 'examples: string [batch], serialized tf.Example with '
                                    f'"{features.PIXELS_KEY}": int64 x {features.NUM_PIXELS} (0-255)',
                 export.IMAGES_SIGNATURE: f'images: uint8 [batch, {side}, {side}], raw pixels',
                 'outputs': f'{export.PREDICTION_KEY}: float32 [batch, {len(class_names)}], '
@@ -84,7 +82,7 @@ def model_card(version: str, class_names: List[str], metrics: Dict[str, Any],
                         'output': f'uint8 [1, {len(class_names)}] quantized probabilities'},
         },
         'formats': {
-            SAVED_MODEL_DIR: {**metrics['saved_model'], 'bytes': sizes[SAVED_MODEL_DIR]},
+            SAVED_MODEL: {**metrics['saved_model'], 'bytes': sizes[SAVED_MODEL]},
             FLOAT32_FILE: metrics['float32'],
             INT8_FILE: metrics['int8'],
         },
@@ -104,6 +102,54 @@ def model_card(version: str, class_names: List[str], metrics: Dict[str, Any],
     }
 
 
+# The TF.js model must give the SavedModel's class on this share of the eval images, in Chromium.
+TFJS_MIN_AGREEMENT = 0.999
+
+
+def tfjs_model(saved_model_dir: str, target: str, pixels, expected_classes
+               ) -> Tuple[Dict[str, Any], Optional[str]]:
+    """Converts to TF.js into `target` and checks it in Chromium.
+
+    Returns (what the model card says of it, why it must not be pushed or None). Without a
+    Chromium on the machine the check is recorded as not run, and the model is pushed.
+    """
+    from mnist_tfx.web import cdp, check, convert  # pylint: disable=g-import-not-at-top
+    with tempfile.TemporaryDirectory() as local:
+        size = convert.convert(saved_model_dir, local)
+        entry = {'bytes': size, 'signature': export.IMAGES_SIGNATURE,
+                 'input': f'int32 [batch, {features.IMAGE_SIDE}, {features.IMAGE_SIDE}], raw '
+                          'pixels 0-255 (TF.js has no uint8)'}
+        chromium = cdp.find_chromium()
+        if chromium is None:
+            entry['browser_check'] = 'not run: no Chromium on this machine'
+        else:
+            try:
+                measured = check.in_browser(local, None, pixels, expected_classes, chromium)
+            except (cdp.BrowserError, OSError) as e:
+                entry['browser_check'] = f'failed to run: {e}'
+            else:
+                entry.update({key: measured[key] for key in (
+                    'agreement', 'examples', 'latency_ms', 'backend', 'tfjs_version')})
+                entry['browser_check'] = 'passed'
+                reason = None
+                if measured['errors']:
+                    reason = f'the TF.js page reported errors in Chromium: {measured["errors"][0]}'
+                elif measured['agreement'] < TFJS_MIN_AGREEMENT:
+                    reason = (f'the TF.js model gives the SavedModel\'s class on '
+                              f'{measured["agreement"]:.2%} of {measured["examples"]} images in '
+                              f'Chromium (at least {TFJS_MIN_AGREEMENT:.1%} required)')
+                if reason:
+                    entry['browser_check'] = f'FAILED: {reason}'
+                    return entry, reason
+        storage.copy_tree(local, target)
+    return entry, None
+
+
+def _model_name(base_directory: str) -> str:
+    """The name TF Serving serves the base directory under (its folder name, by convention)."""
+    return base_directory.rstrip('/').rsplit('/', 1)[-1]
+
+
 def _new_version(base_directory: str) -> str:
     version = int(time.time())
     while fileio.exists(storage.join(base_directory, str(version))):
@@ -111,9 +157,9 @@ def _new_version(base_directory: str) -> str:
     return str(version)
 
 
-def _int8_quantization(tflite_dir: str):
+def _int8_quantization(int8_file: str):
     from mnist_tfx.model.tflite import TFLiteClassifier  # pylint: disable=g-import-not-at-top
-    scale, zero_point = TFLiteClassifier(storage.join(tflite_dir, INT8_FILE)).input['quantization']
+    scale, zero_point = TFLiteClassifier(int8_file).input['quantization']
     return float(scale), int(zero_point)
 
 
@@ -139,10 +185,11 @@ class Executor(base_executor.BaseExecutor):
             # The newest version is this very model, blessed again (say, after an evaluation
             # option changed): no second copy. An older model blessed again is pushed anew.
             storage.makedirs(pushed.uri)
-            fileio.copy(storage.join(base, newest, MODEL_CARD_FILE),
+            fileio.copy(pushed_layout.extra(storage.join(base, newest), MODEL_CARD_FILE),
                         storage.join(pushed.uri, MODEL_CARD_FILE), overwrite=True)
             pushed.set_int_custom_property('pushed', 1)
             pushed.set_int_custom_property('already_pushed', 1)
+            pushed.set_string_custom_property('tfjs', json.dumps(card['formats'].get('tfjs', {})))
             pushed.set_string_custom_property('pushed_destination', storage.join(base, newest))
             pushed.set_string_custom_property('pushed_version', newest)
             return
@@ -154,20 +201,33 @@ class Executor(base_executor.BaseExecutor):
         staging = storage.join(base, f'.{version}.partial')
         storage.remove_tree(staging)
         try:
-            storage.copy_tree(path_utils.serving_model_dir(model.uri),
-                              storage.join(staging, SAVED_MODEL_DIR))
+            storage.copy_tree(path_utils.serving_model_dir(model.uri), staging)
+            sizes = {SAVED_MODEL: storage.folder_bytes(staging)}
+            extra = lambda name: pushed_layout.extra(staging, name)  # noqa: E731
+            storage.makedirs(storage.join(staging, pushed_layout.EXTRA_DIR))
             for name in (FLOAT32_FILE, INT8_FILE):
-                fileio.copy(storage.join(tflite_model.uri, name), storage.join(staging, name))
-            storage.write_text(storage.join(staging, LABELS_FILE), '\n'.join(class_names) + '\n')
-            statistics = get(spec.STATISTICS_KEY)
-            storage.copy_tree(statistics.uri, storage.join(staging, pushed_layout.STATISTICS_DIR))
+                fileio.copy(storage.join(tflite_model.uri, name), extra(name))
+            storage.write_text(extra(pushed_layout.LABELS_FILE), '\n'.join(class_names) + '\n')
+            statistics, examples = get(spec.STATISTICS_KEY), get(spec.EXAMPLES_KEY)
+            storage.copy_tree(statistics.uri, extra(pushed_layout.STATISTICS_DIR))
+            serialized, pixels, _ = read_examples(examples, metrics['split'])
+            warmup.write(extra(pushed_layout.WARMUP_FILE),
+                         warmup.requests(serialized, pixels, model_name=_model_name(base)))
+            import tensorflow as tf  # pylint: disable=g-import-not-at-top
+            expected = saved_model_classes(tf.saved_model.load(staging), serialized)
+            tfjs, refused = tfjs_model(staging, extra(pushed_layout.TFJS_DIR), pixels, expected)
+            pushed.set_string_custom_property('tfjs', json.dumps(tfjs))
+            if refused:
+                pushed.set_int_custom_property('pushed', 0)
+                pushed.set_string_custom_property('not_pushed_reason', refused)
+                return
             card = model_card(
-                version, class_names, metrics, _int8_quantization(staging), model,
-                statistics, get(spec.EXAMPLES_KEY),
-                {SAVED_MODEL_DIR: storage.folder_bytes(storage.join(staging, SAVED_MODEL_DIR))},
-                load_result(get(spec.DATA_CHECK_KEY).uri))
+                version, class_names, metrics, _int8_quantization(extra(INT8_FILE)), model,
+                statistics, examples, sizes, load_result(get(spec.DATA_CHECK_KEY).uri))
+            card['formats']['tfjs'] = tfjs
             card['trained_model']['tflite_artifact_id'] = tflite_model.id
-            storage.write_text(storage.join(staging, MODEL_CARD_FILE), json.dumps(card, indent=2))
+            card['signatures'] = export.describe_signatures(staging)
+            storage.write_text(extra(MODEL_CARD_FILE), json.dumps(card, indent=2))
             files = storage.manifest(staging)
             fileio.rename(staging, final)
         finally:
@@ -175,8 +235,8 @@ class Executor(base_executor.BaseExecutor):
 
         # The artifact's own folder keeps the card and the manifest of what was pushed.
         storage.makedirs(pushed.uri)
-        fileio.copy(storage.join(final, MODEL_CARD_FILE), storage.join(pushed.uri, MODEL_CARD_FILE),
-                    overwrite=True)
+        fileio.copy(pushed_layout.extra(final, MODEL_CARD_FILE),
+                    storage.join(pushed.uri, MODEL_CARD_FILE), overwrite=True)
         storage.write_text(storage.join(pushed.uri, MANIFEST_FILE), json.dumps(files, indent=2))
         pushed.set_int_custom_property('pushed', 1)
         pushed.set_string_custom_property('pushed_destination', final)

@@ -71,7 +71,8 @@ class StatisticsExecutor(base_executor.BaseExecutor):
         storage.makedirs(output.uri)
         splits = []
         if version:
-            source = storage.join(serving_dir, version, pushed_layout.STATISTICS_DIR)
+            source = pushed_layout.extra(storage.join(serving_dir, version),
+                                          pushed_layout.STATISTICS_DIR)
             if fileio.exists(source):
                 storage.copy_tree(source, output.uri)
                 splits = sorted(name.rstrip('/')[len('Split-'):] for name in fileio.listdir(source)
@@ -90,9 +91,8 @@ class ModelExecutor(base_executor.BaseExecutor):
         output = artifact_utils.get_single_instance(output_dict[spec.BASELINE_MODEL_KEY])
         storage.makedirs(output.uri)
         if version:
-            storage.copy_tree(
-                storage.join(serving_dir, version, pushed_layout.SAVED_MODEL_DIR),
-                path_utils.serving_model_dir(output.uri))
+            pushed_layout.copy_saved_model(storage.join(serving_dir, version),
+                                           path_utils.serving_model_dir(output.uri))
         _record(output, serving_dir, version)
 
 

@@ -1,0 +1,53 @@
+"""Serve the page for a pushed version on localhost.
+
+    python -m mnist_tfx.web [VERSION_DIR] [--port 8000]
+
+VERSION_DIR is a pushed version (serving/<pipeline>/<version>) or a serving folder
+(serving/<pipeline>, the newest version is taken); default: outputs/serving/mnist.
+"""
+
+import argparse
+import os
+import sys
+
+DEFAULT = os.path.join('outputs', 'serving', 'mnist')
+
+
+def _version_dir(path: str) -> str:
+    from mnist_tfx.components import pushed_layout  # pylint: disable=g-import-not-at-top
+    if os.path.isfile(os.path.join(path, 'saved_model.pb')):
+        return path
+    newest = pushed_layout.versions(path) if os.path.isdir(path) else []
+    return os.path.join(path, newest[0]) if newest else path
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog='python -m mnist_tfx.web', description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('version_dir', nargs='?', default=DEFAULT)
+    parser.add_argument('--port', type=int, default=8000, help='0 picks a free port')
+    args = parser.parse_args(argv)
+    from mnist_tfx.components import pushed_layout  # pylint: disable=g-import-not-at-top
+    from mnist_tfx.web import server  # pylint: disable=g-import-not-at-top
+    version_dir = _version_dir(args.version_dir)
+    model = pushed_layout.extra(version_dir, os.path.join(pushed_layout.TFJS_DIR, 'model.json'))
+    try:
+        if not os.path.isfile(model):
+            raise server.SetupError(f'{model}: missing; is {args.version_dir} a pushed version '
+                                    'or serving folder? (run the pipeline first)')
+        server.check_setup()
+        web = server.Server(server.for_version(version_dir), port=args.port)
+    except (server.SetupError, OSError) as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 2
+    print(f'Serving version {os.path.basename(version_dir.rstrip("/"))} at {web.url} '
+          '(Ctrl-C to stop)', flush=True)
+    try:
+        web.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
