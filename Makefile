@@ -22,7 +22,19 @@ TFJS_VERSION := 4.22.0
 TFJS_INTEGRITY := sha512-0TrIrXs6/b7FLhLVNmfh8Sah6JgjBPH4mZ8JGb7NU6WW+cx00qK5BcAZxw7NCzxj6N8MRAIfHq+oNbPUNG5VAg==
 TFJS_BUNDLE := web/vendor/tf.min.js
 
-install: $(STAMP) $(TFJS_BUNDLE)
+# The TF.js converter's dependencies (JAX, TF Decision Forests) live apart from the main
+# environment; see requirements-tfjs.txt.
+TFJS_CONVERTER := $(VENV)/tfjs-converter
+TFJS_STAMP := $(TFJS_CONVERTER)/.installed
+
+install: $(STAMP) $(TFJS_STAMP) $(TFJS_BUNDLE)
+
+$(TFJS_STAMP): requirements-tfjs.txt $(STAMP)
+	@echo "Installing the TensorFlow.js converter into $(TFJS_CONVERTER)..."
+	@rm -rf $(TFJS_CONVERTER)
+	@$(VPY) -m pip install --quiet --disable-pip-version-check --no-deps --target $(TFJS_CONVERTER) \
+		-r requirements-tfjs.txt 2>&1 | { grep -v "$(PIP_NOISE)" || true; }
+	@touch $(TFJS_STAMP)
 
 $(TFJS_BUNDLE): Makefile
 	@command -v npm >/dev/null || { echo "npm is needed to fetch TensorFlow.js (apt-get install npm)"; exit 1; }
@@ -41,7 +53,7 @@ $(STAMP): requirements.txt setup.py
 	@echo "Installing the pinned stack into $(VENV) (a few minutes the first time)..."
 	@$(VPY) -m pip install --quiet --disable-pip-version-check --ignore-requires-python --no-deps \
 		-r requirements.txt 2>&1 | { grep -v "$(PIP_NOISE)" || true; }
-	@$(VPY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation --use-pep517 \
+	@$(VPY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation \
 		-e . 2>&1 | { grep -v "$(PIP_NOISE)" || true; }
 	@touch $(STAMP)
 

@@ -127,10 +127,10 @@ def test_pusher_does_not_copy_the_newest_version_again(tmp_path):
     import json
     from mnist_tfx.components.model_pusher import spec
     serving = tmp_path / 'serving'
-    (serving / '100').mkdir(parents=True)
+    (serving / '100' / 'assets.extra').mkdir(parents=True)
     model = standard_artifacts.Model()
     model.uri = str(tmp_path / 'trained')
-    (serving / '100' / 'model_card.json').write_text(json.dumps(
+    (serving / '100' / 'assets.extra' / 'model_card.json').write_text(json.dumps(
         {'version': '100', 'trained_model': {'uri': model.uri}}))
     tflite = TFLiteModel()
     tflite.uri = str(tmp_path / 'tflite')

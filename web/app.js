@@ -270,4 +270,5 @@ loadModel().catch((error) => {
   info.className = 'error';
   info.textContent = `The model could not be loaded: ${error.message}`;
   console.error(error);
+  document.body.dataset.ready = 'error';
 });

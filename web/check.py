@@ -15,13 +15,17 @@ from mnist_tfx.web import server
 
 def in_browser(tfjs_dir: str, model_card: Optional[str], pixels: np.ndarray,
                expected: Sequence[int], chromium: Optional[str] = None) -> Dict[str, Any]:
-    """{examples, agreement, latency_ms, backend, tfjs_version, errors} measured in Chromium."""
+    """{examples, agreement, latency_ms, backend, tfjs_version, errors} measured in Chromium;
+    only `errors` when the page could not load the model."""
     server.check_setup()
     site = server.Site(tfjs_dir, model_card, extra={
         'pixels.bin': np.asarray(pixels, dtype=np.uint8).tobytes(),
         'expected.json': json.dumps([int(c) for c in expected]).encode()})
-    with server.Server(site) as web, cdp.Chromium(chromium, timeout=300) as browser:
-        browser.open(web.url, ready='document.body.dataset.ready === "true"')
+    with server.Server(site) as web, cdp.Chromium(chromium, timeout=120) as browser:
+        browser.open(web.url, ready='document.body.dataset.ready')
+        if browser.evaluate('document.body.dataset.ready') != 'true':
+            return {'errors': [browser.evaluate('document.getElementById("model-info").textContent')]
+                    + browser.errors}
         result = browser.evaluate("mnist.check('check/pixels.bin', 'check/expected.json')")
         result['errors'] = list(browser.errors)
     return result

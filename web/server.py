@@ -45,7 +45,9 @@ class Site:
             return _read(os.path.join(WEB_DIR, path))
         if path == 'vendor/tf.min.js':
             return _read(TFJS_FILE)
-        if path == 'model_card.json' and self.model_card:
+        if path == 'model_card.json':
+            if not self.model_card:  # a model being checked before its card is written
+                return b'{}'
             return storage.read_bytes(self.model_card) if fileio.exists(self.model_card) else None
         folder, _, name = path.partition('/')
         if folder == 'model' and name and '/' not in name and not name.startswith('.'):

@@ -113,7 +113,7 @@ def tfjs_model(saved_model_dir: str, target: str, pixels, expected_classes
     Returns (what the model card says of it, why it must not be pushed or None). Without a
     Chromium on the machine the check is recorded as not run, and the model is pushed.
     """
-    from mnist_tfx.web import cdp, check, convert  # pylint: disable=g-import-not-at-top
+    from mnist_tfx.web import cdp, check, convert, server  # pylint: disable=g-import-not-at-top
     with tempfile.TemporaryDirectory() as local:
         size = convert.convert(saved_model_dir, local)
         entry = {'bytes': size, 'signature': export.IMAGES_SIGNATURE,
@@ -125,11 +125,12 @@ def tfjs_model(saved_model_dir: str, target: str, pixels, expected_classes
         else:
             try:
                 measured = check.in_browser(local, None, pixels, expected_classes, chromium)
-            except (cdp.BrowserError, OSError) as e:
+            except (cdp.BrowserError, server.SetupError, OSError) as e:
                 entry['browser_check'] = f'failed to run: {e}'
             else:
                 entry.update({key: measured[key] for key in (
-                    'agreement', 'examples', 'latency_ms', 'backend', 'tfjs_version')})
+                    'agreement', 'examples', 'latency_ms', 'backend', 'tfjs_version')
+                    if key in measured})
                 entry['browser_check'] = 'passed'
                 reason = None
                 if measured['errors']:
@@ -189,7 +190,8 @@ class Executor(base_executor.BaseExecutor):
                         storage.join(pushed.uri, MODEL_CARD_FILE), overwrite=True)
             pushed.set_int_custom_property('pushed', 1)
             pushed.set_int_custom_property('already_pushed', 1)
-            pushed.set_string_custom_property('tfjs', json.dumps(card['formats'].get('tfjs', {})))
+            pushed.set_string_custom_property('tfjs', json.dumps(
+                card.get('formats', {}).get('tfjs', {})))
             pushed.set_string_custom_property('pushed_destination', storage.join(base, newest))
             pushed.set_string_custom_property('pushed_version', newest)
             return
