@@ -303,6 +303,14 @@ def build_report(store, pipeline_name: str, run_id: str, metadata_label: str,
             out.append(f'<tr><td>TFLite {name}</td><td>{m["bytes"] / 1024:.0f} KB</td>'
                        f'<td>{m["accuracy"]:.4f}</td><td>{m["agreement"]:.2%}</td>'
                        f'<td>{m["latency_ms"]:.3f}</td></tr>')
+        if summary.tfjs and 'agreement' in summary.tfjs:
+            j = summary.tfjs
+            out.append(f'<tr><td>TF.js (in Chromium, {_esc(j["backend"])})</td>'
+                       f'<td>{j["bytes"] / 1024:.0f} KB</td><td>—</td>'
+                       f'<td>{j["agreement"]:.2%}</td><td>{j["latency_ms"]:.3f}</td></tr>')
+        elif summary.tfjs:
+            out.append(f'<tr><td>TF.js</td><td>{summary.tfjs["bytes"] / 1024:.0f} KB</td>'
+                       f'<td colspan="3">{_esc(summary.tfjs.get("browser_check", ""))}</td></tr>')
         out.append('</table><p>TFLite check: ' + (
             '<span class="ok">passed</span>' if t['blessed']
             else '<span class="bad">failed: ' + _esc('; '.join(t['reasons'])) + '</span>') + '</p>')
