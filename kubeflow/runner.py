@@ -23,6 +23,11 @@ SCHEMA_RELPATH = os.path.join('schema', 'schema.pbtxt')
 # The Beam-heavy components, which `--cpu`/`--memory` size.
 BEAM_COMPONENTS = (nodes.EXAMPLE_GEN, nodes.STATISTICS_GEN, nodes.TRANSFORM, nodes.EVALUATOR)
 DEFAULT_GPU_RESOURCE = 'nvidia.com/gpu'
+# The Trainer's requests. Its in-memory path holds a transformed split (up to 1 GiB) plus
+# copies: the whole local run at 70,000 images (Fashion-MNIST, every component in one process)
+# peaked at 2,056 MB RSS (docs/performance.md), an upper bound of the Trainer alone.
+DEFAULT_TRAINER_CPU = '2'
+DEFAULT_TRAINER_MEMORY = '3Gi'
 DEFAULT_OUTPUT = 'pipeline.yaml'
 # Every task's command: TFX's Kubeflow v2 executor behind a thin wrapper (entrypoint.py).
 CONTAINER_COMMAND = ('python', '-m', 'mnist_tfx.kubeflow.entrypoint')
@@ -39,6 +44,8 @@ class ClusterConfig:
     gpu_resource: str = DEFAULT_GPU_RESOURCE
     cpu: Optional[str] = None  # e.g. '2' or '500m', for BEAM_COMPONENTS
     memory: Optional[str] = None  # e.g. '8G'
+    trainer_cpu: str = DEFAULT_TRAINER_CPU
+    trainer_memory: str = DEFAULT_TRAINER_MEMORY
 
 
 PARAMETER_HELP = {
@@ -76,26 +83,32 @@ def _quantity(text: str) -> float:
 
 
 def platform_configs(cluster: ClusterConfig) -> Dict[str, Any]:
-    """Resource requests per node id: GPUs on the Trainer, CPU/memory on the Beam components."""
+    """Resource requests per node id: CPU, memory and GPUs on the Trainer, CPU/memory on the
+    Beam components."""
     from kfp.pipeline_spec import pipeline_spec_pb2  # pylint: disable=g-import-not-at-top
     resource_spec = pipeline_spec_pb2.PipelineDeploymentConfig.PipelineContainerSpec.ResourceSpec
-    configs = {}
-    if cluster.gpus:
+
+    def requests(cpu: Optional[str], memory: Optional[str]):
         # Both the string fields that current KFP backends read and the numeric ones TFX's
         # compiler checks and older backends read.
-        configs[nodes.TRAINER] = resource_spec(accelerator=resource_spec.AcceleratorConfig(
+        request = resource_spec()
+        if cpu:
+            request.resource_cpu_request = cpu
+            request.cpu_request = _quantity(cpu)
+        if memory:
+            request.resource_memory_request = memory
+            request.memory_request = _quantity(memory) / 1e9
+        return request
+
+    trainer = requests(cluster.trainer_cpu, cluster.trainer_memory)
+    if cluster.gpus:
+        trainer.accelerator.CopyFrom(resource_spec.AcceleratorConfig(
             type=cluster.gpu_resource, count=cluster.gpus,
             resource_type=cluster.gpu_resource, resource_count=str(cluster.gpus)))
+    configs = {nodes.TRAINER: trainer}
     if cluster.cpu or cluster.memory:
-        request = resource_spec()
-        if cluster.cpu:
-            request.resource_cpu_request = cluster.cpu
-            request.cpu_request = _quantity(cluster.cpu)
-        if cluster.memory:
-            request.resource_memory_request = cluster.memory
-            request.memory_request = _quantity(cluster.memory) / 1e9
         for node in BEAM_COMPONENTS:
-            configs[node] = request
+            configs[node] = requests(cluster.cpu, cluster.memory)
     return configs
 
 
@@ -177,7 +190,9 @@ def add_cluster_arguments(parser: argparse.ArgumentParser) -> None:
                    help='where the Pusher puts model versions (default: '
                    '<pipeline-root>/serving/<pipeline-name>)')
     k.add_argument('--gpus', type=int, default=0, metavar='N',
-                   help='GPUs for the Trainer; MirroredStrategy uses all of them (default 0)')
+                   help='GPUs for the Trainer, which then fails unless it sees them; '
+                   'MirroredStrategy uses all of them. Needs the GPU image (docker build '
+                   '--build-arg VARIANT=gpu) (default 0)')
     k.add_argument('--gpu-resource', default=DEFAULT_GPU_RESOURCE,
                    help='the Kubernetes resource name of a GPU (default %(default)s)')
     k.add_argument('--cpu', default=None,
@@ -185,6 +200,11 @@ def add_cluster_arguments(parser: argparse.ArgumentParser) -> None:
                    'Transform, Evaluator), a Kubernetes quantity: 2, 500m')
     k.add_argument('--memory', default=None,
                    help='memory request of the Beam components, e.g. 8G or 4Gi')
+    k.add_argument('--trainer-cpu', default=DEFAULT_TRAINER_CPU,
+                   help='CPU request of the Trainer (default %(default)s)')
+    k.add_argument('--trainer-memory', default=DEFAULT_TRAINER_MEMORY,
+                   help='memory request of the Trainer (default %(default)s: the peak at 70,000 '
+                   'images with headroom)')
     k.add_argument('--project-dir', default=IMAGE_PROJECT_DIR,
                    help='where the image holds this project (default %(default)s)')
 
@@ -192,14 +212,16 @@ def add_cluster_arguments(parser: argparse.ArgumentParser) -> None:
 def cluster_from_args(args: argparse.Namespace) -> ClusterConfig:
     if args.gpus < 0:
         raise ValueError(f'--gpus must be 0 or more, not {args.gpus}')
-    for name in ('cpu', 'memory'):
+    for name in ('cpu', 'memory', 'trainer_cpu', 'trainer_memory'):
         value = getattr(args, name)
         if value is not None:
             try:
                 _quantity(value)
             except ValueError:
-                raise ValueError(f'--{name} {value!r} is not a Kubernetes quantity') from None
+                raise ValueError(f'--{name.replace("_", "-")} {value!r} is not a Kubernetes '
+                                 'quantity') from None
     return ClusterConfig(image=args.image, pipeline_root=args.pipeline_root,
                          serving_dir=args.serving_dir, project_dir=args.project_dir,
                          gpus=args.gpus, gpu_resource=args.gpu_resource, cpu=args.cpu,
-                         memory=args.memory)
+                         memory=args.memory, trainer_cpu=args.trainer_cpu,
+                         trainer_memory=args.trainer_memory)

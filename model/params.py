@@ -13,10 +13,15 @@ class TrainingParams:
     batch_size: int = 64  # per replica: the global batch is this times the replica count
     learning_rate: float = 1e-3
     mixed_precision: Optional[str] = None  # None or 'mixed_float16'
+    # GPUs the Trainer must see (it fails with one line when fewer are visible); 0: it trains
+    # on whatever MirroredStrategy finds, the CPU included. Kubeflow's --gpus sets it.
+    gpus: int = 0
 
     def __post_init__(self):
         if self.epochs < 1 or self.batch_size < 1 or not self.learning_rate > 0:
             raise ValueError(f'epochs and batch_size must be >= 1 and learning_rate > 0: {self}')
+        if self.gpus < 0:
+            raise ValueError(f'gpus must be 0 or more, not {self.gpus}')
         if self.mixed_precision not in (None, *MIXED_PRECISION_POLICIES):
             raise ValueError(f'mixed_precision must be one of {MIXED_PRECISION_POLICIES} or '
                              f'unset, not {self.mixed_precision!r}')

@@ -125,6 +125,22 @@ def _old_objects_frozen():
         gc.unfreeze()
 
 
+class GpuError(RuntimeError):
+    """GPUs were requested and TensorFlow does not see them; the message says what it sees."""
+
+
+def require_gpus(count: int) -> None:
+    """Fails unless TensorFlow sees at least `count` GPUs (0: no requirement)."""
+    if not count:
+        return
+    visible = tf.config.list_physical_devices('GPU')
+    if len(visible) < count:
+        raise GpuError(
+            f'{count} GPU(s) requested (--gpus), TensorFlow sees {len(visible)} (built with '
+            f'CUDA: {tf.test.is_built_with_cuda()}); use the GPU image (VARIANT=gpu) on a node '
+            'with the NVIDIA driver, or run without --gpus to train on the CPU')
+
+
 def train_model(params: TrainingParams,
                 make_dataset: Callable[[str, int], tf.data.Dataset],
                 log_dir: Optional[str] = None,
@@ -137,11 +153,13 @@ def train_model(params: TrainingParams,
       log_dir: where TensorBoard logs go (loss and accuracy per epoch), or None for none.
       strategy: defaults to MirroredStrategy() over every visible GPU (or the CPU if none).
     """
+    require_gpus(params.gpus)
     strategy = strategy or tf.distribute.MirroredStrategy()
     timer = FitTimer()
     global_batch = params.batch_size * strategy.num_replicas_in_sync
-    logging.info('Training on %d replica(s), global batch %d', strategy.num_replicas_in_sync,
-                 global_batch)
+    devices = list(strategy.extended.worker_devices)
+    logging.info('MirroredStrategy: %d replica(s) on %s; global batch %d',
+                 strategy.num_replicas_in_sync, ', '.join(devices), global_batch)
     previous_policy = keras.mixed_precision.global_policy()
     if params.mixed_precision:
         keras.mixed_precision.set_global_policy(params.mixed_precision)
@@ -162,7 +180,8 @@ def train_model(params: TrainingParams,
         with tf.io.gfile.GFile(os.path.join(log_dir, FIT_TIMING_FILE), 'w') as f:
             f.write(json.dumps({'fit_seconds': timer.seconds, 'epochs': timer.epochs,
                                 'global_batch_size': global_batch,
-                                'replicas': strategy.num_replicas_in_sync}))
+                                'replicas': strategy.num_replicas_in_sync,
+                                'devices': devices}))
     return model
 
 

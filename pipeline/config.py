@@ -32,6 +32,7 @@ class RunConfig:
     batch_size: int = TrainingParams.batch_size
     learning_rate: float = TrainingParams.learning_rate
     mixed_precision: Optional[str] = TrainingParams.mixed_precision
+    gpus: int = TrainingParams.gpus
     accuracy_threshold: float = 0.8
     max_accuracy_drop: float = 0.0
     min_tflite_agreement: float = 0.999
@@ -53,7 +54,7 @@ class RunConfig:
     def training(self) -> TrainingParams:
         return TrainingParams(epochs=self.epochs, batch_size=self.batch_size,
                               learning_rate=self.learning_rate,
-                              mixed_precision=self.mixed_precision)
+                              mixed_precision=self.mixed_precision, gpus=self.gpus)
 
     @property
     def root(self) -> str:

@@ -35,6 +35,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'expected a whole number, got {text!r}') from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f'must be 0 or more, got {value}')
+    return value
+
+
 def _positive_float(text: str) -> float:
     value = float(text)
     if not value > 0:
@@ -66,6 +76,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Adds every RunConfig option to a parser."""
     add_model_arguments(parser)
     add_output_arguments(parser)
+    hardware = parser.add_argument_group('hardware')
+    hardware.add_argument('--gpus', type=_non_negative_int, default=_DEFAULTS.gpus, metavar='N',
+                          help='the Trainer fails unless TensorFlow sees at least N GPUs '
+                          '(default 0: train on what is there, the CPU included)')
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:

@@ -68,6 +68,20 @@ def _server_answers(metadata, target: str) -> bool:
         return False
 
 
+def _check_gpus(count: int) -> str:
+    """Why the Trainer could not have the GPUs asked for; '' when it can (the Trainer checks
+    again where it runs, which on Kubeflow is another machine)."""
+    import warnings  # pylint: disable=g-import-not-at-top
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')  # import-time notices of TensorFlow's dependencies
+        from mnist_tfx.model import trainer  # pylint: disable=g-import-not-at-top
+    try:
+        trainer.require_gpus(count)
+    except trainer.GpuError as e:
+        return str(e)
+    return ''
+
+
 def _check_output_root(config: RunConfig) -> str:
     """Why the output root (or the SQLite file's folder) cannot be written; '' when it can."""
     folders = [config.root]
@@ -110,13 +124,15 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def run(config: RunConfig, verbose: bool = False, stream=sys.stdout) -> int:
     """Runs the pipeline for a config; returns the process exit code."""
+    if not verbose:
+        _quiet_logging()
     try:
         source = sources.detect_source(config.data or sources.default_data_path())
         counts = sources.check_source(source)
     except sources.DataError as e:
         print(f'error: {e}', file=sys.stderr)
         return 2
-    problem = _check_output_root(config)
+    problem = (_check_gpus(config.gpus) if config.gpus else '') or _check_output_root(config)
     if problem:
         print(f'error: {problem}', file=sys.stderr)
         return 2
@@ -124,8 +140,6 @@ def run(config: RunConfig, verbose: bool = False, stream=sys.stdout) -> int:
           + ', '.join(f'{split} {n:,} images' for split, n in counts.items()) + ')',
           file=stream)
 
-    if not verbose:
-        _quiet_logging()
     # Heavy imports (TensorFlow, TFX, Beam) only once the options and data are known good.
     from absl import logging as absl_logging  # pylint: disable=g-import-not-at-top
     from ml_metadata import errors as mlmd_errors  # pylint: disable=g-import-not-at-top

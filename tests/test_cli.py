@@ -78,6 +78,12 @@ def test_empty_data_set(tmp_path):
     assert 'train-images-idx3-ubyte' in message and 'contains no images' in message
 
 
+def test_gpus_that_are_not_there(tmp_path):
+    # No GPU here: the run stops before anything is made, as the Trainer would on a pod.
+    message = _bad(tmp_path, '--gpus', '1')
+    assert message.startswith('error: 1 GPU(s) requested (--gpus), TensorFlow sees 0 ')
+
+
 def test_bad_option_value(tmp_path):
     result = run_cli('--accuracy-threshold', '1.5', '--output-root', str(tmp_path / 'o'))
     assert result.returncode == 2 and '1.5 is not between 0 and 1' in result.stderr

@@ -101,8 +101,13 @@ def test_spec_loads_with_kfp_and_matches_local_dag(golden_compile):
     for container in containers.values():
         assert container['image'] == 'ghcr.io/example/mnist-tfx:golden'
         assert container['command'] == ENTRYPOINT
-    trainer = containers['Trainer_executor']['resources']['accelerator']
-    assert (trainer['resourceType'], trainer['resourceCount']) == ('nvidia.com/gpu', '1')
+    trainer = containers['Trainer_executor']['resources']
+    assert (trainer['accelerator']['resourceType'], trainer['accelerator']['resourceCount']) == (
+        'nvidia.com/gpu', '1')
+    # The Trainer's own requests (defaults), and the GPUs it must then see (custom_config).
+    assert (trainer['resourceCpuRequest'], trainer['resourceMemoryRequest']) == ('2', '3Gi')
+    trainer_config = tasks['Trainer']['inputs']['parameters']['custom_config']
+    assert json.loads(trainer_config['runtimeValue']['constant'])['gpus'] == 1
     for beam_node in ('MnistExampleGen', 'StatisticsGen', 'Transform', 'Evaluator'):
         resources = containers[f'{beam_node}_executor']['resources']
         assert (resources['resourceCpuRequest'], resources['resourceMemoryRequest']) == ('2', '4G')
@@ -137,7 +142,9 @@ def test_dockerfile_matches_the_runner_and_the_pins():
 
 def test_compile_rejects_bad_options(tmp_path):
     for bad, message in ((['--gpus', '-1'], '--gpus must be 0 or more, not -1'),
-                         (['--cpu', 'two'], "--cpu 'two' is not a Kubernetes quantity")):
+                         (['--cpu', 'two'], "--cpu 'two' is not a Kubernetes quantity"),
+                         (['--trainer-memory', 'lots'],
+                          "--trainer-memory 'lots' is not a Kubernetes quantity")):
         process = subprocess.run([sys.executable, COMPILE, '--image', 'x', '--pipeline-root',
                                   'gs://b', *bad], capture_output=True, text=True, timeout=120)
         assert process.returncode == 2

@@ -5,8 +5,13 @@ fresh interpreter that reports what it saw as JSON.
 """
 
 import json
+import os
 import subprocess
 import sys
+
+import pytest
+
+from conftest import REPO
 
 SCRIPT = r'''
 import json
@@ -36,7 +41,25 @@ mirrored = model.layers[0].kernel.value
 copies = [v.numpy() for v in mirrored.values]
 devices = [v.device for v in mirrored.values]
 history = model.history.history
+
+# Saved the way model/export.py saves it, the model must serve in a TF1-style session as TF
+# Serving runs it (variables restored by the saver's op): MirroredVariables included.
+import os, sys, tempfile
+sys.path.insert(0, os.path.join(os.environ['REPO'], 'tests'))
+import tf_serving
+module = tf.Module()
+module.model = model
+module.model_variables = [variable.value for variable in model.variables]
+@tf.function(input_signature=[tf.TensorSpec([None, 28, 28, 1], tf.float32, name='images')])
+def serve(x):
+    return {'probabilities': module.model(x, training=False)}
+export_dir = os.path.join(tempfile.mkdtemp(), '1')
+tf.saved_model.save(module, export_dir, signatures={'serving_default': serve.get_concrete_function()})
+session, signatures = tf_serving._load_bundle(export_dir)
+served = session.run(signatures['serving_default'].outputs['probabilities'].name,
+                     {signatures['serving_default'].inputs['images'].name: images[:8]})
 print(json.dumps({
+    'served_equal': bool(np.allclose(served, model(images[:8]).numpy(), atol=1e-5)),
     'replicas': strategy.num_replicas_in_sync,
     'kind': type(mirrored).__name__,
     'requested': requested,
@@ -50,7 +73,7 @@ print(json.dumps({
 
 def test_two_replica_training():
     result = subprocess.run([sys.executable, '-c', SCRIPT], capture_output=True, text=True,
-                            timeout=600)
+                            timeout=600, env=dict(os.environ, REPO=REPO))
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report['replicas'] == 2
@@ -63,3 +86,13 @@ def test_two_replica_training():
     assert any('CPU:1' in d for d in report['devices'])
     assert report['copies_equal']
     assert report['loss'][1] < report['loss'][0]
+    assert report['served_equal']
+
+
+def test_requested_gpus_that_are_not_there_fail_in_one_line():
+    from mnist_tfx.model.params import TrainingParams
+    from mnist_tfx.model.trainer import GpuError, train_model
+    with pytest.raises(GpuError, match=r'^1 GPU\(s\) requested \(--gpus\), TensorFlow sees 0 '):
+        train_model(TrainingParams(gpus=1), make_dataset=None)
+    with pytest.raises(ValueError, match='gpus must be 0 or more'):
+        TrainingParams(gpus=-1)

@@ -30,6 +30,15 @@ def test_options_reach_the_config(tmp_path):
     assert config.class_names == tuple('abcdefghij') and not config.enable_cache
 
 
+def test_gpus_reach_the_trainer_and_must_be_whole(tmp_path, capsys):
+    config = _config(['--gpus', '2'], tmp_path)
+    assert config.gpus == 2 and config.training.gpus == 2
+    assert config.training.to_custom_config()['gpus'] == 2
+    with pytest.raises(SystemExit):
+        _config(['--gpus', '-1'], tmp_path)
+    assert 'must be 0 or more, got -1' in capsys.readouterr().err
+
+
 def test_schema_copy_is_named_by_content(tmp_path):
     config = RunConfig(output_root=str(tmp_path))
     first = options.curated_schema_file(config)
