@@ -97,10 +97,17 @@ class Chromium:
 
     def send(self, method: str, **params) -> Dict[str, Any]:
         """Sends one command and returns its result; events seen meanwhile are recorded."""
+        import websocket  # pylint: disable=g-import-not-at-top
         ident = next(self._ids)
-        self._socket.send(json.dumps({'id': ident, 'method': method, 'params': params}))
+        try:
+            self._socket.send(json.dumps({'id': ident, 'method': method, 'params': params}))
+        except websocket.WebSocketException as e:
+            raise BrowserError(f'{method}: Chromium went away ({e})') from e
         while True:
-            message = json.loads(self._socket.recv())
+            try:
+                message = json.loads(self._socket.recv())
+            except websocket.WebSocketException as e:  # a timeout, or Chromium gone
+                raise BrowserError(f'{method}: no answer from Chromium ({e})') from e
             if message.get('id') == ident:
                 if 'error' in message:
                     raise BrowserError(f'{method}: {message["error"].get("message")}')
