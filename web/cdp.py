@@ -49,15 +49,17 @@ class Chromium:
             [self.binary, *_FLAGS, f'--user-data-dir={self._profile}',
              f'--window-size={width},{height}', 'about:blank'],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        connected = False
         try:
             port = self._port()
             with urllib.request.urlopen(f'http://127.0.0.1:{port}/json/list', timeout=10) as r:
                 page = next(t for t in json.load(r) if t['type'] == 'page')
             self._socket = websocket.create_connection(
                 page['webSocketDebuggerUrl'], timeout=timeout, suppress_origin=True)
-        except Exception:
-            self.close()
-            raise
+            connected = True
+        finally:
+            if not connected:  # whatever failed propagates; the browser must not outlive it
+                self.close()
         self._ids = itertools.count(1)
         for domain in ('Page', 'Runtime', 'Log'):
             self.send(f'{domain}.enable')
