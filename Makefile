@@ -27,7 +27,19 @@ TFJS_BUNDLE := web/vendor/tf.min.js
 TFJS_CONVERTER := $(VENV)/tfjs-converter
 TFJS_STAMP := $(TFJS_CONVERTER)/.installed
 
-install: $(STAMP) $(TFJS_STAMP) $(TFJS_BUNDLE)
+# The S3-protocol server the tests run (moto's server mode), in its own environment.
+S3_SERVER := $(VENV)/s3-server
+S3_SERVER_STAMP := $(S3_SERVER)/.installed
+
+install: $(STAMP) $(TFJS_STAMP) $(TFJS_BUNDLE) $(S3_SERVER_STAMP)
+
+$(S3_SERVER_STAMP): requirements-s3-server.txt $(STAMP)
+	@echo "Installing the S3 test server (moto) into $(S3_SERVER)..."
+	@rm -rf $(S3_SERVER)
+	@$(PYTHON) -m venv $(S3_SERVER)
+	@$(S3_SERVER)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps \
+		-r requirements-s3-server.txt 2>&1 | { grep -v "$(PIP_NOISE)" || true; }
+	@touch $(S3_SERVER_STAMP)
 
 $(TFJS_STAMP): requirements-tfjs.txt $(STAMP)
 	@echo "Installing the TensorFlow.js converter into $(TFJS_CONVERTER)..."

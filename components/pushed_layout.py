@@ -23,13 +23,15 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from tfx.dsl.io import fileio
 
+from mnist_tfx.components import object_store
 from mnist_tfx.components import storage
 
 # TF Serving's names (tensorflow/cc/saved_model/constants.h, saved_model_warmup_util.h).
 EXTRA_DIR = 'assets.extra'
 WARMUP_FILE = 'tf_serving_warmup_requests'
 # The SavedModel's own entries in a version folder (what a copy of the model takes).
-SAVED_MODEL_PARTS = ('saved_model.pb', 'variables', 'assets', 'fingerprint.pb')
+SAVED_MODEL_FILE = 'saved_model.pb'
+SAVED_MODEL_PARTS = (SAVED_MODEL_FILE, 'variables', 'assets', 'fingerprint.pb')
 LABELS_FILE = 'labels.txt'
 MODEL_CARD_FILE = 'model_card.json'
 TFJS_DIR = 'tfjs'
@@ -54,11 +56,38 @@ def copy_saved_model(version_dir: str, target: str) -> None:
 
 
 def versions(serving_dir: str) -> List[str]:
-    """Version folder names under a serving directory, newest (highest) first."""
+    """Finished version folder names under a serving directory, newest (highest) first."""
     if not fileio.exists(serving_dir):
         return []
     names = [name.rstrip('/') for name in fileio.listdir(serving_dir)]
-    return sorted((n for n in names if n.isdigit()), key=int, reverse=True)
+    return sorted((n for n in names if n.isdigit() and fileio.exists(
+        storage.join(serving_dir, n, SAVED_MODEL_FILE))), key=int, reverse=True)
+
+
+def publish(staging: str, final: str) -> None:
+    """Moves a version assembled under a hidden name to its number, never showing it half-made.
+
+    On a local disk that is one rename, atomic. On object storage there is no rename: each
+    object is copied, and a reader listing the bucket meanwhile sees some of them. So every file
+    is copied but `saved_model.pb`, which goes last: a version folder without it is unfinished.
+    `versions` skips such a folder; TF Serving's loader fails on it and retries (its
+    `max_num_load_retries`), by which time the copy is done. A push that dies mid-copy leaves a
+    folder without `saved_model.pb`, which stays unfinished, and the next push takes a higher
+    number.
+    """
+    if not object_store.is_remote(final):
+        fileio.rename(staging, final)
+        return
+    last = None
+    for path, relative in storage.files(staging):
+        if relative == SAVED_MODEL_FILE:
+            last = path
+            continue
+        fileio.copy(path, storage.join(final, relative), overwrite=True)
+    if last is None:
+        raise ValueError(f'{staging}: no {SAVED_MODEL_FILE} to publish')
+    fileio.copy(last, storage.join(final, SAVED_MODEL_FILE), overwrite=True)
+    storage.remove_tree(staging)
 
 
 def read_card(version_dir: str) -> Optional[Dict[str, Any]]:

@@ -11,15 +11,19 @@ from typing import Dict, Iterator, Tuple
 
 from tfx.dsl.io import fileio
 
-
-def join(*parts: str) -> str:
-    """Joins path parts with '/', which every filesystem here accepts (os.path would not
-    keep a URI's scheme on every platform)."""
-    return '/'.join([parts[0].rstrip('/')] + [p.strip('/') for p in parts[1:]])
+from mnist_tfx.components.object_store import join  # noqa: F401  (re-exported)
 
 
 def makedirs(path: str) -> None:
     fileio.makedirs(path)
+
+
+def exists(path: str) -> bool:
+    return fileio.exists(path)
+
+
+def rename(source: str, target: str) -> None:
+    fileio.rename(source, target, overwrite=True)
 
 
 def read_bytes(path: str) -> bytes:

@@ -3,7 +3,9 @@
 Runners turn command-line options into a `RunConfig` (see options.py) and never edit code;
 `create_pipeline` gets its arguments from `options.pipeline_kwargs(config)`.
 
-Where things land, under `output_root` (default `./outputs`, relative to the working directory):
+Where things land, under `output_root` (default `./outputs`, relative to the working directory;
+or object storage, s3://bucket/prefix or gs://bucket/prefix, where ML Metadata cannot live: it
+is then the local SQLite file or MySQL database that --metadata names):
   <output_root>/tfx/<pipeline_name>/          artifacts of every component, one folder each
   <output_root>/metadata/<pipeline_name>.sqlite  ML Metadata (SQLite, unless --metadata names a
                                                  MySQL database)
@@ -12,9 +14,9 @@ Where things land, under `output_root` (default `./outputs`, relative to the wor
 """
 
 import dataclasses
-import os
 from typing import Optional, Tuple
 
+from mnist_tfx.components import object_store
 from mnist_tfx.components.anomalies_gate import thresholds
 from mnist_tfx.model.params import TrainingParams
 
@@ -58,15 +60,31 @@ class RunConfig:
 
     @property
     def root(self) -> str:
-        return os.path.abspath(self.output_root)
+        """The output root: an absolute local path, or the object-store URI as given."""
+        return object_store.absolute(self.output_root)
+
+    @property
+    def remote(self) -> bool:
+        return object_store.is_remote(self.output_root)
 
     @property
     def pipeline_root(self) -> str:
-        return os.path.join(self.root, 'tfx', self.pipeline_name)
+        return object_store.join(self.root, 'tfx', self.pipeline_name)
 
     @property
     def metadata_path(self) -> str:
-        return os.path.join(self.root, 'metadata', f'{self.pipeline_name}.sqlite')
+        return object_store.join(self.root, 'metadata', f'{self.pipeline_name}.sqlite')
+
+    def metadata_problem(self) -> str:
+        """Why ML Metadata has no place ('' when it has): SQLite needs a local file."""
+        if self.remote and not self.metadata:
+            return (f'{self.output_root}: ML Metadata cannot live in object storage; add '
+                    f'--metadata FILE.sqlite (a local file) or --metadata mysql://...')
+        if self.metadata and object_store.is_remote(self.metadata) and not \
+                self.metadata.startswith('mysql://'):
+            return (f'{self.metadata}: ML Metadata cannot live in object storage; use a '
+                    f'local SQLite file or mysql://...')
+        return ''
 
     @property
     def metadata_target(self) -> str:
@@ -75,8 +93,8 @@ class RunConfig:
 
     @property
     def reports_dir(self) -> str:
-        return os.path.join(self.root, 'reports', self.pipeline_name)
+        return object_store.join(self.root, 'reports', self.pipeline_name)
 
     @property
     def serving_dir(self) -> str:
-        return os.path.join(self.root, 'serving', self.pipeline_name)
+        return object_store.join(self.root, 'serving', self.pipeline_name)

@@ -9,10 +9,10 @@ import argparse
 import hashlib
 import os
 import re
-import shutil
 from typing import Any, Dict, List, Optional
 
 from mnist_tfx import schema
+from mnist_tfx.components import object_store
 from mnist_tfx.components.mnist_example_gen import sources
 from mnist_tfx.model.features import NUM_CLASSES
 from mnist_tfx.model.params import MIXED_PRECISION_POLICIES
@@ -174,15 +174,18 @@ def curated_schema_file(config: RunConfig, source_file: str = schema.SCHEMA_FILE
     same path would be served from the cache. A content-addressed path makes an edit a new
     input, and records which schema a run used even after the file changes.
     """
+    from mnist_tfx.components import storage  # pylint: disable=g-import-not-at-top
     with open(source_file, 'rb') as f:
         content = f.read()
     digest = hashlib.sha256(content).hexdigest()[:16]
-    target_dir = os.path.join(config.pipeline_root, 'curated_schema', digest)
-    target = os.path.join(target_dir, os.path.basename(source_file))
-    if not os.path.exists(target):
-        os.makedirs(target_dir, exist_ok=True)
-        shutil.copyfile(source_file, target + '.tmp')
-        os.replace(target + '.tmp', target)
+    target_dir = storage.join(config.pipeline_root, 'curated_schema', digest)
+    target = storage.join(target_dir, os.path.basename(source_file))
+    if not storage.exists(target):
+        storage.makedirs(target_dir)
+        # Written aside and renamed: a file at `target` is always whole (on object storage,
+        # where a rename copies, the object appears in one piece in any case).
+        storage.write_bytes(target + '.tmp', content)
+        storage.rename(target + '.tmp', target)
     return target
 
 
@@ -217,13 +220,14 @@ def beam_pipeline_args(config: RunConfig, image_count: Optional[int] = None,
     worker processes). Beyond that, one worker process per core, which also keeps a data set
     that outgrows one process's memory from failing.
     """
+    store = object_store.beam_args(config.root)
     if config.beam_pipeline_args:
-        return list(config.beam_pipeline_args)
+        return list(config.beam_pipeline_args) + store
     cores = os.cpu_count() or 1
     budget = (memory_bytes or _physical_memory()) // 4
     if image_count is not None and image_count * BYTES_PER_IMAGE > budget and cores > 1:
-        return ['--direct_running_mode=multi_processing', f'--direct_num_workers={cores}']
-    return ['--direct_running_mode=in_memory', '--direct_num_workers=1']
+        return ['--direct_running_mode=multi_processing', f'--direct_num_workers={cores}'] + store
+    return ['--direct_running_mode=in_memory', '--direct_num_workers=1'] + store
 
 
 def pipeline_kwargs(config: RunConfig, source: Optional[sources.Source],

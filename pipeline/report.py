@@ -12,12 +12,13 @@ import collections
 import datetime
 import html
 import io
-import os
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 from tfx.utils import path_utils
 
+from mnist_tfx.components import object_store
+from mnist_tfx.components import storage
 from mnist_tfx.components.storage import folder_bytes
 from mnist_tfx.model import features
 from mnist_tfx.pipeline import metadata
@@ -96,12 +97,13 @@ def _training_curves(log_dir: Optional[str]) -> Dict[str, Dict[str, List[float]]
     if not log_dir:
         return curves
     for part in ('train', 'validation'):
-        folder = os.path.join(log_dir, part)
-        if not os.path.isdir(folder):
+        # glob rather than isdir/listdir: on S3 a folder is only a prefix of object names
+        event_files = sorted(tf.io.gfile.glob(storage.join(log_dir, part, '*')))
+        if not event_files:
             continue
         points: Dict[str, Dict[int, float]] = collections.defaultdict(dict)
-        for name in sorted(os.listdir(folder)):
-            for event in tf.compat.v1.train.summary_iterator(os.path.join(folder, name)):
+        for event_file in event_files:
+            for event in tf.compat.v1.train.summary_iterator(event_file):
                 for value in event.summary.value:
                     if value.tag in ('epoch_loss', 'epoch_accuracy'):
                         number = (float(tf.make_ndarray(value.tensor)) if value.HasField('tensor')
@@ -327,11 +329,10 @@ def build_report(store, pipeline_name: str, run_id: str, metadata_label: str,
 
 def write_report(store, pipeline_name: str, run_id: str, path: str, metadata_label: str,
                  summary: Optional[summary_lib.RunSummary] = None) -> str:
-    """Writes the report (atomically) and returns its absolute path."""
-    path = os.path.abspath(path)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
+    """Writes the report (whole or not at all) and returns its absolute path or URI."""
+    path = object_store.absolute(path)
+    storage.makedirs(path.rsplit('/', 1)[0])
     content = build_report(store, pipeline_name, run_id, metadata_label, summary)
-    with open(path + '.partial', 'w', encoding='utf-8') as f:
-        f.write(content)
-    os.replace(path + '.partial', path)
+    storage.write_text(path + '.partial', content)
+    storage.rename(path + '.partial', path)
     return path

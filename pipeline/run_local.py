@@ -23,6 +23,7 @@ if __name__ == '__main__':
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or '.') != _here]
 
 try:
+    from mnist_tfx.components import object_store  # noqa: E402
     from mnist_tfx.components.mnist_example_gen import sources  # noqa: E402
     from mnist_tfx.pipeline import options  # noqa: E402
     from mnist_tfx.pipeline.config import RunConfig  # noqa: E402
@@ -83,8 +84,24 @@ def _check_gpus(count: int) -> str:
 
 
 def _check_output_root(config: RunConfig) -> str:
-    """Why the output root (or the SQLite file's folder) cannot be written; '' when it can."""
-    folders = [config.root]
+    """Why the output root (or the SQLite file's folder) cannot be written; '' when it can.
+
+    An object store is checked before anything local is made, and only for as long as
+    object_store.PROBE_TIMEOUT_SECONDS."""
+    problem = config.metadata_problem()
+    if problem:
+        return problem
+    folders = []
+    if config.remote:
+        try:
+            object_store.use(config.root)
+        except object_store.StoreError as e:
+            return str(e)
+        problem = object_store.probe(config.root)
+        if problem:
+            return problem
+    else:
+        folders.append(config.root)
     if not config.metadata_target.startswith('mysql://'):
         folders.append(os.path.dirname(os.path.abspath(config.metadata_target)))
     for folder in folders:
@@ -222,7 +239,8 @@ def run(config: RunConfig, verbose: bool = False, stream=sys.stdout) -> int:
         print('\n' + summary.format_summary(run_summary, config.accuracy_threshold), file=stream)
         report_path = report.write_report(
             store, config.pipeline_name, run_summary.run_id,
-            os.path.join(config.reports_dir, f'{run_summary.run_id.replace(":", "-")}.html'),
+            object_store.join(config.reports_dir,
+                              f'{run_summary.run_id.replace(":", "-")}.html'),
             metadata.redact(target), run_summary)
         print(f'  Report:      {report_path}', file=stream)
     except (metadata.MetadataError, mlmd_errors.StatusError) as e:
@@ -241,10 +259,6 @@ def main(argv=None) -> int:
 
 if __name__ == '__main__':
     code = main()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    # After Ctrl-C, Beam's and TensorFlow's worker threads may still be busy: do not wait
-    # for them (or print their tracebacks) on the way out.
-    if code == 130:
-        os._exit(code)
-    sys.exit(code)
+    # After Ctrl-C, Beam's and TensorFlow's worker threads may still be busy, and after a store
+    # that did not answer, the probe's: do not wait for them (or print their tracebacks).
+    object_store.exit_now(code, abandon_threads=code in (2, 130))

@@ -6,12 +6,12 @@ summary of a cached run is as complete as that of a fresh one.
 
 import dataclasses
 import json
-import os
 from typing import Dict, List, Optional
 
 import tensorflow_model_analysis as tfma
 from tfx.types import standard_artifacts
 
+from mnist_tfx.components import storage
 from mnist_tfx.components.anomalies_gate import executor as gate_executor
 from mnist_tfx.components.artifacts import example_counts
 from mnist_tfx.components.tflite_validator.executor import METRICS_FILE
@@ -138,8 +138,7 @@ def summarize(store, pipeline_name: str, metadata_path: str,
         tfjs = json.loads(pushed.custom_properties['tfjs'].string_value) or None
     tflite = None
     if tflite_blessing is not None:
-        with open(os.path.join(tflite_blessing.uri, METRICS_FILE)) as f:
-            tflite = json.load(f)
+        tflite = json.loads(storage.read_text(storage.join(tflite_blessing.uri, METRICS_FILE)))
     return RunSummary(
         run_id=run_id,
         split_counts=(example_counts(_as_tfx(stats, standard_artifacts.ExampleStatistics))

@@ -4,8 +4,10 @@ The version folder is the SavedModel, as TF Serving serves it; the other formats
 the model card, the training data's statistics and TF Serving's warm-up requests go in its
 `assets.extra/` (components/pushed_layout.py lists it all).
 
-The folder is assembled under a hidden name (not a number, so TF Serving skips it) and renamed
-into place, so a crash never leaves a version that looks finished. The PushedModel artifact
+The folder is assembled under a hidden name (not a number, so TF Serving skips it) and then
+published (pushed_layout.publish: a rename on a local disk; on object storage, where a rename
+copies object by object, `saved_model.pb` goes last), so a crash never leaves a version that
+looks finished. The PushedModel artifact
 records the folder, the version and a manifest (file -> bytes and SHA-256) of every file in it,
 so any pushed file leads back to its run through ML Metadata.
 """
@@ -21,6 +23,7 @@ from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
 from tfx.utils import path_utils
 
+from mnist_tfx.components import object_store
 from mnist_tfx.components import pushed_layout
 from mnist_tfx.components import storage
 from mnist_tfx.components.anomalies_gate.executor import load_result
@@ -114,7 +117,10 @@ def tfjs_model(saved_model_dir: str, target: str, pixels, expected_classes
     Chromium on the machine the check is recorded as not run, and the model is pushed.
     """
     from mnist_tfx.web import cdp, check, convert, server  # pylint: disable=g-import-not-at-top
-    with tempfile.TemporaryDirectory() as local:
+    with tempfile.TemporaryDirectory() as local, tempfile.TemporaryDirectory() as source:
+        if object_store.is_remote(saved_model_dir):  # the converter reads local files only
+            pushed_layout.copy_saved_model(saved_model_dir, source)
+            saved_model_dir = source
         size = convert.convert(saved_model_dir, local)
         entry = {'bytes': size, 'signature': export.IMAGES_SIGNATURE,
                  'input': f'int32 [batch, {features.IMAGE_SIDE}, {features.IMAGE_SIDE}], raw '
@@ -231,7 +237,7 @@ class Executor(base_executor.BaseExecutor):
             card['signatures'] = export.describe_signatures(staging)
             storage.write_text(extra(MODEL_CARD_FILE), json.dumps(card, indent=2))
             files = storage.manifest(staging)
-            fileio.rename(staging, final)
+            pushed_layout.publish(staging, final)
         finally:
             storage.remove_tree(staging)
 

@@ -1,6 +1,6 @@
 """Converts the bare CNN (Keras `model.export()` output) to float32 and full-integer TFLite.
 
-Run as a separate process by the TFLiteExporter executor:
+Run as a separate process by the TFLiteExporter executor, on local folders:
 
     python -m mnist_tfx.components.tflite_exporter.convert SAVED_MODEL REPRESENTATIVE.npy OUT_DIR
 
@@ -41,10 +41,9 @@ def convert_int8(saved_model_dir: str, representative: np.ndarray) -> bytes:
 
 
 def _write(path: str, content: bytes) -> None:
-    # tf.io.gfile: the output folder may be in object storage (gs://, s3://).
-    with tf.io.gfile.GFile(path + '.partial', 'wb') as f:
+    with open(path + '.partial', 'wb') as f:
         f.write(content)
-    tf.io.gfile.rename(path + '.partial', path, overwrite=True)
+    os.replace(path + '.partial', path)
 
 
 def main(argv) -> int:
@@ -53,7 +52,7 @@ def main(argv) -> int:
         return 2
     saved_model_dir, representative_file, out_dir = argv[1:]
     representative = np.load(representative_file).astype(np.float32)
-    tf.io.gfile.makedirs(out_dir)
+    os.makedirs(out_dir, exist_ok=True)
     _write(os.path.join(out_dir, FLOAT32_FILE), convert_float32(saved_model_dir))
     _write(os.path.join(out_dir, INT8_FILE), convert_int8(saved_model_dir, representative))
     return 0

@@ -19,6 +19,7 @@ from tfx.dsl.components.base import base_executor
 from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
 
+from mnist_tfx.components import object_store
 from mnist_tfx.components import storage
 from mnist_tfx.components.tflite_exporter import convert
 from mnist_tfx.components.tflite_exporter import spec
@@ -39,7 +40,7 @@ def transformed_images(examples: types.Artifact, transform_graph_uri: str, split
     """The first `limit` images of a transformed split, as the CNN sees them [n, 28, 28, 1]."""
     feature_spec = tft.TFTransformOutput(transform_graph_uri).transformed_feature_spec()
     key = features.transformed_name(features.PIXELS_KEY)
-    pattern = os.path.join(artifact_utils.get_split_uri([examples], split), '*')
+    pattern = storage.join(artifact_utils.get_split_uri([examples], split), '*')
     dataset = (tf.data.TFRecordDataset(tf.io.gfile.glob(pattern), compression_type='GZIP')
                .take(limit).batch(256)
                .map(lambda batch: tf.io.parse_example(batch, {key: feature_spec[key]})[key]))
@@ -48,21 +49,33 @@ def transformed_images(examples: types.Artifact, transform_graph_uri: str, split
 
 
 def run_conversion(saved_model_dir: str, representative: np.ndarray, out_dir: str) -> None:
-    """Runs convert.py in a child process; raises ConversionError with its last output."""
+    """Runs convert.py in a child process; raises ConversionError with its last output.
+
+    The child reads and writes local folders only (a SavedModel in object storage is copied
+    to one first): TensorFlow in a fresh process has no s3:// filesystem until tensorflow-io
+    is imported, and the converter has no use for one."""
     with tempfile.TemporaryDirectory() as tmp:
+        local_model = saved_model_dir
+        if object_store.is_remote(saved_model_dir):
+            local_model = os.path.join(tmp, 'saved_model')
+            storage.copy_tree(saved_model_dir, local_model)
         data_file = os.path.join(tmp, 'representative.npy')
         np.save(data_file, representative)
+        local_out = os.path.join(tmp, 'tflite')
         result = subprocess.run(
-            [sys.executable, '-m', convert.__name__, saved_model_dir, data_file, out_dir],
+            [sys.executable, '-m', convert.__name__, local_model, data_file, local_out],
             capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        how = (f'was killed by signal {-result.returncode}' if result.returncode < 0
-               else f'exited with code {result.returncode}')
-        tail = '\n'.join(result.stderr.strip().splitlines()[-_STDERR_LINES:])
-        raise ConversionError(f'TFLite conversion of {saved_model_dir} {how}:\n{tail}')
-    for name in (convert.FLOAT32_FILE, convert.INT8_FILE):
-        if not fileio.exists(storage.join(out_dir, name)):
-            raise ConversionError(f'TFLite conversion of {saved_model_dir} wrote no {name}')
+        if result.returncode != 0:
+            how = (f'was killed by signal {-result.returncode}' if result.returncode < 0
+                   else f'exited with code {result.returncode}')
+            tail = '\n'.join(result.stderr.strip().splitlines()[-_STDERR_LINES:])
+            raise ConversionError(f'TFLite conversion of {saved_model_dir} {how}:\n{tail}')
+        storage.makedirs(out_dir)
+        for name in (convert.FLOAT32_FILE, convert.INT8_FILE):
+            if not os.path.exists(os.path.join(local_out, name)):
+                raise ConversionError(f'TFLite conversion of {saved_model_dir} wrote no {name}')
+            fileio.copy(os.path.join(local_out, name), storage.join(out_dir, name),
+                        overwrite=True)
 
 
 class Executor(base_executor.BaseExecutor):

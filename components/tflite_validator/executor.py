@@ -11,7 +11,6 @@ by input name and cannot put the Transform graph in front of a TFLite model.
 """
 
 import json
-import os
 from typing import Any, Dict, List, Tuple
 
 import numpy as np
@@ -35,7 +34,7 @@ _BATCH = 256
 def read_examples(examples: types.Artifact, split: str) -> Tuple[List[bytes], np.ndarray,
                                                                   np.ndarray]:
     """(serialized tf.Examples, pixels [n, 784], labels [n]) of one split."""
-    pattern = os.path.join(artifact_utils.get_split_uri([examples], split), '*')
+    pattern = storage.join(artifact_utils.get_split_uri([examples], split), '*')
     serialized = [record.numpy() for record in
                   tf.data.TFRecordDataset(tf.io.gfile.glob(pattern), compression_type='GZIP')]
     parsed = tf.io.parse_example(serialized, {

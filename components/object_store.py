@@ -1,0 +1,143 @@
+"""Object storage (s3://, gs://) as an output root: telling URIs from paths, making TensorFlow
+and Beam able to write there, and checking the store answers before anything starts.
+
+TensorFlow 2.16 reads and writes gs:// by itself and s3:// only once tensorflow-io is
+imported (it registers the scheme). Beam's components (ExampleGen, StatisticsGen, Transform,
+Evaluator) write through Beam's own filesystems: gs:// with apache-beam[gcp], s3:// with boto3.
+The two S3 clients read different variables: TensorFlow's `S3_ENDPOINT` (with its http:// or
+https:// scheme), boto3's `AWS_ENDPOINT_URL_S3` / `AWS_ENDPOINT_URL`; `use_s3` sets whichever
+is missing from the other, so a user sets one.
+"""
+
+import os
+import sys
+import threading
+from typing import List
+
+OBJECT_STORE_SCHEMES = ('s3', 'gs')
+PROBE_TIMEOUT_SECONDS = 20.0
+
+_ENDPOINT_VARIABLES = ('S3_ENDPOINT', 'AWS_ENDPOINT_URL_S3', 'AWS_ENDPOINT_URL')
+_s3_in_use = False
+
+
+class StoreError(Exception):
+    """An object store that cannot be used; the message is one line naming the URI."""
+
+
+def scheme(path: str) -> str:
+    """'s3', 'gs', ... for a URI; '' for a local path (file:// included)."""
+    if '://' not in path:
+        return ''
+    name = path.split('://', 1)[0].lower()
+    return '' if name == 'file' else name
+
+
+def is_remote(path: str) -> bool:
+    return bool(scheme(path))
+
+
+def join(*parts: str) -> str:
+    """Joins path parts with '/', which every filesystem here accepts (os.path.join is for
+    local paths only)."""
+    return '/'.join([parts[0].rstrip('/')] + [p.strip('/') for p in parts[1:]])
+
+
+def absolute(path: str) -> str:
+    """A URI unchanged (os.path would turn 'gs://b/x' into './gs:/b/x'); a path made absolute."""
+    if is_remote(path):
+        return path.rstrip('/')
+    if path.startswith('file://'):
+        path = path[len('file://'):]
+    return os.path.abspath(path)
+
+
+def check_scheme(uri: str) -> None:
+    if is_remote(uri) and scheme(uri) not in OBJECT_STORE_SCHEMES:
+        raise StoreError(f'{uri}: unsupported storage scheme {scheme(uri)}:// '
+                         f'(use a local path, s3:// or gs://)')
+    if is_remote(uri) and not uri.split('://', 1)[1].strip('/'):
+        raise StoreError(f'{uri}: no bucket named')
+
+
+def _s3_environment() -> None:
+    endpoint = next((os.environ[v] for v in _ENDPOINT_VARIABLES if os.environ.get(v)), '')
+    if endpoint:
+        if '://' not in endpoint:  # TensorFlow accepts a bare host; boto3 does not
+            secure = os.environ.get('S3_USE_HTTPS', '1') != '0'
+            endpoint = ('https://' if secure else 'http://') + endpoint
+        os.environ.setdefault('S3_ENDPOINT', endpoint)
+        os.environ.setdefault('AWS_ENDPOINT_URL_S3', endpoint)
+    region = os.environ.get('AWS_REGION') or os.environ.get('AWS_DEFAULT_REGION')
+    if region:
+        os.environ.setdefault('AWS_REGION', region)
+        os.environ.setdefault('AWS_DEFAULT_REGION', region)
+
+
+def beam_args(uri: str) -> List[str]:
+    """Beam arguments that let Beam's worker processes write to `uri` with TensorFlow: each
+    worker imports the plugin modules at start, and importing tensorflow_io registers s3://."""
+    return ['--beam_plugin=tensorflow_io'] if scheme(uri) == 's3' else []
+
+
+def use(uri: str) -> None:
+    """Makes TensorFlow and Beam able to write to `uri` in this process. Raises StoreError
+    when a package it needs is missing."""
+    global _s3_in_use
+    check_scheme(uri)
+    if scheme(uri) != 's3':
+        return
+    _s3_environment()
+    try:
+        import tensorflow_io  # noqa: F401  pylint: disable=g-import-not-at-top,unused-import
+        import boto3  # noqa: F401  pylint: disable=g-import-not-at-top,unused-import
+    except ImportError as e:
+        raise StoreError(f'{uri}: s3:// needs the {e.name} package (make install '
+                         f'installs it)') from None
+    _s3_in_use = True
+
+
+def probe(uri: str, timeout: float = PROBE_TIMEOUT_SECONDS) -> str:
+    """Why `uri` cannot be written ('' when it can): writes and deletes one small object.
+
+    The S3 client TensorFlow uses retries a closed port for minutes; the probe gives up after
+    `timeout` seconds and leaves its thread behind (the caller exits with `exit_now`)."""
+    from tfx.dsl.io import fileio  # pylint: disable=g-import-not-at-top
+    probe_file = f'{uri.rstrip("/")}/.write-check-{os.getpid()}'
+    outcome: List[str] = []
+
+    def attempt():
+        try:
+            with fileio.open(probe_file, 'wb') as f:
+                f.write(b'ok')
+            fileio.remove(probe_file)
+            outcome.append('')
+        except Exception as e:  # pylint: disable=broad-except
+            # Any filesystem error (no bucket, refused credentials, no connection) is the
+            # answer; its first line is what the user needs.
+            outcome.append(' '.join(str(e).split()) or type(e).__name__)
+
+    thread = threading.Thread(target=attempt, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if not outcome:
+        return f'{uri}: no answer from the store within {timeout:.0f} s' + _endpoint_hint(uri)
+    return f'{uri}: cannot write there ({outcome[0]})' if outcome[0] else ''
+
+
+def _endpoint_hint(uri: str) -> str:
+    if scheme(uri) == 's3':
+        return f' (endpoint {os.environ.get("S3_ENDPOINT") or "AWS default"})'
+    return ''
+
+
+def exit_now(code: int, abandon_threads: bool = False) -> None:
+    """Ends the process with `code`: flushes the output, then, when s3:// was used (or a probe
+    thread is stuck in a store's client), skips the interpreter's teardown, where
+    tensorflow-io 0.37.1 (the last release for TensorFlow 2.16) aborts with "pure virtual
+    method called" and exit 134 (tensorflow/io#2039)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if _s3_in_use or abandon_threads:
+        os._exit(code)  # pylint: disable=protected-access
+    sys.exit(code)
