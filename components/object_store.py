@@ -10,12 +10,15 @@ is missing from the other, so a user sets one.
 """
 
 import os
+import socket
 import sys
 import threading
+import urllib.parse
 from typing import List
 
 OBJECT_STORE_SCHEMES = ('s3', 'gs')
 PROBE_TIMEOUT_SECONDS = 20.0
+CONNECT_TIMEOUT_SECONDS = 5.0
 
 _ENDPOINT_VARIABLES = ('S3_ENDPOINT', 'AWS_ENDPOINT_URL_S3', 'AWS_ENDPOINT_URL')
 _s3_in_use = False
@@ -46,7 +49,8 @@ def join(*parts: str) -> str:
 def absolute(path: str) -> str:
     """A URI unchanged (os.path would turn 'gs://b/x' into './gs:/b/x'); a path made absolute."""
     if is_remote(path):
-        return path.rstrip('/')
+        name, rest = path.split('://', 1)
+        return f'{name}://{rest.rstrip("/")}'
     if path.startswith('file://'):
         path = path[len('file://'):]
     return os.path.abspath(path)
@@ -56,7 +60,7 @@ def check_scheme(uri: str) -> None:
     if is_remote(uri) and scheme(uri) not in OBJECT_STORE_SCHEMES:
         raise StoreError(f'{uri}: unsupported storage scheme {scheme(uri)}:// '
                          f'(use a local path, s3:// or gs://)')
-    if is_remote(uri) and not uri.split('://', 1)[1].strip('/'):
+    if is_remote(uri) and not uri.split('://', 1)[1].split('/', 1)[0]:
         raise StoreError(f'{uri}: no bucket named')
 
 
@@ -97,11 +101,28 @@ def use(uri: str) -> None:
     _s3_in_use = True
 
 
+def _unreachable_endpoint(uri: str) -> str:
+    """Why the S3 endpoint takes no connection ('' when it does, or when none is set)."""
+    endpoint = os.environ.get('S3_ENDPOINT', '') if scheme(uri) == 's3' else ''
+    if not endpoint:
+        return ''
+    parsed = urllib.parse.urlsplit(endpoint if '://' in endpoint else 'http://' + endpoint)
+    try:
+        port = parsed.port or (443 if parsed.scheme == 'https' else 80)
+        with socket.create_connection((parsed.hostname, port), timeout=CONNECT_TIMEOUT_SECONDS):
+            return ''
+    except ValueError as e:
+        return f'{uri}: S3 endpoint {endpoint} is not a URL ({e})'
+    except OSError as e:
+        return f'{uri}: cannot reach the S3 endpoint {endpoint} ({e.strerror or e})'
+
+
 def probe(uri: str, timeout: float = PROBE_TIMEOUT_SECONDS) -> str:
     """Why `uri` cannot be written ('' when it can): writes and deletes one small object.
 
-    The S3 client TensorFlow uses retries a closed port for minutes; the probe gives up after
-    `timeout` seconds and leaves its thread behind (the caller exits with `exit_now`)."""
+    The S3 client TensorFlow uses retries a closed port for minutes: an endpoint that takes no
+    TCP connection is reported at once, and the write gives up after `timeout` seconds,
+    leaving its thread behind (the caller exits with `exit_now`)."""
     from tfx.dsl.io import fileio  # pylint: disable=g-import-not-at-top
     probe_file = f'{uri.rstrip("/")}/.write-check-{os.getpid()}'
     outcome: List[str] = []
@@ -129,6 +150,29 @@ def _endpoint_hint(uri: str) -> str:
     if scheme(uri) == 's3':
         return f' (endpoint {os.environ.get("S3_ENDPOINT") or "AWS default"})'
     return ''
+
+
+def prepare(uri: str) -> str:
+    """Why `uri` cannot be read ('' when it can be tried), found quickly: the scheme, the S3
+    endpoint taking a connection (before TensorFlow's import, which takes seconds), the
+    packages. Registers the filesystem (`use`) when all is well."""
+    try:
+        check_scheme(uri)
+        if scheme(uri) == 's3':
+            _s3_environment()
+        problem = _unreachable_endpoint(uri)
+        if problem:
+            return problem
+        use(uri)
+    except StoreError as e:
+        return str(e)
+    return ''
+
+
+def check(uri: str) -> str:
+    """Why a run cannot write under `uri` ('' when it can), found before anything is made:
+    `prepare`, then one object written and deleted."""
+    return prepare(uri) or probe(uri)
 
 
 def exit_now(code: int, abandon_threads: bool = False) -> None:

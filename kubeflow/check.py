@@ -10,7 +10,7 @@ any; 0 and a note of what the spec needs otherwise. Each rule names the file of 
 import argparse
 import os
 import sys
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 if __name__ == '__main__':
     _here = os.path.dirname(os.path.abspath(__file__))
@@ -76,13 +76,26 @@ def problems(spec: Dict[str, Any]) -> List[str]:
     return found
 
 
-def notes(spec: Dict[str, Any]) -> List[str]:
-    """What a spec needs of the server, though nothing is wrong with it."""
-    executors = spec.get('deploymentSpec', {}).get('executors', {}).values()
+def notes(spec: Dict[str, Any], platform: Optional[Dict[str, Any]] = None) -> List[str]:
+    """What a spec needs of the server, though nothing is wrong with it. `platform` is the
+    file's Kubernetes platform spec (second document), if any."""
+    found = []
+    executors = spec.get('deploymentSpec', {}).get('executors', {})
     if any(field in executor.get('container', {}).get('resources', {})
-           for executor in executors for field in NEWER_RESOURCE_FIELDS):
-        return ['CPU/memory request fields: needs a KFP 2.3 or newer server']
-    return []
+           for executor in executors.values() for field in NEWER_RESOURCE_FIELDS):
+        found.append('CPU/memory request fields: needs a KFP 2.3 or newer server')
+    if spec.get('defaultPipelineRoot', '').startswith('s3://'):
+        configs = ((platform or {}).get('platforms', {}).get('kubernetes', {})
+                   .get('deploymentSpec', {}).get('executors', {}))
+        given = lambda label: any(  # noqa: E731
+            env.get('name') == 'S3_ENDPOINT'
+            for env in executors[label].get('container', {}).get('env', [])) or configs.get(
+                label, {}).get('secretAsEnv')
+        if not all(given(label) for label in executors if 'container' in executors[label]):
+            found.append('s3:// root, but the spec gives the tasks no S3 endpoint or credentials '
+                         '(compile.py --s3-endpoint, --s3-secret): the pods must have them '
+                         'otherwise (AWS: a service account role)')
+    return found
 
 
 def main(argv=None) -> int:
@@ -93,10 +106,12 @@ def main(argv=None) -> int:
     import yaml  # pylint: disable=g-import-not-at-top
     try:
         with open(args.spec, encoding='utf-8') as f:
-            spec = next(iter(yaml.safe_load_all(f)), None)
+            documents = list(yaml.safe_load_all(f))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
         print(f'error: {args.spec}: cannot read a YAML pipeline spec ({e})', file=sys.stderr)
         return 2
+    spec = documents[0] if documents else None
+    platform = documents[1] if len(documents) > 1 else None
     if not isinstance(spec, dict) or 'root' not in spec:
         print(f'error: {args.spec}: not a KFP pipeline spec (no root)', file=sys.stderr)
         return 2
@@ -105,7 +120,7 @@ def main(argv=None) -> int:
         print(f'{args.spec}: {line}')
     if not found:
         print(f'{args.spec}: nothing the open-source KFP backend cannot run'
-              + ''.join(f'; {note}' for note in notes(spec)))
+              + ''.join(f'; {note}' for note in notes(spec, platform)))
     return 1 if found else 0
 
 

@@ -10,8 +10,9 @@ the image and in object storage.
 import argparse
 import dataclasses
 import os
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
+from mnist_tfx.components import object_store
 from mnist_tfx.pipeline import options
 from mnist_tfx.pipeline import nodes
 from mnist_tfx.pipeline.config import RunConfig
@@ -29,6 +30,8 @@ DEFAULT_GPU_RESOURCE = 'nvidia.com/gpu'
 DEFAULT_TRAINER_CPU = '2'
 DEFAULT_TRAINER_MEMORY = '3Gi'
 DEFAULT_OUTPUT = 'pipeline.yaml'
+DEFAULT_S3_REGION = 'us-east-1'
+DEFAULT_S3_SECRET_KEYS = ('AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY')
 # Every task's command: TFX's Kubeflow v2 executor behind a thin wrapper (entrypoint.py).
 CONTAINER_COMMAND = ('python', '-m', 'mnist_tfx.kubeflow.entrypoint')
 
@@ -46,6 +49,12 @@ class ClusterConfig:
     memory: Optional[str] = None  # e.g. '8G'
     trainer_cpu: str = DEFAULT_TRAINER_CPU
     trainer_memory: str = DEFAULT_TRAINER_MEMORY
+    # An s3:// root outside AWS (MinIO, ...): the endpoint every task is given, and the
+    # Kubernetes secret whose two keys become AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.
+    s3_endpoint: Optional[str] = None
+    s3_region: str = DEFAULT_S3_REGION
+    s3_secret: Optional[str] = None
+    s3_secret_keys: Tuple[str, str] = DEFAULT_S3_SECRET_KEYS
 
 
 PARAMETER_HELP = {
@@ -134,10 +143,38 @@ def create_pipeline(config: RunConfig, cluster: ClusterConfig, parameters: Dict[
         schema_file=os.path.join(cluster.project_dir, SCHEMA_RELPATH))
     kwargs.update(pipeline_root=pipeline_root(config, cluster),
                   serving_dir=serving_dir(config, cluster))
+    # Beam's worker processes, if any, need s3:// registered as the task's own process does.
+    kwargs['beam_pipeline_args'] = [
+        arg for arg in kwargs['beam_pipeline_args'] if not arg.startswith('--beam_plugin')
+    ] + object_store.beam_args(cluster.pipeline_root)
     return pipeline_def.create_pipeline(
         **kwargs,
         run_parameters=parameters,
         platform_configs=platform_configs(cluster))
+
+
+def task_environment(cluster: ClusterConfig) -> List[Dict[str, str]]:
+    """Variables every task container gets (the PipelineSpec's container `env`): where the S3
+    endpoint is, for TensorFlow's client (S3_ENDPOINT) and Beam's (AWS_ENDPOINT_URL_S3)."""
+    if not cluster.s3_endpoint:
+        return []
+    return [{'name': 'S3_ENDPOINT', 'value': cluster.s3_endpoint},
+            {'name': 'AWS_ENDPOINT_URL_S3', 'value': cluster.s3_endpoint},
+            {'name': 'AWS_REGION', 'value': cluster.s3_region}]
+
+
+def platform_spec(cluster: ClusterConfig, executor_labels: List[str]) -> Optional[Dict[str, Any]]:
+    """The Kubernetes platform spec (the YAML file's second document, as kfp-kubernetes writes
+    it): the S3 credentials secret as environment variables of every task. The backend's
+    driver turns each `secretAsEnv` into a secretKeyRef (backend/src/v2/driver/k8s.go)."""
+    if not cluster.s3_secret:
+        return None
+    access, secret = cluster.s3_secret_keys
+    secret_env = {'secretName': cluster.s3_secret, 'keyToEnv': [
+        {'secretKey': access, 'envVar': 'AWS_ACCESS_KEY_ID'},
+        {'secretKey': secret, 'envVar': 'AWS_SECRET_ACCESS_KEY'}]}
+    return {'platforms': {'kubernetes': {'deploymentSpec': {'executors': {
+        label: {'secretAsEnv': [secret_env]} for label in sorted(executor_labels)}}}}}
 
 
 def compile_pipeline(config: RunConfig, cluster: ClusterConfig,
@@ -164,13 +201,19 @@ def compile_pipeline(config: RunConfig, cluster: ClusterConfig,
     # holds: these tasks read data or the serving directory anew on every run.
     for task in UNCACHED_TASKS:
         spec['root']['dag']['tasks'][task]['cachingOptions'] = {'enableCache': False}
+    executors = spec['deploymentSpec']['executors']
+    labels = [label for label, executor in executors.items() if 'container' in executor]
+    for label in labels:
+        if task_environment(cluster):
+            executors[label]['container']['env'] = task_environment(cluster)
+    documents = [spec] + [doc for doc in [platform_spec(cluster, labels)] if doc]
     output_file = os.path.abspath(output_file)
     os.makedirs(os.path.dirname(output_file), exist_ok=True)
     with open(output_file + '.tmp', 'w', encoding='utf-8') as f:
         f.write(f'# PIPELINE DEFINITION\n# Name: {config.pipeline_name}\n'
                 '# Compiled by kubeflow/compile.py from pipeline/pipeline.py; regenerate, '
                 'do not edit.\n')
-        yaml.safe_dump(spec, f, sort_keys=True, width=4096)
+        yaml.safe_dump_all(documents, f, sort_keys=True, width=4096)
     os.replace(output_file + '.tmp', output_file)
     return output_file
 
@@ -205,6 +248,19 @@ def add_cluster_arguments(parser: argparse.ArgumentParser) -> None:
     k.add_argument('--trainer-memory', default=DEFAULT_TRAINER_MEMORY,
                    help='memory request of the Trainer (default %(default)s: the peak at 70,000 '
                    'images with headroom)')
+    k.add_argument('--s3-endpoint', default=None, metavar='URL',
+                   help='for an s3:// root outside AWS: the endpoint every task uses, with its '
+                   'scheme, e.g. http://minio-service.kubeflow:9000')
+    k.add_argument('--s3-region', default=DEFAULT_S3_REGION,
+                   help='region of the S3 endpoint (default %(default)s)')
+    k.add_argument('--s3-secret', default=None, metavar='NAME',
+                   help='a Kubernetes secret holding the S3 credentials, given to every task '
+                   'as AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (Kubeflow\'s MinIO: '
+                   'mlpipeline-minio-artifact)')
+    k.add_argument('--s3-secret-keys', default=','.join(DEFAULT_S3_SECRET_KEYS),
+                   metavar='ACCESS,SECRET',
+                   help='the two keys of that secret (Kubeflow\'s MinIO: accesskey,secretkey; '
+                   'default %(default)s)')
     k.add_argument('--project-dir', default=IMAGE_PROJECT_DIR,
                    help='where the image holds this project (default %(default)s)')
 
@@ -220,8 +276,28 @@ def cluster_from_args(args: argparse.Namespace) -> ClusterConfig:
             except ValueError:
                 raise ValueError(f'--{name.replace("_", "-")} {value!r} is not a Kubernetes '
                                  'quantity') from None
+    try:
+        object_store.check_scheme(args.pipeline_root)
+    except object_store.StoreError as e:
+        raise ValueError(f'--pipeline-root {e}') from None
+    if not object_store.is_remote(args.pipeline_root):
+        raise ValueError(f'--pipeline-root {args.pipeline_root}: not object storage; every '
+                         'task runs in its own pod, so the root must be gs:// or s3://')
+    s3_options = [f'--{name}' for name, value in (
+        ('s3-endpoint', args.s3_endpoint), ('s3-secret', args.s3_secret)) if value]
+    if s3_options and object_store.scheme(args.pipeline_root) != 's3':
+        raise ValueError(f'{" and ".join(s3_options)} given, but --pipeline-root '
+                         f'{args.pipeline_root} is not s3://')
+    if args.s3_endpoint and not args.s3_endpoint.startswith(('http://', 'https://')):
+        raise ValueError(f'--s3-endpoint {args.s3_endpoint}: give its scheme, http:// or '
+                         'https://')
+    keys = tuple(k.strip() for k in args.s3_secret_keys.split(','))
+    if len(keys) != 2 or not all(keys):
+        raise ValueError(f'--s3-secret-keys {args.s3_secret_keys!r}: two key names, ACCESS,SECRET')
     return ClusterConfig(image=args.image, pipeline_root=args.pipeline_root,
                          serving_dir=args.serving_dir, project_dir=args.project_dir,
                          gpus=args.gpus, gpu_resource=args.gpu_resource, cpu=args.cpu,
                          memory=args.memory, trainer_cpu=args.trainer_cpu,
-                         trainer_memory=args.trainer_memory)
+                         trainer_memory=args.trainer_memory, s3_endpoint=args.s3_endpoint,
+                         s3_region=args.s3_region, s3_secret=args.s3_secret,
+                         s3_secret_keys=keys)

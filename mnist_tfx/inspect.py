@@ -23,6 +23,7 @@ import sys
 import warnings
 from typing import Any, Dict, List, Optional
 
+from mnist_tfx.components import object_store
 from mnist_tfx.pipeline import config as config_lib
 
 _TIME = '%Y-%m-%d %H:%M:%S'
@@ -339,8 +340,13 @@ def main(argv=None) -> int:
     logging.getLogger('tensorflow').setLevel(logging.ERROR)
     from ml_metadata import errors as mlmd_errors  # pylint: disable=g-import-not-at-top
     from mnist_tfx.pipeline import metadata  # pylint: disable=g-import-not-at-top
-    target = args.metadata or config_lib.RunConfig(
-        output_root=args.output_root, pipeline_name=args.pipeline_name).metadata_path
+    config = config_lib.RunConfig(output_root=args.output_root, metadata=args.metadata,
+                                  pipeline_name=args.pipeline_name)
+    problem = config.metadata_problem()
+    if problem:
+        print(f'error: {problem}', file=sys.stderr)
+        return 2
+    target = config.metadata_target
     try:
         store = metadata.open_store(target)
         name = args.pipeline_name
@@ -357,10 +363,14 @@ def main(argv=None) -> int:
             result, show = diff(store, name, args.run_a, args.run_b), _print_diff
         else:
             from mnist_tfx.pipeline import report  # pylint: disable=g-import-not-at-top
+            if object_store.is_remote(args.out):
+                problem = object_store.check(args.out.rsplit('/', 1)[0])
+                if problem:
+                    raise object_store.StoreError(problem)
             path = report.write_report(store, name, _resolve_run(store, name, args.run_id),
                                        args.out, metadata.redact(target))
             result, show = {'report': path}, lambda r: print(f"report written to {r['report']}")
-    except metadata.MetadataError as e:
+    except (metadata.MetadataError, object_store.StoreError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 2
     except mlmd_errors.StatusError as e:
@@ -375,4 +385,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    object_store.exit_now(main())

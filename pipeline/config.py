@@ -77,6 +77,10 @@ class RunConfig:
 
     def metadata_problem(self) -> str:
         """Why ML Metadata has no place ('' when it has): SQLite needs a local file."""
+        try:
+            object_store.check_scheme(self.output_root)
+        except object_store.StoreError as e:
+            return str(e)
         if self.remote and not self.metadata:
             return (f'{self.output_root}: ML Metadata cannot live in object storage; add '
                     f'--metadata FILE.sqlite (a local file) or --metadata mysql://...')

@@ -93,11 +93,7 @@ def _check_output_root(config: RunConfig) -> str:
         return problem
     folders = []
     if config.remote:
-        try:
-            object_store.use(config.root)
-        except object_store.StoreError as e:
-            return str(e)
-        problem = object_store.probe(config.root)
+        problem = object_store.check(config.root)
         if problem:
             return problem
     else:
@@ -134,15 +130,31 @@ def parse_args(argv=None) -> argparse.Namespace:
         'ImportSchemaGen -> ExampleValidator (gate) -> Transform -> Trainer -> Evaluator -> '
         'Pusher.')
     options.add_arguments(parser)
+    parser.add_argument('--dry-run', action='store_true',
+                        help='check the options, the data and the output root (a probe file is '
+                        'written there and deleted), print where everything would go, and stop')
     parser.add_argument('--verbose', action='store_true',
                         help="show TFX's, Beam's and TensorFlow's own logs")
     return parser.parse_args(argv)
 
 
-def run(config: RunConfig, verbose: bool = False, stream=sys.stdout) -> int:
+def _redacted(target: str) -> str:
+    if target.startswith('mysql://'):
+        from mnist_tfx.pipeline import metadata  # pylint: disable=g-import-not-at-top
+        return metadata.redact(target)
+    return target
+
+
+def run(config: RunConfig, verbose: bool = False, stream=sys.stdout,
+        dry_run: bool = False) -> int:
     """Runs the pipeline for a config; returns the process exit code."""
     if not verbose:
         _quiet_logging()
+    if config.data and object_store.is_remote(config.data):
+        problem = object_store.prepare(config.data)
+        if problem:
+            print(f'error: {problem}', file=sys.stderr)
+            return 2
     try:
         source = sources.detect_source(config.data or sources.default_data_path())
         counts = sources.check_source(source)
@@ -156,6 +168,15 @@ def run(config: RunConfig, verbose: bool = False, stream=sys.stdout) -> int:
     print(f'Data: {source.path} ({source.format}; '
           + ', '.join(f'{split} {n:,} images' for split, n in counts.items()) + ')',
           file=stream)
+    if dry_run:
+        print(f'Pipeline {config.pipeline_name}: artifacts under {config.pipeline_root}\n'
+              f'  pushed to:   {config.serving_dir}\n'
+              f'  ML Metadata: {_redacted(config.metadata_target)}\n'
+              f'  Beam:        '
+              + ' '.join(options.beam_pipeline_args(config, sum(counts.values())))
+              + '\ndry run: the options, the data and the output root are usable; nothing ran',
+              file=stream)
+        return 0
 
     # Heavy imports (TensorFlow, TFX, Beam) only once the options and data are known good.
     from absl import logging as absl_logging  # pylint: disable=g-import-not-at-top
@@ -251,7 +272,7 @@ def run(config: RunConfig, verbose: bool = False, stream=sys.stdout) -> int:
 def main(argv=None) -> int:
     args = parse_args(argv)
     try:
-        return run(options.config_from_args(args), verbose=args.verbose)
+        return run(options.config_from_args(args), verbose=args.verbose, dry_run=args.dry_run)
     except KeyboardInterrupt:  # before or after the pipeline itself (imports, summary)
         print('\ninterrupted', file=sys.stderr)
         return 130

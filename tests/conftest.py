@@ -91,3 +91,12 @@ def require_system_tool(present: bool, what: str) -> None:
     if os.environ.get('CI'):
         pytest.fail(message)
     pytest.skip(message)
+
+
+@pytest.fixture(scope='session')
+def s3(tmp_path_factory):
+    """A real S3-protocol server on loopback (moto's server mode; tests/s3_server.py)."""
+    from s3_server import S3Server
+    server = S3Server(str(tmp_path_factory.mktemp('moto') / 'moto.log'))
+    yield server
+    server.stop()

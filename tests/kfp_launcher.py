@@ -11,6 +11,13 @@ does what KFP's driver and launcher do in a pod:
   * tasks whose caching is on are served from the launcher's cache when KFP's fingerprint
     (input artifact names, parameter values, output specs, image, command) matches an earlier
     execution, as the backend does;
+  * each task's environment is the image's plus what the spec gives it, as the driver builds
+    the pod: the container's `env` (backend/src/v2/driver/driver.go) and the Kubernetes
+    platform spec's `secretAsEnv` (driver/k8s.go), read from the `secrets` the launcher is
+    given as the cluster's; a missing secret or key fails the task, as Kubernetes does;
+  * input artifacts in an s3:// root are downloaded before the task runs, every object under
+    the artifact's URI, as the launcher does into its local path (component/launcher_v2.go,
+    downloadArtifacts): an object a file system cannot hold fails the task there too;
   * any other executor (a TFX resolver, say) is refused, as the open-source KFP backend
     refuses it when a run is created. Importers and lifecycle hooks are not used by this
     pipeline and are refused too.
@@ -51,6 +58,16 @@ def load_spec(path: str) -> Dict[str, Any]:
         return next(iter(yaml.safe_load_all(f)))
 
 
+def load_platform_spec(path: str) -> Dict[str, Any]:
+    """The Kubernetes executor configs of a compiled YAML file's platform spec (its second
+    document, as kfp-kubernetes writes it): {executor label: config}; {} without one."""
+    with open(path, encoding='utf-8') as f:
+        documents = list(yaml.safe_load_all(f))
+    platform = documents[1] if len(documents) > 1 else {}
+    return platform.get('platforms', {}).get('kubernetes', {}).get('deploymentSpec', {}).get(
+        'executors', {})
+
+
 def task_order(spec: Dict[str, Any]) -> List[str]:
     """The root DAG's tasks in an order that respects every dependency (stable by name)."""
     tasks = spec['root']['dag']['tasks']
@@ -74,8 +91,13 @@ class Launcher:
     """Runs a spec's tasks in subprocesses; keeps produced artifacts across runs (its MLMD)."""
 
     def __init__(self, spec: Dict[str, Any], work_dir: str, pipeline_root: Optional[str] = None,
-                 env: Optional[Dict[str, str]] = None, timeout: float = 900):
+                 env: Optional[Dict[str, str]] = None, timeout: float = 900,
+                 platform: Optional[Dict[str, Any]] = None,
+                 secrets: Optional[Dict[str, Dict[str, str]]] = None, store=None):
         self.spec = spec
+        self.platform = platform or {}
+        self.secrets = secrets or {}
+        self.store = store  # s3_server.S3Server: what the launcher's bucket config reaches
         self.pipeline_root = pipeline_root or BACKEND_DEFAULT_PIPELINE_ROOT
         self._next_id = 1  # MLMD ids of the artifacts produced, as the backend names inputs
         # KFP's execution cache: fingerprint -> the outputs of the execution it names.
@@ -126,7 +148,7 @@ class Launcher:
                 else:
                     outputs[name] = self._run_container(run_id, name, task, component,
                                                         executor['container'], parameters,
-                                                        inputs)
+                                                        inputs, component['executorLabel'])
                     if key is not None:
                         self.cache[key] = outputs[name]
             else:
@@ -184,9 +206,45 @@ class Launcher:
                 raise NotImplementedError(f'task {name}: parameter {key} comes from {spec}')
         return values
 
-    def _run_container(self, run_id, name, task, component, container, parameters, inputs):
+    def task_env(self, name: str, container: Dict[str, Any], label: str) -> Dict[str, str]:
+        """The task's environment: the image's, the container's `env`, then its secrets."""
+        env = dict(self.env)
+        for variable in container.get('env', []):
+            env[variable['name']] = variable['value']
+        for secret_env in self.platform.get(label, {}).get('secretAsEnv', []):
+            secret_name = secret_env['secretName']
+            if secret_name not in self.secrets:
+                raise TaskFailed(name, -1, '', f'CreateContainerConfigError: secret '
+                                 f'"{secret_name}" not found')
+            for key_to_env in secret_env['keyToEnv']:
+                key = key_to_env['secretKey']
+                if key not in self.secrets[secret_name]:
+                    raise TaskFailed(name, -1, '', f'CreateContainerConfigError: couldn\'t find '
+                                     f'key {key} in Secret {secret_name}')
+                env[key_to_env['envVar']] = self.secrets[secret_name][key]
+        return env
+
+    def _download_inputs(self, name: str, task_dir: str, inputs) -> None:
+        for key, artifacts in inputs.items():
+            for artifact in artifacts:
+                if not artifact['uri'].startswith('s3://'):
+                    continue
+                if self.store is None:
+                    raise TaskFailed(name, -1, '', f'input {key}: {artifact["uri"]}: the '
+                                     'launcher has no bucket configured')
+                local = os.path.join(task_dir, 'inputs', key, artifact['name'])
+                try:
+                    self.store.download(artifact['uri'], local)
+                except OSError as e:
+                    raise TaskFailed(name, -1, '', f'failed to download input artifact {key!r} '
+                                     f'from remote storage URI {artifact["uri"]}: {e}') from e
+
+    def _run_container(self, run_id, name, task, component, container, parameters, inputs,
+                       label):
         task_dir = os.path.join(self.work_dir, run_id, name)
         os.makedirs(task_dir, exist_ok=True)
+        env = self.task_env(name, container, label)
+        self._download_inputs(name, task_dir, inputs)
         output_file = os.path.join(task_dir, 'executor_output.json')
         outputs = {}
         for key, definition in component.get('outputDefinitions', {}).get('artifacts',
@@ -211,7 +269,7 @@ class Launcher:
         log_path = os.path.join(task_dir, 'log.txt')
         with open(log_path, 'w', encoding='utf-8') as log:
             process = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT,
-                                     cwd=task_dir, env=self.env, timeout=self.timeout,
+                                     cwd=task_dir, env=env, timeout=self.timeout,
                                      check=False)
         if process.returncode:
             with open(log_path, encoding='utf-8', errors='replace') as f:

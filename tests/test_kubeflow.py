@@ -146,20 +146,36 @@ def test_compile_rejects_bad_options(tmp_path):
     for bad, message in ((['--gpus', '-1'], '--gpus must be 0 or more, not -1'),
                          (['--cpu', 'two'], "--cpu 'two' is not a Kubernetes quantity"),
                          (['--trainer-memory', 'lots'],
-                          "--trainer-memory 'lots' is not a Kubernetes quantity")):
+                          "--trainer-memory 'lots' is not a Kubernetes quantity"),
+                         (['--pipeline-root', 'outputs'],
+                          '--pipeline-root outputs: not object storage; every task runs in '
+                          'its own pod, so the root must be gs:// or s3://'),
+                         (['--s3-endpoint', 'http://minio:9000'],
+                          '--s3-endpoint given, but --pipeline-root gs://b is not s3://'),
+                         (['--pipeline-root', 's3://b', '--s3-endpoint', 'minio:9000'],
+                          '--s3-endpoint minio:9000: give its scheme, http:// or https://'),
+                         (['--pipeline-root', 's3://b', '--s3-secret-keys', 'a'],
+                          "--s3-secret-keys 'a': two key names, ACCESS,SECRET")):
         process = subprocess.run([sys.executable, COMPILE, '--image', 'x', '--pipeline-root',
                                   'gs://b', *bad], capture_output=True, text=True, timeout=120)
         assert process.returncode == 2
         assert process.stderr.strip().splitlines()[-1] == f'error: {message}'
 
 
+SECRET = 'mlpipeline-minio-artifact'  # Kubeflow's MinIO credentials, with its key names
+
+
 @pytest.fixture(scope='module')
-def kfp_run(tmp_path_factory, digits):
-    """Two runs of the compiled spec on 400 digits (an .npz given as the `data` parameter):
-    the first with a low accuracy threshold, the second with an unreachable one."""
+def kfp_run(tmp_path_factory, digits, s3):
+    """Two runs of the compiled spec on 400 digits (an .npz given as the `data` parameter),
+    with an s3:// pipeline root on the S3 server: the first with a low accuracy threshold, the
+    second with an unreachable one. The tasks get the endpoint and the credentials only from
+    what compile.py put in the spec (the launcher's own environment has none)."""
     from mnist_tfx.kubeflow import runner
     from mnist_tfx.pipeline.config import RunConfig
+    import s3_server
     root = tmp_path_factory.mktemp('kfp')
+    s3.make_bucket('kfp')
     images, labels = digits
     data = root / 'data' / 'mnist.npz'
     data.parent.mkdir()
@@ -168,16 +184,20 @@ def kfp_run(tmp_path_factory, digits):
     # The checkout stands in for the image's copy of the project (--project-dir); the int8
     # allowance is widened as in the local e2e test (about 80 eval images).
     cluster = runner.ClusterConfig(image='example.com/mnist-tfx:test',
-                                   pipeline_root=str(root / 'root'),
-                                   serving_dir=str(root / 'serving'), project_dir=REPO)
+                                   pipeline_root='s3://kfp/root', project_dir=REPO,
+                                   s3_endpoint=s3.endpoint, s3_secret=SECRET,
+                                   s3_secret_keys=('accesskey', 'secretkey'))
     spec_path = runner.compile_pipeline(RunConfig(max_int8_accuracy_drop=0.05), cluster,
                                         str(root / 'pipeline.yaml'))
     spec = kfp_launcher.load_spec(spec_path)
-    assert spec['defaultPipelineRoot'] == str(root / 'root' / 'mnist')
+    assert spec['defaultPipelineRoot'] == 's3://kfp/root/mnist'
     # deploy.py sends the compiled root with every run (the backend would use minio:// else).
-    launcher = kfp_launcher.Launcher(spec, str(root / 'work'),
-                                     pipeline_root=spec['defaultPipelineRoot'],
-                                     env=kfp_launcher.python_env())
+    launcher = kfp_launcher.Launcher(
+        spec, str(root / 'work'), pipeline_root=spec['defaultPipelineRoot'],
+        env=s3_server.without_store_variables(kfp_launcher.python_env()),
+        platform=kfp_launcher.load_platform_spec(spec_path), store=s3,
+        secrets={SECRET: {'accesskey': s3_server.ACCESS_KEY,
+                          'secretkey': s3_server.SECRET_KEY}})
     first = launcher.run('run-1', {'data': str(data), 'epochs': 1,
                                    'accuracy_threshold': 0.3})
     # Other digits at the same location: KFP's cache key would not see the change.
@@ -186,37 +206,74 @@ def kfp_run(tmp_path_factory, digits):
     second = launcher.run('run-2', {'data': str(data), 'epochs': 1,
                                     'accuracy_threshold': 1.0})
     return {'launcher': launcher, 'first': first, 'second': second, 'root': root,
-            'data': str(data)}
+            'data': str(data), 'serving': 's3://kfp/root/serving/mnist', 'spec': spec_path}
 
 
-def test_compiled_spec_executes_and_pushes(kfp_run):
-    first, root = kfp_run['first'], kfp_run['root']
+def _versions(s3, serving):
+    return sorted({key.split('/', 1)[0] for key in s3.objects(serving)})
+
+
+def test_compiled_spec_executes_and_pushes(kfp_run, s3):
+    first = kfp_run['first']
     launcher = kfp_run['launcher']
     assert all(command[:3] == ENTRYPOINT for command in launcher.commands.values())
     examples = first['MnistExampleGen']['examples'][0]
     assert examples['metadata']['source_path'] == kfp_run['data']  # the `data` parameter
+    assert examples['uri'].startswith('s3://kfp/root/mnist/run-1/MnistExampleGen/')
     assert json.loads(examples['metadata']['split_names']) == ['train', 'eval', 'test']
     # The `epochs` parameter reached run_fn: it trained exactly one epoch.
-    with open(os.path.join(first['Trainer']['model_run'][0]['uri'], 'fit_timing.json')) as f:
-        assert json.load(f)['epochs'] == 1
+    timing = s3.read(first['Trainer']['model_run'][0]['uri'] + '/fit_timing.json')
+    assert json.loads(timing)['epochs'] == 1
     # A first run has no baseline: nothing is pushed yet.
     assert first['BaselineModel']['baseline_model'][0]['metadata']['pushed_version'] == ''
     assert first['BaselineStatistics']['statistics'][0]['metadata']['pushed_version'] == ''
     assert first['Evaluator']['blessing'][0]['metadata']['blessed'] == 1
     assert first['TFLiteValidator']['blessing'][0]['metadata']['blessed'] == 1
     assert first['Pusher']['pushed_model'][0]['metadata']['pushed'] == 1
-    versions = os.listdir(root / 'serving')
+    versions = _versions(s3, kfp_run['serving'])
     assert len(versions) == 1, versions
-    pushed = root / 'serving' / versions[0]
-    assert (pushed / 'saved_model.pb').exists()  # TF Serving's layout
-    assert sorted(p.name for p in pushed.glob('assets.extra/*.tflite')) == [
-        'model_float32.tflite', 'model_int8.tflite']
+    pushed = s3.objects(f'{kfp_run["serving"]}/{versions[0]}')
+    assert 'saved_model.pb' in pushed  # TF Serving's layout
+    assert sorted(k for k in pushed if k.endswith('.tflite')) == [
+        'assets.extra/model_float32.tflite', 'assets.extra/model_int8.tflite']
 
 
-def test_second_run_resolves_baseline_and_honours_threshold(kfp_run):
-    second, root = kfp_run['second'], kfp_run['root']
+def test_tasks_get_the_store_only_from_the_spec(kfp_run):
+    """compile.py's --s3-endpoint and --s3-secret are what let the tasks write: the endpoint in
+    every container's env, the secret's keys as the AWS credentials (platform spec)."""
+    from mnist_tfx.kubeflow import runner
+    spec = kfp_launcher.load_spec(kfp_run['spec'])
+    platform = kfp_launcher.load_platform_spec(kfp_run['spec'])
+    executors = spec['deploymentSpec']['executors']
+    assert set(platform) == set(executors)
+    for label, executor in executors.items():
+        names = {e['name'] for e in executor['container']['env']}
+        assert {'S3_ENDPOINT', 'AWS_ENDPOINT_URL_S3', 'AWS_REGION'} <= names, label
+        (secret_env,) = platform[label]['secretAsEnv']
+        assert secret_env['secretName'] == SECRET
+        assert {(k['secretKey'], k['envVar']) for k in secret_env['keyToEnv']} == {
+            ('accesskey', 'AWS_ACCESS_KEY_ID'), ('secretkey', 'AWS_SECRET_ACCESS_KEY')}
+    from mnist_tfx.kubeflow import check
+    import yaml
+    with open(kfp_run['spec'], encoding='utf-8') as f:
+        documents = list(yaml.safe_load_all(f))
+    assert not [n for n in check.notes(*documents) if 's3://' in n]
+    # Beam's worker processes register s3:// too (a plugin module they import at start).
+    assert '--beam_plugin=tensorflow_io' in json.dumps(executors)
+    # Without the secret in the cluster, the first task fails as Kubernetes fails a pod.
+    launcher = kfp_launcher.Launcher(spec, str(kfp_run['root'] / 'no-secret'),
+                                     pipeline_root=spec['defaultPipelineRoot'],
+                                     env=kfp_launcher.python_env(),
+                                     platform=platform, store=kfp_run['launcher'].store)
+    with pytest.raises(kfp_launcher.TaskFailed, match=f'secret "{SECRET}" not found'):
+        launcher.run('no-secret')
+    assert runner.DEFAULT_S3_SECRET_KEYS == ('AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY')
+
+
+def test_second_run_resolves_baseline_and_honours_threshold(kfp_run, s3):
+    second = kfp_run['second']
     # The first run's pushed model is the baseline, read from the serving directory...
-    (version,) = os.listdir(root / 'serving')
+    (version,) = _versions(s3, kfp_run['serving'])
     assert second['BaselineModel']['baseline_model'][0]['metadata']['pushed_version'] == version
     # The data changed at the same location: read anew and trained on, not served from KFP's
     # cache (which did serve what did not change).
@@ -226,13 +283,15 @@ def test_second_run_resolves_baseline_and_honours_threshold(kfp_run):
     # ...and the accuracy_threshold parameter of 1.0 reached the Evaluator: nothing pushed.
     assert second['Evaluator']['blessing'][0]['metadata']['blessed'] == 0
     assert second['Pusher']['pushed_model'][0]['metadata']['pushed'] == 0
-    assert len(os.listdir(root / 'serving')) == 1
+    assert len(_versions(s3, kfp_run['serving'])) == 1
 
 
 def test_bad_data_location_fails_its_task_naming_the_file(kfp_run, tmp_path):
-    launcher = kfp_launcher.Launcher(kfp_run['launcher'].spec, str(tmp_path / 'work'),
-                                     pipeline_root=str(tmp_path / 'root'),
-                                     env=kfp_launcher.python_env())
+    previous = kfp_run['launcher']
+    launcher = kfp_launcher.Launcher(previous.spec, str(tmp_path / 'work'),
+                                     pipeline_root='s3://kfp/bad-data', env=previous.env,
+                                     platform=previous.platform, secrets=previous.secrets,
+                                     store=previous.store)
     missing = str(tmp_path / 'no-such-data')
     with pytest.raises(kfp_launcher.TaskFailed) as failure:
         launcher.run('bad', {'data': missing})
@@ -401,6 +460,9 @@ def test_check_passes_the_compiled_spec_and_names_what_the_backend_refuses(golde
     spec = kfp_launcher.load_spec(golden_compile)
     assert check.problems(spec) == []
     assert check.notes(spec) == ['CPU/memory request fields: needs a KFP 2.3 or newer server']
+    # An s3:// root compiled without --s3-endpoint/--s3-secret: the pods need credentials.
+    s3_spec = dict(spec, defaultPipelineRoot='s3://bucket/tfx/mnist')
+    assert check.notes(s3_spec)[-1].startswith('s3:// root, but the spec gives the tasks no S3')
     # What TFX's own KubeflowV2DagRunner output would hold, and what our fixes removed.
     spec['deploymentSpec']['executors']['resolver_executor'] = {'resolver': {}}
     spec['components']['resolver'] = {'executorLabel': 'resolver_executor'}
