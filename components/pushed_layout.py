@@ -83,7 +83,9 @@ def publish(staging: str, final: str) -> None:
         if relative == SAVED_MODEL_FILE:
             last = path
             continue
-        fileio.copy(path, storage.join(final, relative), overwrite=True)
+        target = storage.join(final, relative)
+        fileio.makedirs(target.rsplit('/', 1)[0])
+        fileio.copy(path, target, overwrite=True)
     if last is None:
         raise ValueError(f'{staging}: no {SAVED_MODEL_FILE} to publish')
     fileio.copy(last, storage.join(final, SAVED_MODEL_FILE), overwrite=True)

@@ -19,6 +19,7 @@ from typing import List, Tuple
 
 import numpy as np
 
+from mnist_tfx.components import object_store
 from mnist_tfx.model import features
 
 FORMATS = ('int8', 'float32', 'savedmodel')
@@ -93,7 +94,7 @@ class Model:
             required = os.path.join(version_dir, 'saved_model.pb')
         else:
             path = required = pushed_layout.extra(version_dir, _FILES[fmt])
-        if not os.path.exists(required):
+        if not _exists(required):
             raise InputError(f'{required}: missing; is {version_dir} a pushed model version?')
         self.format = fmt
         if fmt == 'savedmodel':
@@ -120,13 +121,21 @@ class Model:
         return self._model.dequantize(raw)[0], elapsed
 
 
+def _exists(path: str) -> bool:
+    """Whether a file exists, locally or in object storage (a version pushed to s3://)."""
+    if not object_store.is_remote(path):
+        return os.path.exists(path)
+    from mnist_tfx.components import storage  # pylint: disable=g-import-not-at-top
+    return storage.exists(path)
+
+
 def _class_names(version_dir: str) -> List[str]:
     from mnist_tfx.components import pushed_layout  # pylint: disable=g-import-not-at-top
+    from mnist_tfx.components import storage  # pylint: disable=g-import-not-at-top
     path = pushed_layout.extra(version_dir, pushed_layout.LABELS_FILE)
-    if not os.path.isfile(path):
+    if not _exists(path):
         return [str(i) for i in range(features.NUM_CLASSES)]
-    with open(path) as f:
-        return [line.strip() for line in f if line.strip()]
+    return [line.strip() for line in storage.read_text(path).splitlines() if line.strip()]
 
 
 def main(argv=None) -> int:
@@ -137,6 +146,11 @@ def main(argv=None) -> int:
     parser.add_argument('--format', choices=FORMATS, default='int8',
                         help='which model to run (default: %(default)s)')
     args = parser.parse_args(argv)
+    if object_store.is_remote(args.version_dir):
+        problem = object_store.prepare(args.version_dir)
+        if problem:
+            print(f'error: {problem}', file=sys.stderr)
+            return 2
     try:
         inputs = [item for path in args.images for item in load_images(path)]
         model = Model(args.version_dir, args.format)
@@ -156,4 +170,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    object_store.exit_now(main())

@@ -70,6 +70,40 @@ def test_beam_workers_get_s3_too():
     assert not [a for a in options.beam_pipeline_args(RunConfig()) if 'plugin' in a]
 
 
+def test_publish_on_object_storage_puts_saved_model_pb_last(monkeypatch):
+    """No rename on object storage: the version's files are copied with saved_model.pb last,
+    and a folder without it is no version (TF's in-memory ram:// filesystem stands in for a
+    bucket here: a URI, not a local path)."""
+    from tfx.dsl.io import fileio
+    from mnist_tfx.components import pushed_layout, storage
+    serving = f'ram://serving-{os.getpid()}/mnist'
+    staging = f'{serving}/.7.partial'
+    for name in ('assets.extra/model_card.json', 'variables/variables.index', 'saved_model.pb',
+                 'fingerprint.pb'):
+        storage.makedirs(storage.join(staging, name).rsplit('/', 1)[0])
+        storage.write_text(storage.join(staging, name), name)
+    copied, copy = [], fileio.copy
+
+    def recording_copy(source, target, overwrite=False):
+        copied.append(target.rsplit('/7/', 1)[1])
+        if os.environ.get('FAIL_AFTER') and len(copied) == int(os.environ['FAIL_AFTER']):
+            raise OSError('connection lost')
+        copy(source, target, overwrite=overwrite)
+
+    monkeypatch.setattr(fileio, 'copy', recording_copy)
+    monkeypatch.setenv('FAIL_AFTER', '2')
+    with pytest.raises(OSError):
+        pushed_layout.publish(staging, f'{serving}/7')
+    assert pushed_layout.versions(serving) == []  # copied in part: not a version
+    monkeypatch.delenv('FAIL_AFTER')
+    copied.clear()
+    pushed_layout.publish(staging, f'{serving}/7')
+    assert copied[-1] == 'saved_model.pb' and len(copied) == 4
+    assert pushed_layout.versions(serving) == ['7']
+    assert not fileio.exists(staging)
+    assert storage.read_text(f'{serving}/7/saved_model.pb') == 'saved_model.pb'
+
+
 def _run(args, env, cwd, timeout=900):
     return subprocess.run([sys.executable, RUN_LOCAL, *args], capture_output=True, text=True,
                           timeout=timeout, cwd=cwd, env=env)
@@ -159,9 +193,9 @@ def test_run_writes_every_artifact_to_the_bucket(s3_runs, s3):
                                          pipeline_def.BASELINE_STATISTICS) or (
                     key == 'updated_analyzer_cache')
                 assert held or empty_ok, f'{component}.{key}: nothing at {artifact.uri}'
-    report = [k for k in objects if k.startswith(f'reports/{PIPELINE}/')]
-    assert len(report) == 1 and report[0].endswith('.html')
-    assert b'</html>' in s3.read(f'{ROOT}/{report[0]}')
+    reports = [k for k in objects if k.startswith(f'reports/{PIPELINE}/')]
+    assert len(reports) == 2 and all(k.endswith('.html') for k in reports)  # one per run
+    assert b'</html>' in s3.read(f'{ROOT}/{reports[0]}')
 
 
 def test_pushed_version_is_complete_in_the_bucket_and_serves(s3_runs, s3, tmp_path):
@@ -184,6 +218,21 @@ def test_pushed_version_is_complete_in_the_bucket_and_serves(s3_runs, s3, tmp_pa
     s3.download(version_uri, str(base / version))
     servable = tf_serving.Servable(str(base))
     assert servable.version == int(version) and servable.warmup_records == 4
+
+
+def test_predict_runs_a_version_in_the_bucket(s3_runs, tmp_path, digits):
+    from PIL import Image
+    images, labels = digits
+    png = tmp_path / f'digit-{labels[4000]}.png'
+    Image.fromarray(images[4000]).save(png)
+    pushed = _nodes(s3_runs['md'])[pipeline_def.PUSHER].outputs['pushed_model'][0]
+    version_uri = pushed.custom_properties['pushed_destination'].string_value
+    for fmt in ('int8', 'savedmodel'):
+        result = subprocess.run([sys.executable, '-m', 'mnist_tfx.predict', version_uri,
+                                 str(png), '--format', fmt], capture_output=True, text=True,
+                                timeout=300, cwd=REPO, env=s3_runs['env'])
+        assert result.returncode == 0, result.stderr
+        assert f'{png}: ' in result.stdout and f'({fmt}, 1 image)' in result.stdout
 
 
 def test_second_run_reads_its_baselines_from_the_bucket(s3_runs):
@@ -245,14 +294,21 @@ STORE_URI = re.compile(r'\b(?:gs|s3)://[\w.-]+')
 
 
 def doc_commands(program: str):
-    """(file, argument list) of each command line for `program` naming a gs:// or s3:// URI;
-    continuation lines joined, comments, prompts and `...` dropped."""
+    """(file, argument list) of each command line for `program` naming a gs:// or s3:// URI
+    in a code block (indented or fenced); continuation lines joined, comments and `...`
+    dropped."""
     found = []
     for path in DOC_FILES:
         with open(path, encoding='utf-8') as f:
             text = f.read().replace('\\\n', ' ')
+        fenced = False
         for line in text.splitlines():
-            line = line.split(' #', 1)[0].strip().strip('`')
+            if line.lstrip().startswith('```'):
+                fenced = not fenced
+                continue
+            if not (fenced or line.startswith('    ')):
+                continue
+            line = line.split(' #', 1)[0].strip()
             if program not in line or not STORE_URI.search(line):
                 continue
             words = [w for w in shlex.split(line) if w != '...']
