@@ -24,3 +24,21 @@ def build_model(learning_rate: float = 1e-3) -> keras.Model:
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
                   loss='sparse_categorical_crossentropy', metrics=['accuracy'])
     return model
+
+
+def float32_copy(model: keras.Model) -> keras.Model:
+    """The same CNN computing in float32, with the trained weights: what is exported.
+
+    A model trained under `mixed_float16` computes its layers in float16, which the TFLite
+    builtin kernels do not take (Conv2D, BiasAdd, Relu, MaxPool: the converter stops with
+    ERROR_NEEDS_FLEX_OPS), and which CPUs serving it gain nothing from. Its variables are float32
+    under that policy, so the copy holds exactly the trained values.
+    """
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy('float32')
+    try:
+        copy = build_model()
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+    copy.set_weights(model.get_weights())
+    return copy

@@ -21,7 +21,7 @@ from tfx_bsl.public import tfxio
 
 from mnist_tfx.model import export
 from mnist_tfx.model import features
-from mnist_tfx.model.model import INPUT_SHAPE, build_model
+from mnist_tfx.model.model import INPUT_SHAPE, build_model, float32_copy
 from mnist_tfx.model.params import TrainingParams
 
 class _EpochLog(keras.callbacks.Callback):
@@ -203,6 +203,8 @@ def run_fn(fn_args: FnArgs) -> None:
                         shuffle=split == 'train')
 
     model = train_model(params, make_dataset, log_dir=fn_args.model_run_dir)
+    if params.mixed_precision:
+        model = float32_copy(model)  # served and converted to TFLite in float32
     export.save_serving_model(model, tf_transform_output, fn_args.serving_model_dir)
     # fn_args.serving_model_dir is <model artifact>/Format-Serving.
     export.save_keras_export(model, export.keras_export_path(
