@@ -288,6 +288,16 @@ def build_report(store, pipeline_name: str, run_id: str, metadata_label: str,
                     f'<td style="background:rgba(74,127,193,{v / max(row.sum(), 1):.2f})">{v}</td>'
                     for v in row) + '</tr>')
             out.append('</table>')
+    test = (summary.tflite or {}).get('test')
+    if test:
+        per_class = sorted(test['saved_model']['per_class'].items(), key=lambda i: int(i[0]))
+        out.append(f'<h3 id="test-split">Test split ({test["examples"]:,} images; scored, not '
+                   f'judged)</h3><p>Accuracy: <b>{test["saved_model"]["accuracy"]:.4f}</b> '
+                   f'(TFLite float32 {test["float32"]["accuracy"]:.4f}, int8 '
+                   f'{test["int8"]["accuracy"]:.4f}).</p><table><tr><th>class</th>'
+                   + ''.join(f'<th>{_esc(c)}</th>' for c, _ in per_class)
+                   + '</tr><tr><th>accuracy</th>'
+                   + ''.join(f'<td>{a:.3f}</td>' for _, a in per_class) + '</tr></table>')
     out.append('</section>')
 
     out.append('<section id="models"><h2>Models</h2>')

@@ -183,6 +183,19 @@ def format_data_check(data_check: dict) -> List[str]:
     return lines
 
 
+def format_test_scores(test) -> List[str]:
+    """The data set's own test split, scored (not judged: blessing is the eval split's)."""
+    if not test:
+        return []
+    model = test['saved_model']
+    return [f'  test accuracy: {model["accuracy"]:.4f} ({test["examples"]:,} images of the test '
+            f'split; TFLite float32 {test["float32"]["accuracy"]:.4f}, int8 '
+            f'{test["int8"]["accuracy"]:.4f})',
+            '  per class:   ' + '  '.join(f'{label}: {acc:.3f}' for label, acc in
+                                          sorted(model['per_class'].items(),
+                                                 key=lambda item: int(item[0])))]
+
+
 def format_summary(summary: RunSummary, accuracy_threshold: float) -> str:
     """The summary as the lines run_local.py prints."""
     lines = [f'Run {summary.run_id}']
@@ -220,6 +233,7 @@ def format_summary(summary: RunSummary, accuracy_threshold: float) -> str:
                          f'{m["latency_ms"]:.3f} ms/image')
         lines.append('  TFLite check: ' + ('passed' if t['blessed'] else
                                            'FAILED: ' + '; '.join(t['reasons'])))
+        lines += format_test_scores(t.get('test'))
     if summary.tfjs:
         lines.append('  TF.js:       ' + describe_tfjs(summary.tfjs))
     if summary.pushed_to:

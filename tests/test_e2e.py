@@ -168,6 +168,11 @@ def test_version_folder_and_its_records(runs):
             check.custom_properties[f'{name}_accuracy'].double_value, abs=1e-6)
     assert card['formats']['model_float32.tflite']['agreement'] >= 0.999
     assert 'TFLite check: passed' in first.stdout
+    # The data set's own test split (100 t10k digits) is scored, overall and per class.
+    test = card['test_split']
+    assert test['examples'] == 100 and set(test) == {'examples', 'saved_model', 'float32', 'int8'}
+    assert set(test['saved_model']['per_class']) == {str(i) for i in range(10)}
+    assert f"test accuracy: {test['saved_model']['accuracy']:.4f} (100 images" in first.stdout
     assert 'TFLite int8:' in first.stdout and 'TFLite float32:' in first.stdout
 
 

@@ -155,6 +155,7 @@ def test_pusher_does_not_copy_the_newest_version_again(tmp_path):
     from mnist_tfx.components.model_pusher import spec
     serving = tmp_path / 'serving'
     (serving / '100' / 'assets.extra').mkdir(parents=True)
+    (serving / '100' / 'saved_model.pb').write_bytes(b'')  # a finished version
     model = standard_artifacts.Model()
     model.uri = str(tmp_path / 'trained')
     (serving / '100' / 'assets.extra' / 'model_card.json').write_text(json.dumps(

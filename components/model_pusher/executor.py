@@ -90,6 +90,8 @@ def model_card(version: str, class_names: List[str], metrics: Dict[str, Any],
             INT8_FILE: metrics['int8'],
         },
         'evaluated_on': {'split': metrics['split'], 'examples': metrics['examples']},
+        # The data set's own test split, scored by the TFLite check (the blessing is eval's).
+        'test_split': metrics.get('test'),
         'data': {
             'examples_uri': examples.uri,
             'examples_mlmd_artifact_id': examples.id,

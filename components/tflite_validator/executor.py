@@ -11,7 +11,7 @@ by input name and cannot put the Transform graph in front of a TFLite model.
 """
 
 import json
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -82,6 +82,33 @@ def evaluate(model_uri: str, tflite_dir: str, serialized: List[bytes], pixels: n
     return metrics
 
 
+TEST_SPLIT = 'test'
+
+
+def score_test_split(model_uri: str, tflite_dir: str, examples: types.Artifact
+                     ) -> Optional[Dict[str, Any]]:
+    """Accuracy on the data set's own test split, overall and per class, for the SavedModel
+    and both TFLite models; None when the data has no test split. Reported, never judged:
+    the blessing is the eval split's."""
+    if TEST_SPLIT not in artifact_utils.decode_split_names(examples.split_names):
+        return None
+    serialized, pixels, labels = read_examples(examples, TEST_SPLIT)
+    if not len(labels):
+        return None
+    classes = saved_model_classes(
+        tf.saved_model.load(path_utils.serving_model_dir(model_uri)), serialized)
+    scores = {'examples': int(len(labels)),
+              'saved_model': {'accuracy': float(np.mean(classes == labels)), 'per_class': {
+                  str(label): float(np.mean(classes[labels == label] == label))
+                  for label in sorted(set(labels.tolist()))}}}
+    model_input = tflite.pixels_to_model_input(pixels)
+    for name, filename in (('float32', FLOAT32_FILE), ('int8', INT8_FILE)):
+        model = tflite.TFLiteClassifier(storage.join(tflite_dir, filename))
+        predicted = np.argmax(model.predict(model_input), axis=-1)
+        scores[name] = {'accuracy': float(np.mean(predicted == labels))}
+    return scores
+
+
 def verdict(metrics: Dict[str, Any], min_agreement: float,
             max_int8_drop: float) -> Tuple[bool, List[str]]:
     """(blessed, reasons it is not) for a metrics dict from `evaluate`."""
@@ -114,6 +141,8 @@ class Executor(base_executor.BaseExecutor):
         blessed, reasons = verdict(metrics, exec_properties[spec.MIN_AGREEMENT_KEY],
                                    exec_properties[spec.MAX_INT8_DROP_KEY])
         metrics.update(split=exec_properties[spec.SPLIT_KEY], blessed=blessed, reasons=reasons)
+        if exec_properties[spec.SPLIT_KEY] != TEST_SPLIT:
+            metrics['test'] = score_test_split(model.uri, tflite_model.uri, examples)
         storage.makedirs(blessing.uri)
         storage.write_text(storage.join(blessing.uri, METRICS_FILE), json.dumps(metrics, indent=2))
         storage.write_text(storage.join(blessing.uri, 'BLESSED' if blessed else 'NOT_BLESSED'), '')
