@@ -5,7 +5,7 @@ TensorFlow 2.16 reads and writes gs:// by itself and s3:// only once tensorflow-
 imported (it registers the scheme). Beam's components (ExampleGen, StatisticsGen, Transform,
 Evaluator) write through Beam's own filesystems: gs:// with apache-beam[gcp], s3:// with boto3.
 The two S3 clients read different variables: TensorFlow's `S3_ENDPOINT` (with its http:// or
-https:// scheme), boto3's `AWS_ENDPOINT_URL_S3` / `AWS_ENDPOINT_URL`; `use_s3` sets whichever
+https:// scheme), boto3's `AWS_ENDPOINT_URL_S3` / `AWS_ENDPOINT_URL`; `prepare` sets whichever
 is missing from the other, so a user sets one.
 """
 
@@ -84,23 +84,6 @@ def beam_args(uri: str) -> List[str]:
     return ['--beam_plugin=tensorflow_io'] if scheme(uri) == 's3' else []
 
 
-def use(uri: str) -> None:
-    """Makes TensorFlow and Beam able to write to `uri` in this process. Raises StoreError
-    when a package it needs is missing."""
-    global _s3_in_use
-    check_scheme(uri)
-    if scheme(uri) != 's3':
-        return
-    _s3_environment()
-    try:
-        import tensorflow_io  # noqa: F401  pylint: disable=g-import-not-at-top,unused-import
-        import boto3  # noqa: F401  pylint: disable=g-import-not-at-top,unused-import
-    except ImportError as e:
-        raise StoreError(f'{uri}: s3:// needs the {e.name} package (make install '
-                         f'installs it)') from None
-    _s3_in_use = True
-
-
 def _unreachable_endpoint(uri: str) -> str:
     """Why the S3 endpoint takes no connection ('' when it does, or when none is set)."""
     endpoint = os.environ.get('S3_ENDPOINT', '') if scheme(uri) == 's3' else ''
@@ -120,9 +103,9 @@ def _unreachable_endpoint(uri: str) -> str:
 def probe(uri: str, timeout: float = PROBE_TIMEOUT_SECONDS) -> str:
     """Why `uri` cannot be written ('' when it can): writes and deletes one small object.
 
-    The S3 client TensorFlow uses retries a closed port for minutes: an endpoint that takes no
-    TCP connection is reported at once, and the write gives up after `timeout` seconds,
-    leaving its thread behind (the caller exits with `exit_now`)."""
+    The S3 client TensorFlow uses retries a closed port for minutes (`prepare` reports an
+    endpoint that takes no TCP connection at once): the write gives up after `timeout`
+    seconds, leaving its thread behind (the caller exits with `exit_now`)."""
     from tfx.dsl.io import fileio  # pylint: disable=g-import-not-at-top
     probe_file = f'{uri.rstrip("/")}/.write-check-{os.getpid()}'
     outcome: List[str] = []
@@ -153,19 +136,26 @@ def _endpoint_hint(uri: str) -> str:
 
 
 def prepare(uri: str) -> str:
-    """Why `uri` cannot be read ('' when it can be tried), found quickly: the scheme, the S3
+    """Why `uri` cannot be used ('' when it can be tried), found quickly: the scheme, the S3
     endpoint taking a connection (before TensorFlow's import, which takes seconds), the
-    packages. Registers the filesystem (`use`) when all is well."""
+    packages. Then TensorFlow and Beam in this process can read and write there."""
+    global _s3_in_use
     try:
         check_scheme(uri)
-        if scheme(uri) == 's3':
-            _s3_environment()
-        problem = _unreachable_endpoint(uri)
-        if problem:
-            return problem
-        use(uri)
     except StoreError as e:
         return str(e)
+    if scheme(uri) != 's3':
+        return ''
+    _s3_environment()
+    problem = _unreachable_endpoint(uri)
+    if problem:
+        return problem
+    try:
+        import tensorflow_io  # noqa: F401  pylint: disable=g-import-not-at-top,unused-import
+        import boto3  # noqa: F401  pylint: disable=g-import-not-at-top,unused-import
+    except ImportError as e:
+        return f'{uri}: s3:// needs the {e.name} package (make install installs it)'
+    _s3_in_use = True  # registered: the process must end with exit_now
     return ''
 
 

