@@ -25,7 +25,7 @@ def main(argv=None) -> int:
     from mnist_tfx import schema as schema_lib  # pylint: disable=g-import-not-at-top
     from mnist_tfx.components.anomalies_gate import executor as gate  # pylint: disable=g-import-not-at-top
     from mnist_tfx.components.anomalies_gate import thresholds  # pylint: disable=g-import-not-at-top
-    from mnist_tfx.components.mnist_example_gen import sources  # pylint: disable=g-import-not-at-top
+    from mnist_tfx.data import sources  # pylint: disable=g-import-not-at-top
     from mnist_tfx.components.mnist_example_gen.executor import to_example  # pylint: disable=g-import-not-at-top
 
     schema = schema_lib.load_schema()

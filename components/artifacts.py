@@ -12,6 +12,8 @@ from typing import Dict
 from tfx.types import artifact_utils
 from tfx.types.artifact import Artifact
 
+# Custom property of ExampleGen's Examples artifact: the data set's ImageSpec as JSON.
+IMAGE_SPEC_PROPERTY = 'image_spec'
 # Where StatisticsGen writes each split's statistics.
 STATISTICS_FILE = 'FeatureStats.pb'
 
@@ -24,6 +26,12 @@ class TFLiteModel(Artifact):
 class TFLiteBlessing(Artifact):
     """The TFLite check's verdict and figures (metrics.json) for one TFLiteModel."""
     TYPE_NAME = 'mnist_tfx.TFLiteBlessing'
+
+
+def image_spec(examples: Artifact):
+    """The ImageSpec (shape, class names) ExampleGen recorded on an Examples artifact."""
+    from mnist_tfx.data import sources  # pylint: disable=g-import-not-at-top
+    return sources.ImageSpec.from_json(examples.get_string_custom_property(IMAGE_SPEC_PROPERTY))
 
 
 def load_statistics(artifact: Artifact) -> Dict[str, "statistics_pb2.DatasetFeatureStatistics"]:

@@ -75,7 +75,7 @@ def load_images(path: str) -> List[Tuple[str, np.ndarray]]:
         pass
     except (OSError, ValueError) as e:
         raise InputError(f'{path}: unreadable image ({e})') from None
-    from mnist_tfx.components.mnist_example_gen import sources  # pylint: disable=g-import-not-at-top
+    from mnist_tfx.data import sources  # pylint: disable=g-import-not-at-top
     try:
         images = sources.read_idx(path, sources.IDX_IMAGES_MAGIC)
     except sources.DataError as e:

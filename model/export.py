@@ -1,11 +1,12 @@
-"""The serving SavedModel: Transform graph + CNN behind two signatures.
+"""The serving SavedModel: Transform graph + network behind two signatures.
 
 * `serving_default`: serialized tf.Examples (`examples`, a string batch) with the raw `pixels`
   feature, as TF Serving's predict API and TFMA send them;
-* `serving_images`: a raw image batch (`images`, uint8 [batch, 28, 28], values 0-255).
+* `serving_images`: a raw image batch (`images`, uint8 [batch, H, W] for grayscale, as the
+  digits' [batch, 28, 28], or [batch, H, W, 3] for colour; values 0-255).
 
 Both apply the same Transform graph before the model, and both return `probabilities`
-[batch, 10] and `class_ids` [batch].
+[batch, classes] and `class_ids` [batch].
 
 Beside it, in the same Model artifact, the bare CNN is written with Keras's export archive
 (KERAS_EXPORT_DIR), for the TFLite converter: it aborts the whole process on Keras 3 models
@@ -33,12 +34,12 @@ KERAS_EXPORT_DIR = 'Format-KerasExport'
 
 
 def keras_export_path(model_uri: str) -> str:
-    """Where the bare CNN (input: images [b, 28, 28, 1] in [0, 1]) is in a Model artifact."""
+    """Where the bare network (input: images [1, H, W, C] in [0, 1]) is in a Model artifact."""
     return os.path.join(model_uri, KERAS_EXPORT_DIR)
 
 
-def save_keras_export(model, path: str) -> None:
-    """The bare CNN for TFLite conversion: one image [1, 28, 28, 1] in [0, 1] per call.
+def save_keras_export(model, path: str, shape) -> None:
+    """The bare network for TFLite conversion: one image [1, H, W, C] in [0, 1] per call.
 
     The batch size is fixed at 1, as on a device: with a dynamic batch dimension the TFLite
     interpreter's XNNPACK delegate leaves the model to slower kernels (0.078 vs 0.027 ms per
@@ -48,7 +49,7 @@ def save_keras_export(model, path: str) -> None:
     archive = keras.export.ExportArchive()
     archive.track(model)
     archive.add_endpoint('serve', model.call, input_signature=[
-        tf.TensorSpec([1, features.IMAGE_SIDE, features.IMAGE_SIDE, 1], tf.float32)])
+        tf.TensorSpec([1, *shape], tf.float32)])
     archive.write_out(path, verbose=False)
 
 
@@ -64,11 +65,11 @@ def save_serving_model(model, tf_transform_output: tft.TFTransformOutput, path: 
     module.tft_layer = tf_transform_output.transform_features_layer()
     raw_spec = {key: spec for key, spec in tf_transform_output.raw_feature_spec().items()
                 if key != features.LABEL_KEY}
+    shape, _ = features.schema_image(tf_transform_output.raw_metadata.schema)
 
     def predict(raw_features):
         transformed = module.tft_layer(raw_features)
-        images = tf.reshape(transformed[features.transformed_name(features.PIXELS_KEY)],
-                            [-1, features.IMAGE_SIDE, features.IMAGE_SIDE, 1])
+        images = transformed[features.transformed_name(features.PIXELS_KEY)]
         probabilities = module.model(images, training=False)
         return {PREDICTION_KEY: probabilities, CLASS_IDS_KEY: tf.argmax(probabilities, axis=-1)}
 
@@ -77,10 +78,9 @@ def save_serving_model(model, tf_transform_output: tft.TFTransformOutput, path: 
         return predict(tf.io.parse_example(serialized, raw_spec))
 
     @tf.function(input_signature=[
-        tf.TensorSpec([None, features.IMAGE_SIDE, features.IMAGE_SIDE], tf.uint8,
-                      name=IMAGES_INPUT)])
+        tf.TensorSpec([None, *features.images_input_shape(shape)], tf.uint8, name=IMAGES_INPUT)])
     def serve_images(images):
-        pixels = tf.cast(tf.reshape(images, [-1, features.NUM_PIXELS]), tf.int64)
+        pixels = tf.cast(tf.reshape(images, [-1, *shape]), tf.int64)
         return predict({features.PIXELS_KEY: pixels})
 
     tf.saved_model.save(module, path, signatures={

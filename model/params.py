@@ -4,6 +4,8 @@ import dataclasses
 from typing import Any, Dict, Optional
 
 MIXED_PRECISION_POLICIES = ('mixed_float16',)
+# model.ARCHITECTURES, repeated here so that option parsing does not import Keras.
+MODELS = ('cnn', 'edge')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -16,12 +18,21 @@ class TrainingParams:
     # GPUs the Trainer must see (it fails with one line when fewer are visible); 0: it trains
     # on whatever MirroredStrategy finds, the CPU included. Kubeflow's --gpus sets it.
     gpus: int = 0
+    model: str = 'cnn'  # 'cnn' (the seed's) or 'edge' (MobileNetV3-Small)
+    model_width: float = 1.0  # edge: MobileNetV3's alpha
+    model_resolution: int = 0  # edge: the side it runs at; 0: the images' own (at least 32)
 
     def __post_init__(self):
         if self.epochs < 1 or self.batch_size < 1 or not self.learning_rate > 0:
             raise ValueError(f'epochs and batch_size must be >= 1 and learning_rate > 0: {self}')
         if self.gpus < 0:
             raise ValueError(f'gpus must be 0 or more, not {self.gpus}')
+        if self.model not in MODELS:
+            raise ValueError(f'model must be one of {MODELS}, not {self.model!r}')
+        if not 0 < self.model_width <= 4 or not (self.model_resolution == 0 or
+                                                 32 <= self.model_resolution <= 1024):
+            raise ValueError('model_width must be in (0, 4] and model_resolution 0 or 32-1024: '
+                             f'{self}')
         if self.mixed_precision not in (None, *MIXED_PRECISION_POLICIES):
             raise ValueError(f'mixed_precision must be one of {MIXED_PRECISION_POLICIES} or '
                              f'unset, not {self.mixed_precision!r}')

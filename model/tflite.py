@@ -12,14 +12,14 @@ import numpy as np
 from mnist_tfx.model import features
 
 
-def pixels_to_model_input(pixels: np.ndarray) -> np.ndarray:
-    """Raw pixels 0-255 ([n, 784] or [n, 28, 28]) -> the CNN's input [n, 28, 28, 1] in [0, 1].
+def pixels_to_model_input(pixels: np.ndarray, shape) -> np.ndarray:
+    """Raw pixels 0-255 (n images of `shape` (H, W, C), in any layout) -> the network's input
+    [n, H, W, C] in [0, 1].
 
     This is preprocessing_fn's scaling in NumPy, for TFLite models that run without the
     Transform graph; tests/test_tflite.py checks that the two agree.
     """
-    pixels = np.asarray(pixels, dtype=np.float32).reshape(
-        -1, features.IMAGE_SIDE, features.IMAGE_SIDE, 1)
+    pixels = np.asarray(pixels, dtype=np.float32).reshape(-1, *shape)
     return pixels / float(features.MAX_PIXEL)
 
 
@@ -51,11 +51,16 @@ class TFLiteClassifier:
         self.output = self._interpreter.get_output_details()[0]
 
     @property
+    def input_shape(self):
+        """(height, width, channels) of the images the model takes."""
+        return tuple(int(d) for d in self.input['shape'][1:])
+
+    @property
     def input_dtype(self):
         return self.input['dtype']
 
     def quantize(self, model_input: np.ndarray) -> np.ndarray:
-        """The CNN's float input as this model's input tensor (quantized for integer models)."""
+        """The network's float input as this model's input tensor (quantized for integer models)."""
         if self.input_dtype == np.float32:
             return model_input.astype(np.float32)
         scale, zero_point = self.input['quantization']
@@ -70,13 +75,13 @@ class TFLiteClassifier:
         return (raw.astype(np.float32) - zero_point) * scale
 
     def invoke(self, tensor: np.ndarray) -> np.ndarray:
-        """Runs one already-quantized input [1, 28, 28, 1]; returns the raw output."""
+        """Runs one already-quantized input [1, H, W, C]; returns the raw output."""
         self._interpreter.set_tensor(self.input['index'], tensor)
         self._interpreter.invoke()
         return self._interpreter.get_tensor(self.output['index'])
 
     def predict(self, model_input: np.ndarray) -> np.ndarray:
-        """Class probabilities [n, 10] for CNN inputs [n, 28, 28, 1] in [0, 1]."""
+        """Class probabilities [n, classes] for inputs [n, H, W, C] in [0, 1]."""
         tensors = self.quantize(model_input)
         return np.concatenate([self.dequantize(self.invoke(t[None, ...])) for t in tensors])
 

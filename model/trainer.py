@@ -1,4 +1,4 @@
-"""Trainer entry point (`run_fn`): the CNN under MirroredStrategy on Transform's output.
+"""Trainer entry point (`run_fn`): the network under MirroredStrategy on Transform's output.
 
 Run parameters arrive in the Trainer's custom_config (see params.TrainingParams), so epochs, batch
 size, learning rate and mixed precision change per run without editing code.
@@ -21,7 +21,7 @@ from tfx_bsl.public import tfxio
 
 from mnist_tfx.model import export
 from mnist_tfx.model import features
-from mnist_tfx.model.model import INPUT_SHAPE, build_model, float32_copy
+from mnist_tfx.model.model import ModelSpec, build_model, float32_copy
 from mnist_tfx.model.params import TrainingParams
 
 class _EpochLog(keras.callbacks.Callback):
@@ -70,14 +70,13 @@ class FitTimer(keras.callbacks.Callback):
 
 
 def _to_images(batch, label):
-    pixels = batch[features.transformed_name(features.PIXELS_KEY)]
-    return tf.reshape(pixels, (-1, *INPUT_SHAPE)), label
+    return batch[features.transformed_name(features.PIXELS_KEY)], label
 
 
 def input_fn(file_pattern, data_accessor: DataAccessor,
              tf_transform_output: tft.TFTransformOutput, batch_size: int,
              shuffle: bool) -> tf.data.Dataset:
-    """Transformed examples as (images [b, 28, 28, 1], labels [b, 1]), one pass, prefetched."""
+    """Transformed examples as (images [b, H, W, C], labels [b, 1]), one pass, prefetched."""
     dataset = data_accessor.tf_dataset_factory(
         file_pattern,
         tfxio.TensorFlowDatasetOptions(
@@ -141,14 +140,22 @@ def require_gpus(count: int) -> None:
             'with the NVIDIA driver, or run without --gpus to train on the CPU')
 
 
+def model_spec(params: TrainingParams, tf_transform_output: tft.TFTransformOutput) -> ModelSpec:
+    """The network the run asks for, for the data set's image shape and classes (its schema)."""
+    shape, classes = features.schema_image(tf_transform_output.raw_metadata.schema)
+    return ModelSpec(shape, classes, params.model, params.model_width, params.model_resolution)
+
+
 def train_model(params: TrainingParams,
                 make_dataset: Callable[[str, int], tf.data.Dataset],
+                spec: ModelSpec,
                 log_dir: Optional[str] = None,
                 strategy: Optional[tf.distribute.Strategy] = None) -> keras.Model:
-    """Builds the CNN inside the strategy's scope and fits it.
+    """Builds the network inside the strategy's scope and fits it.
 
     Args:
       params: the run parameters.
+      spec: the network and the images and classes it is for.
       make_dataset: (split, global_batch_size) -> dataset of (images, labels) for 'train'/'eval'.
       log_dir: where TensorBoard logs go (loss and accuracy per epoch), or None for none.
       strategy: defaults to MirroredStrategy() over every visible GPU (or the CPU if none).
@@ -158,14 +165,16 @@ def train_model(params: TrainingParams,
     timer = FitTimer()
     global_batch = params.batch_size * strategy.num_replicas_in_sync
     devices = list(strategy.extended.worker_devices)
-    logging.info('MirroredStrategy: %d replica(s) on %s; global batch %d',
-                 strategy.num_replicas_in_sync, ', '.join(devices), global_batch)
+    logging.info('MirroredStrategy: %d replica(s) on %s; global batch %d; %s model for %s '
+                 'images, %d classes', strategy.num_replicas_in_sync, ', '.join(devices),
+                 global_batch, spec.architecture, 'x'.join(map(str, spec.input_shape)),
+                 spec.num_classes)
     previous_policy = keras.mixed_precision.global_policy()
     if params.mixed_precision:
         keras.mixed_precision.set_global_policy(params.mixed_precision)
     try:
         with strategy.scope():
-            model = build_model(params.learning_rate)
+            model = build_model(spec, params.learning_rate)
         callbacks = [_EpochLog(), timer]
         if log_dir:
             callbacks.append(keras.callbacks.TensorBoard(log_dir=log_dir, update_freq='epoch'))
@@ -202,11 +211,12 @@ def run_fn(fn_args: FnArgs) -> None:
         return input_fn(files[split], fn_args.data_accessor, tf_transform_output, batch_size,
                         shuffle=split == 'train')
 
-    model = train_model(params, make_dataset, log_dir=fn_args.model_run_dir)
+    spec = model_spec(params, tf_transform_output)
+    model = train_model(params, make_dataset, spec, log_dir=fn_args.model_run_dir)
     if params.mixed_precision:
-        model = float32_copy(model)  # served and converted to TFLite in float32
+        model = float32_copy(model, spec)  # served and converted to TFLite in float32
     export.save_serving_model(model, tf_transform_output, fn_args.serving_model_dir)
     # fn_args.serving_model_dir is <model artifact>/Format-Serving.
     export.save_keras_export(model, export.keras_export_path(
-        os.path.dirname(fn_args.serving_model_dir)))
+        os.path.dirname(fn_args.serving_model_dir)), spec.input_shape)
 

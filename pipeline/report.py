@@ -114,24 +114,36 @@ def _training_curves(log_dir: Optional[str]) -> Dict[str, Dict[str, List[float]]
     return curves
 
 
-def _split_data(examples) -> Dict[str, Tuple[np.ndarray, np.ndarray]]:
-    from mnist_tfx.components.tflite_validator.executor import read_examples  # pylint: disable=g-import-not-at-top
-    from tfx.types import artifact_utils, standard_artifacts  # pylint: disable=g-import-not-at-top
+def _examples_artifact(examples):
+    from tfx.types import standard_artifacts  # pylint: disable=g-import-not-at-top
     artifact = standard_artifacts.Examples()
     artifact.set_mlmd_artifact(examples)
+    return artifact
+
+
+def _split_data(examples) -> Dict[str, Tuple[np.ndarray, np.ndarray]]:
+    """(pixels [n, H, W, C], labels [n]) of every split of an Examples artifact (MLMD proto)."""
+    from mnist_tfx.components.tflite_validator.executor import read_examples  # pylint: disable=g-import-not-at-top
+    from tfx.types import artifact_utils  # pylint: disable=g-import-not-at-top
+    artifact = _examples_artifact(examples)
     return {split: read_examples(artifact, split)[1:]
             for split in artifact_utils.decode_split_names(artifact.split_names)}
 
 
-def _confusion(model_uri: str, pixels: np.ndarray, labels: np.ndarray) -> np.ndarray:
+# Beyond this many classes the confusion matrix is left out (a 200 x 200 table helps nobody).
+MAX_CONFUSION_CLASSES = 20
+
+
+def _confusion(model_uri: str, pixels: np.ndarray, labels: np.ndarray,
+               num_classes: int) -> np.ndarray:
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
     from mnist_tfx.model.export import CLASS_IDS_KEY, IMAGES_SIGNATURE  # pylint: disable=g-import-not-at-top
     serve = tf.saved_model.load(path_utils.serving_model_dir(model_uri)).signatures[
         IMAGES_SIGNATURE]
-    images = pixels.reshape(-1, features.IMAGE_SIDE, features.IMAGE_SIDE).astype(np.uint8)
+    images = features.as_images_input(pixels, pixels.shape[1:])
     predicted = np.concatenate([serve(images=tf.constant(images[i:i + 512]))[CLASS_IDS_KEY]
                                 .numpy() for i in range(0, len(images), 512)])
-    matrix = np.zeros((features.NUM_CLASSES, features.NUM_CLASSES), np.int64)
+    matrix = np.zeros((num_classes, num_classes), np.int64)
     np.add.at(matrix, (labels.astype(np.int64), predicted.astype(np.int64)), 1)
     return matrix
 
@@ -207,24 +219,25 @@ def build_report(store, pipeline_name: str, run_id: str, metadata_label: str,
         out.append('<p>No examples were produced in this run.</p>')
     else:
         data = _split_data(examples)
+        from mnist_tfx.components.artifacts import image_spec  # pylint: disable=g-import-not-at-top
+        names = list(image_spec(_examples_artifact(examples)).class_names)
         out.append('<table><tr><th>split</th><th>examples</th></tr>' + ''.join(
             f'<tr><td>{_esc(s)}</td><td>{len(l):,}</td></tr>' for s, (_, l) in data.items())
             + '</table><div class="charts">')
         for split, (pixels, labels) in data.items():
-            counts = np.bincount(labels.astype(np.int64), minlength=features.NUM_CLASSES)
-            out.append(_svg_bars(counts.tolist(), [str(i) for i in range(features.NUM_CLASSES)],
-                                 f'{split}: examples per label'))
+            counts = np.bincount(labels.astype(np.int64), minlength=len(names))
+            out.append(_svg_bars(counts.tolist(), names, f'{split}: examples per class'))
         pixels, labels = next(iter(data.values()))
         hist, _ = np.histogram(pixels, bins=16, range=(0, 256))
         out.append(_svg_bars(np.log10(hist + 1).round(2).tolist(),
                              [str(i * 16) for i in range(16)],
                              'pixel values (log10 count), first split'))
         out.append('</div><h3>Sample images (first split, two per label)</h3><div class="grid">')
-        side = features.IMAGE_SIDE
-        for label in range(features.NUM_CLASSES):
+        for label, name in enumerate(names[:MAX_CONFUSION_CLASSES]):
             for index in np.flatnonzero(labels == label)[:2]:
-                out.append(f'<img alt="label {label}" title="label {label}" '
-                           f'src="{_png(pixels[index].reshape(side, side))}">')
+                image = pixels[index]
+                out.append(f'<img alt="{_esc(name)}" title="{_esc(name)} (label {label})" '
+                           f'src="{_png(image[..., 0] if image.shape[-1] == 1 else image)}">')
         out.append('</div>')
     out.append('</section>')
 
@@ -278,13 +291,14 @@ def build_report(store, pipeline_name: str, run_id: str, metadata_label: str,
             f'<th>{c}</th>' for c in sorted(summary.accuracy_per_class)) + '</tr><tr><th>accuracy</th>'
             + ''.join(f'<td>{a:.3f}</td>' for _, a in sorted(summary.accuracy_per_class.items()))
             + '</tr></table>')
-        if model is not None and examples is not None and 'eval' in data:
-            matrix = _confusion(model.uri, *data['eval'])
-            out.append('<h3>Confusion matrix (eval split; rows: true label, columns: predicted)</h3>'
+        if model is not None and examples is not None and 'eval' in data and \
+                len(names) <= MAX_CONFUSION_CLASSES:
+            matrix = _confusion(model.uri, *data['eval'], len(names))
+            out.append('<h3>Confusion matrix (eval split; rows: true class, columns: predicted)</h3>'
                        '<table id="confusion"><tr><th></th>' + ''.join(
-                           f'<th>{i}</th>' for i in range(features.NUM_CLASSES)) + '</tr>')
+                           f'<th>{_esc(n)}</th>' for n in names) + '</tr>')
             for i, row in enumerate(matrix):
-                out.append(f'<tr><th>{i}</th>' + ''.join(
+                out.append(f'<tr><th>{_esc(names[i])}</th>' + ''.join(
                     f'<td style="background:rgba(74,127,193,{v / max(row.sum(), 1):.2f})">{v}</td>'
                     for v in row) + '</tr>')
             out.append('</table>')

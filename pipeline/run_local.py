@@ -24,7 +24,8 @@ if __name__ == '__main__':
 
 try:
     from mnist_tfx.components import object_store  # noqa: E402
-    from mnist_tfx.components.mnist_example_gen import sources  # noqa: E402
+    from mnist_tfx.data import images as imaging  # noqa: E402
+    from mnist_tfx.data import sources  # noqa: E402
     from mnist_tfx.pipeline import options  # noqa: E402
     from mnist_tfx.pipeline.config import RunConfig  # noqa: E402
 except ModuleNotFoundError as missing:
@@ -112,6 +113,28 @@ def _check_output_root(config: RunConfig) -> str:
     return ''
 
 
+def _serving_problem(config: RunConfig, spec: sources.ImageSpec) -> str:
+    """Why the serving directory cannot take models for this data ('' when it can).
+
+    A serving directory serves one input contract: a client of its models must not receive,
+    from one version to the next, a model for other images or other classes. The last pushed
+    model is also the Evaluator's baseline, which must take the same examples.
+    """
+    from mnist_tfx.components import pushed_layout  # pylint: disable=g-import-not-at-top
+    from mnist_tfx.components.tflite_exporter.convert import FLOAT32_FILE  # pylint: disable=g-import-not-at-top
+    version, card = pushed_layout.latest(config.serving_dir)
+    if card is None:
+        return ''
+    shape = tuple(card.get('inputs', {}).get(FLOAT32_FILE, {}).get('shape', [0, 0, 0, 0])[1:])
+    classes = len(card.get('classes', []))
+    if shape == spec.shape and classes == spec.num_classes:
+        return ''
+    pushed = sources.ImageSpec(*shape, class_names=tuple(card.get('classes', [])))
+    return (f'{config.serving_dir}: its models (version {version}) take {pushed.describe()}; '
+            f'this data is {spec.describe()}. Use another --pipeline-name (or --output-root) '
+            'for a model of another kind')
+
+
 def _finish(metadata, target: str, run_id: str, interrupted: bool = False,
             error: str = '') -> None:
     """Records the end of a run in ML Metadata, if ML Metadata still answers."""
@@ -126,8 +149,8 @@ def _finish(metadata, target: str, run_id: str, interrupted: bool = False,
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog='run_local.py',
-        description='Run the MNIST TFX pipeline locally: ExampleGen -> StatisticsGen -> '
-        'ImportSchemaGen -> ExampleValidator (gate) -> Transform -> Trainer -> Evaluator -> '
+        description='Run the TFX image classification pipeline locally: ExampleGen -> '
+        'StatisticsGen -> DataSchemaGen -> ExampleValidator (gate) -> Transform -> Trainer -> Evaluator -> '
         'Pusher.')
     options.add_arguments(parser)
     parser.add_argument('--dry-run', action='store_true',
@@ -157,17 +180,24 @@ def run(config: RunConfig, verbose: bool = False, stream=sys.stdout,
             return 2
     try:
         source = sources.detect_source(config.data or sources.default_data_path())
-        counts = sources.check_source(source)
+        checked = sources.check_source(source, imaging.parse_size(config.image_size)
+                                       if config.image_size else sources.NO_SIZE)
     except sources.DataError as e:
         print(f'error: {e}', file=sys.stderr)
         return 2
-    problem = (_check_gpus(config.gpus) if config.gpus else '') or _check_output_root(config)
+    counts = checked.counts
+    problem = (options.check_class_names(config, checked.spec)
+               or (_check_gpus(config.gpus) if config.gpus else '') or _check_output_root(config))
     if problem:
         print(f'error: {problem}', file=sys.stderr)
         return 2
     print(f'Data: {source.path} ({source.format}; '
-          + ', '.join(f'{split} {n:,} images' for split, n in counts.items()) + ')',
-          file=stream)
+          + ', '.join(f'{split} {n:,} images' for split, n in counts.items())
+          + f'; {checked.spec.describe()})', file=stream)
+    if checked.skipped:
+        print(f'  skipped {len(checked.skipped)} file(s) that are not images: '
+              + ', '.join(checked.skipped[:3]) + (', ...' if len(checked.skipped) > 3 else ''),
+              file=stream)
     if dry_run:
         print(f'Pipeline {config.pipeline_name}: artifacts under {config.pipeline_root}\n'
               f'  pushed to:   {config.serving_dir}\n'
@@ -209,6 +239,10 @@ def run(config: RunConfig, verbose: bool = False, stream=sys.stdout,
         metadata.open_store(target, create=True)
     except metadata.MetadataError as e:
         print(f'error: {e}', file=sys.stderr)
+        return 2
+    problem = _serving_problem(config, checked.spec)
+    if problem:
+        print(f'error: {problem}', file=sys.stderr)
         return 2
     tfx_pipeline = pipeline_def.create_pipeline(
         **options.pipeline_kwargs(config, source, image_count=sum(counts.values())),

@@ -16,7 +16,7 @@ import sys
 import pytest
 
 from conftest import REPO, RUN_LOCAL, require_system_tool, run_cli, write_idx_dir
-from mnist_tfx.components.mnist_example_gen import sources
+from mnist_tfx.data import sources
 from mnist_tfx.pipeline import metadata
 from mnist_tfx.pipeline import pipeline as pipeline_def
 

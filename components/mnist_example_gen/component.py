@@ -1,4 +1,4 @@
-"""MnistExampleGen: a file-based ExampleGen for MNIST-format data (IDX, npz, CSV)."""
+"""MnistExampleGen: a file-based ExampleGen for image data sets (IDX, npz, CSV, image folders)."""
 
 from typing import Optional
 
@@ -16,7 +16,7 @@ SOURCE_SPLIT_NAME = 'source'
 
 
 class MnistExampleGen(base_beam_component.BaseBeamComponent):
-    """Turns MNIST-format data into tf.Examples split into train, eval and (if present) test.
+    """Turns an image data set into tf.Examples split into train, eval and (if present) test.
 
     It uses TFX's FileBasedDriver, so input files are fingerprinted and spans resolved like any
     file-based ExampleGen, and its output is one Examples artifact in ML Metadata.
@@ -27,7 +27,7 @@ class MnistExampleGen(base_beam_component.BaseBeamComponent):
     DRIVER_CLASS = driver.FileBasedDriver
 
     def __init__(self, input_base: str, source_format: str, pattern: str,
-                 train_buckets: int = 4, eval_buckets: int = 1,
+                 train_buckets: int = 4, eval_buckets: int = 1, image_size: str = '',
                  output_config: Optional[example_gen_pb2.Output] = None):
         """Builds the component for a data source (see `sources.detect_source`).
 
@@ -37,6 +37,7 @@ class MnistExampleGen(base_beam_component.BaseBeamComponent):
           pattern: the file pattern, relative to input_base, that matches the data set's files.
           train_buckets: hash buckets of the train source split that become `train`.
           eval_buckets: hash buckets that become `eval` (4:1 gives a 80/20 split).
+          image_size: 'HxW' or 'HxWxC' to bring every image to that size ('' keeps the data's).
           output_config: overrides the train/eval split config entirely when given.
         """
         input_config = example_gen_pb2.Input(splits=[
@@ -53,5 +54,6 @@ class MnistExampleGen(base_beam_component.BaseBeamComponent):
             output_data_format=example_gen_pb2.FORMAT_TF_EXAMPLE,
             output_file_format=example_gen_pb2.FORMAT_TFRECORDS_GZIP,
             source_format=source_format,
+            image_size=image_size or None,
             examples=types.Channel(type=standard_artifacts.Examples))
         super().__init__(spec=spec)

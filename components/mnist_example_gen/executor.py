@@ -1,8 +1,13 @@
-"""Beam executor of MnistExampleGen: MNIST-format files in, tf.Examples out.
+"""Beam executor of MnistExampleGen: image data sets in, tf.Examples out.
 
 The 'train' source split is hash-split into train and eval by the output config, as every
-TFX ExampleGen does; a 'test' source split (IDX t10k files, or x_test/y_test in an npz) is
-written whole as a third output split, `test`.
+TFX ExampleGen does; a 'test' source split (IDX t10k files, x_test/y_test in an npz, a test/
+folder) is written whole as a third output split, `test`.
+
+Every example holds `pixels` (height x width x channels integers 0-255, row-major) and
+`label`; the data set's ImageSpec (shape, class names) is recorded on the Examples artifact,
+where the schema and the model read it. Image files are decoded and sized here, one file per
+Beam element, so that the data checks downstream see pixel values.
 """
 
 import os
@@ -18,15 +23,20 @@ from tfx.types import artifact_utils
 from tfx.types import standard_component_specs
 from tfx.utils import proto_utils
 
-from mnist_tfx.components.mnist_example_gen import sources
-from mnist_tfx.components.mnist_example_gen.spec import SOURCE_FORMAT_KEY
+from absl import logging
+
+from mnist_tfx.components.artifacts import IMAGE_SPEC_PROPERTY
+from mnist_tfx.components.mnist_example_gen.spec import IMAGE_SIZE_KEY, SOURCE_FORMAT_KEY
+from mnist_tfx.data import images as imaging
+from mnist_tfx.data import sources
 from mnist_tfx.model import features
 
 TEST_SPLIT = 'test'
 
 
 def to_example(pixels: np.ndarray, label: int) -> tf.train.Example:
-    """One image as a tf.Example: 784 pixel values and an integer label."""
+    """One image as a tf.Example: its pixel values (flattened) and an integer label."""
+    pixels = np.asarray(pixels).reshape(-1)
     if pixels.dtype.kind == 'f':
         pixel_feature = tf.train.Feature(float_list=tf.train.FloatList(value=pixels))
     else:
@@ -47,7 +57,8 @@ def _source(exec_properties: Dict[str, Any]) -> sources.Source:
     if source_format == sources.FORMAT_AUTO:
         # A data location set per run (a Kubeflow parameter): a directory, a file, or ''.
         return sources.detect_source(base or sources.default_data_path())
-    path = base if source_format == sources.FORMAT_IDX else os.path.join(base, pattern)
+    path = base if source_format in (sources.FORMAT_IDX, sources.FORMAT_FOLDERS) else \
+        os.path.join(base, pattern)
     source = sources.detect_source(path)
     if source.format != source_format:
         raise sources.DataError(path, f'is {source.format} data, but the pipeline was built for '
@@ -55,48 +66,74 @@ def _source(exec_properties: Dict[str, Any]) -> sources.Source:
     return source
 
 
-def _read_examples(split: str, source: sources.Source):
-    pixels, labels = sources.read_split(source, split)
-    for row, label in zip(pixels, labels):
-        yield to_example(row, int(label))
+def _read_examples(split: str, source: sources.Source, spec: sources.ImageSpec):
+    images, labels = sources.read_split(source, split)
+    for image, label in zip(sources.fit_images(images, spec), labels):
+        yield to_example(image, int(label))
+
+
+def _read_file(item, spec: sources.ImageSpec) -> tf.train.Example:
+    path, label = item
+    image = imaging.to_shape(sources.read_image(path, spec.channels), spec.shape)
+    return to_example(image, label)
 
 
 @beam.ptransform_fn
 @beam.typehints.with_input_types(beam.Pipeline)
 @beam.typehints.with_output_types(tf.train.Example)
 def _ReadSourceSplit(pipeline: beam.Pipeline, source: sources.Source,  # pylint: disable=invalid-name
-                     split: str) -> beam.pvalue.PCollection:
+                     split: str, spec: sources.ImageSpec) -> beam.pvalue.PCollection:
+    if source.format == sources.FORMAT_FOLDERS:
+        # One element per file, reshuffled before decoding so that workers share the files.
+        files, _ = sources.image_files(source, split)
+        return (pipeline
+                | 'Files' >> beam.Create(files)
+                | 'Spread' >> beam.Reshuffle()
+                | 'Decode' >> beam.Map(_read_file, spec=spec))
     # Reading happens on a worker, not while the graph is built, so a 60,000-image data set is
     # never pickled into the pipeline; Reshuffle lets the examples fan out to other workers.
     return (pipeline
             | 'Split' >> beam.Create([split])
-            | 'Read' >> beam.FlatMap(_read_examples, source=source)
+            | 'Read' >> beam.FlatMap(_read_examples, source=source, spec=spec)
             | 'Reshuffle' >> beam.Reshuffle())
 
 
+def _data_check(source: sources.Source, exec_properties: Dict[str, Any]) -> sources.DataCheck:
+    size = exec_properties.get(IMAGE_SIZE_KEY) or ''
+    check = sources.check_source(source, imaging.parse_size(size) if size else sources.NO_SIZE,
+                                 decode=False)
+    if check.skipped:
+        logging.warning('%d file(s) that are not images skipped: %s', len(check.skipped),
+                        ', '.join(check.skipped[:5]))
+    return check
+
+
 class Executor(base_example_gen_executor.BaseExampleGenExecutor):
-    """Reads IDX, npz or CSV MNIST data and writes train/eval(/test) tf.Example splits."""
+    """Reads IDX, npz, CSV or image folders and writes train/eval(/test) tf.Example splits."""
 
     def GetInputSourceToExamplePTransform(self) -> beam.PTransform:
         # The base class calls this for single-input-split configs only; GenerateExamplesByBeam
         # below handles every case, so this is a thin adapter kept for the abstract interface.
         @beam.ptransform_fn
         def _to_examples(pipeline, exec_properties, split_pattern):  # pylint: disable=unused-argument
-            return pipeline | _ReadSourceSplit(_source(exec_properties), sources.SOURCE_TRAIN)
+            return pipeline | _ReadSourceSplit(self._source, sources.SOURCE_TRAIN, self._spec)
         return _to_examples
 
     def GenerateExamplesByBeam(self, pipeline: beam.Pipeline,
                                exec_properties: Dict[str, Any]) -> Dict[str, beam.pvalue.PCollection]:
-        source = _source(exec_properties)
+        source = self._source = _source(exec_properties)
+        spec = self._spec = _data_check(source, exec_properties).spec
         result = super().GenerateExamplesByBeam(pipeline, exec_properties)
         if sources.SOURCE_TEST in source.splits:
-            result[TEST_SPLIT] = pipeline | 'ReadTest' >> _ReadSourceSplit(source, sources.SOURCE_TEST)
+            result[TEST_SPLIT] = pipeline | 'ReadTest' >> _ReadSourceSplit(
+                source, sources.SOURCE_TEST, spec)
         # The base class named only the output config's splits on the artifact, and it checks a
         # split's name there before writing it: add `test` now, before the splits are written.
         self._examples.split_names = artifact_utils.encode_split_names(list(result))
         # Recorded on the artifact: where a location set per run pointed, and what it held.
         self._examples.set_string_custom_property('source_format', source.format)
         self._examples.set_string_custom_property('source_path', source.path)
+        self._examples.set_string_custom_property(IMAGE_SPEC_PROPERTY, spec.to_json())
         return result
 
     def Do(self, input_dict: Dict[str, List[types.Artifact]],

@@ -1,7 +1,7 @@
 """ModelPusher: pushes SavedModel + TFLite models + labels + model card as one version folder."""
 
 import json
-from typing import List
+from typing import List, Optional
 
 from tfx import types
 from tfx.dsl.components.base import base_component
@@ -21,10 +21,12 @@ class ModelPusher(base_component.BaseComponent):
     def __init__(self, model: types.BaseChannel, model_blessing: types.BaseChannel,
                  tflite_model: types.BaseChannel, tflite_blessing: types.BaseChannel,
                  statistics: types.BaseChannel, examples: types.BaseChannel,
-                 data_check: types.BaseChannel, base_directory: str, class_names: List[str]):
+                 data_check: types.BaseChannel, base_directory: str,
+                 class_names: Optional[List[str]] = None):
         super().__init__(spec=ModelPusherSpec(
             model=model, model_blessing=model_blessing, tflite_model=tflite_model,
             tflite_blessing=tflite_blessing, statistics=statistics, examples=examples,
             data_check=data_check,
-            base_directory=base_directory, class_names=json.dumps(class_names),
+            base_directory=base_directory,
+            class_names=json.dumps(class_names) if class_names else None,
             pushed_model=types.Channel(type=standard_artifacts.PushedModel)))

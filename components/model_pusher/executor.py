@@ -27,7 +27,7 @@ from mnist_tfx.components import object_store
 from mnist_tfx.components import pushed_layout
 from mnist_tfx.components import storage
 from mnist_tfx.components.anomalies_gate.executor import load_result
-from mnist_tfx.components.artifacts import example_counts
+from mnist_tfx.components.artifacts import example_counts, image_spec
 from mnist_tfx.components.model_pusher import spec
 from mnist_tfx.components.model_pusher import warmup
 from mnist_tfx.components.tflite_exporter.convert import FLOAT32_FILE, INT8_FILE
@@ -64,22 +64,26 @@ def model_card(version: str, class_names: List[str], metrics: Dict[str, Any],
                data_check: Dict[str, Any]) -> Dict[str, Any]:
     """What a user of the pushed folder needs to know about it."""
     scale, zero_point = int8_quantization
-    side = features.IMAGE_SIDE
+    shape = list(image_spec(examples).shape)
+    images = ', '.join(str(d) for d in features.images_input_shape(shape))
     return {
         'version': version,
         'classes': class_names,
+        'image': {'height': shape[0], 'width': shape[1], 'channels': shape[2]},
         'inputs': {
             SAVED_MODEL: {
                 export.DEFAULT_SIGNATURE: 'examples: string [batch], serialized tf.Example with '
-                                   f'"{features.PIXELS_KEY}": int64 x {features.NUM_PIXELS} (0-255)',
-                export.IMAGES_SIGNATURE: f'images: uint8 [batch, {side}, {side}], raw pixels',
+                                          f'"{features.PIXELS_KEY}": int64 x '
+                                          f'{shape[0] * shape[1] * shape[2]} (0-255, row-major '
+                                          'height x width x channels)',
+                export.IMAGES_SIGNATURE: f'images: uint8 [batch, {images}], raw pixels',
                 'outputs': f'{export.PREDICTION_KEY}: float32 [batch, {len(class_names)}], '
                            f'{export.CLASS_IDS_KEY}: int64 [batch]',
             },
-            FLOAT32_FILE: {'dtype': 'float32', 'shape': [1, side, side, 1],
-                           'values': 'pixels / 255 (0 = background)',
+            FLOAT32_FILE: {'dtype': 'float32', 'shape': [1, *shape],
+                           'values': 'pixels / 255',
                            'output': f'float32 [1, {len(class_names)}] probabilities'},
-            INT8_FILE: {'dtype': 'uint8', 'shape': [1, side, side, 1],
+            INT8_FILE: {'dtype': 'uint8', 'shape': [1, *shape],
                         'quantization': {'scale': scale, 'zero_point': zero_point},
                         'values': 'round(pixels / 255 / scale + zero_point): the raw pixel',
                         'output': f'uint8 [1, {len(class_names)}] quantized probabilities'},
@@ -125,8 +129,8 @@ def tfjs_model(saved_model_dir: str, target: str, pixels, expected_classes
             saved_model_dir = source
         size = convert.convert(saved_model_dir, local)
         entry = {'bytes': size, 'signature': export.IMAGES_SIGNATURE,
-                 'input': f'int32 [batch, {features.IMAGE_SIDE}, {features.IMAGE_SIDE}], raw '
-                          'pixels 0-255 (TF.js has no uint8)'}
+                 'input': 'int32 [batch, ' + ', '.join(str(d) for d in features.images_input_shape(
+                     pixels.shape[1:])) + '], raw pixels 0-255 (TF.js has no uint8)'}
         chromium = cdp.find_chromium()
         if chromium is None:
             entry['browser_check'] = 'not run: no Chromium on this machine'
@@ -204,7 +208,13 @@ class Executor(base_executor.BaseExecutor):
             pushed.set_string_custom_property('pushed_version', newest)
             return
 
-        class_names = json.loads(exec_properties[spec.CLASS_NAMES_KEY])
+        # The data set's class names (its folders, or '0'..'K-1' for arrays) unless the run
+        # named them.
+        classes = image_spec(get(spec.EXAMPLES_KEY)).class_names
+        class_names = json.loads(exec_properties.get(spec.CLASS_NAMES_KEY) or 'null') or \
+            list(classes)
+        if len(class_names) != len(classes):
+            raise ValueError(f'{len(class_names)} class names given for {len(classes)} classes')
         metrics = json.loads(storage.read_text(storage.join(tflite_blessing.uri, METRICS_FILE)))
         version = _new_version(base)
         final = storage.join(base, version)

@@ -22,7 +22,8 @@ class ModelPusherSpec(ComponentSpec):
 
     PARAMETERS = {
         BASE_DIRECTORY_KEY: ExecutionParameter(type=str),
-        CLASS_NAMES_KEY: ExecutionParameter(type=str),  # JSON list, one name per label
+        # JSON list, one name per label; absent: the data set's own (ExampleGen's ImageSpec).
+        CLASS_NAMES_KEY: ExecutionParameter(type=str, optional=True),
     }
     INPUTS = {
         MODEL_KEY: ChannelParameter(type=standard_artifacts.Model),

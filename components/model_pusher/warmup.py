@@ -22,8 +22,7 @@ def requests(serialized: Sequence[bytes], pixels: np.ndarray, model_name: str) -
     """Serialized PredictionLog records: each signature, each batch size, real examples."""
     from tensorflow_serving.apis import predict_pb2  # pylint: disable=g-import-not-at-top
     from tensorflow_serving.apis import prediction_log_pb2  # pylint: disable=g-import-not-at-top
-    side = features.IMAGE_SIDE
-    images = np.asarray(pixels, dtype=np.int64).reshape(-1, side, side).astype(np.uint8)
+    images = features.as_images_input(pixels, np.shape(pixels)[1:])
     records = []
     for size in BATCH_SIZES:
         inputs = {

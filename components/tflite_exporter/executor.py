@@ -1,7 +1,7 @@
-"""Executor of TFLiteExporter: the Trainer's CNN as float32 and full-integer TFLite models.
+"""Executor of TFLiteExporter: the Trainer's network as float32 and full-integer TFLite models.
 
 The representative data set for quantization is the first N examples of the *transformed*
-training split, i.e. exactly what the CNN was trained on. Conversion runs in a child process
+training split, i.e. exactly what the network was trained on. Conversion runs in a child process
 (see convert.py): a converter crash becomes a failed component with a clear message.
 """
 
@@ -25,7 +25,6 @@ from mnist_tfx.components.tflite_exporter import convert
 from mnist_tfx.components.tflite_exporter import spec
 from mnist_tfx.model import export
 from mnist_tfx.model import features
-from mnist_tfx.model.model import INPUT_SHAPE
 
 TRAIN_SPLIT = 'train'
 _STDERR_LINES = 15
@@ -37,7 +36,7 @@ class ConversionError(RuntimeError):
 
 def transformed_images(examples: types.Artifact, transform_graph_uri: str, split: str,
                        limit: int) -> np.ndarray:
-    """The first `limit` images of a transformed split, as the CNN sees them [n, 28, 28, 1]."""
+    """The first `limit` images of a transformed split, as the network sees them [n, H, W, C]."""
     feature_spec = tft.TFTransformOutput(transform_graph_uri).transformed_feature_spec()
     key = features.transformed_name(features.PIXELS_KEY)
     pattern = storage.join(artifact_utils.get_split_uri([examples], split), '*')
@@ -45,7 +44,7 @@ def transformed_images(examples: types.Artifact, transform_graph_uri: str, split
                .take(limit).batch(256)
                .map(lambda batch: tf.io.parse_example(batch, {key: feature_spec[key]})[key]))
     images = np.concatenate([batch.numpy() for batch in dataset])
-    return images.reshape((-1, *INPUT_SHAPE)).astype(np.float32)
+    return images.astype(np.float32)
 
 
 def run_conversion(saved_model_dir: str, representative: np.ndarray, out_dir: str) -> None:

@@ -21,6 +21,7 @@ from tfx.types import artifact_utils
 from tfx.utils import path_utils
 
 from mnist_tfx.components import storage
+from mnist_tfx.components.artifacts import image_spec
 from mnist_tfx.components.tflite_exporter.convert import FLOAT32_FILE, INT8_FILE
 from mnist_tfx.components.tflite_validator import spec
 from mnist_tfx.model import features
@@ -33,12 +34,13 @@ _BATCH = 256
 
 def read_examples(examples: types.Artifact, split: str) -> Tuple[List[bytes], np.ndarray,
                                                                   np.ndarray]:
-    """(serialized tf.Examples, pixels [n, 784], labels [n]) of one split."""
+    """(serialized tf.Examples, pixels [n, H, W, C], labels [n]) of one split."""
+    shape = image_spec(examples).shape
     pattern = storage.join(artifact_utils.get_split_uri([examples], split), '*')
     serialized = [record.numpy() for record in
                   tf.data.TFRecordDataset(tf.io.gfile.glob(pattern), compression_type='GZIP')]
     parsed = tf.io.parse_example(serialized, {
-        features.PIXELS_KEY: tf.io.FixedLenFeature([features.NUM_PIXELS], tf.int64),
+        features.PIXELS_KEY: tf.io.FixedLenFeature(shape, tf.int64),
         features.LABEL_KEY: tf.io.FixedLenFeature([1], tf.int64)})
     return (serialized, parsed[features.PIXELS_KEY].numpy(),
             parsed[features.LABEL_KEY].numpy().reshape(-1))
@@ -53,8 +55,7 @@ def saved_model_classes(saved_model, serialized: List[bytes]) -> np.ndarray:
 def _saved_model_latency(saved_model, pixels: np.ndarray, runs: int = 200) -> float:
     """Median seconds of one single-image call of the raw-image signature."""
     serve = saved_model.signatures[IMAGES_SIGNATURE]
-    image = tf.constant(pixels[:1].reshape(1, features.IMAGE_SIDE, features.IMAGE_SIDE)
-                        .astype(np.uint8))
+    image = tf.constant(features.as_images_input(pixels[:1], pixels.shape[1:]))
     return tflite.median_seconds(lambda: serve(images=image), runs)
 
 
@@ -63,7 +64,7 @@ def evaluate(model_uri: str, tflite_dir: str, serialized: List[bytes], pixels: n
     """Accuracy, agreement with the SavedModel, size and latency of every format."""
     saved_model = tf.saved_model.load(path_utils.serving_model_dir(model_uri))
     reference = saved_model_classes(saved_model, serialized)
-    model_input = tflite.pixels_to_model_input(pixels)
+    model_input = tflite.pixels_to_model_input(pixels, pixels.shape[1:])
     metrics = {
         'examples': int(len(labels)),
         'saved_model': {'accuracy': float(np.mean(reference == labels)),
@@ -101,7 +102,7 @@ def score_test_split(model_uri: str, tflite_dir: str, examples: types.Artifact
               'saved_model': {'accuracy': float(np.mean(classes == labels)), 'per_class': {
                   str(label): float(np.mean(classes[labels == label] == label))
                   for label in sorted(set(labels.tolist()))}}}
-    model_input = tflite.pixels_to_model_input(pixels)
+    model_input = tflite.pixels_to_model_input(pixels, pixels.shape[1:])
     for name, filename in (('float32', FLOAT32_FILE), ('int8', INT8_FILE)):
         model = tflite.TFLiteClassifier(storage.join(tflite_dir, filename))
         predicted = np.argmax(model.predict(model_input), axis=-1)

@@ -1,0 +1,116 @@
+"""Image files and pixel arrays brought to one shape: the data layer's single resize.
+
+ExampleGen decodes class-folder images with these functions, and `predict` prepares a photo
+with the same ones, so that a served image is sized the way training images were. Pixels
+stay 0-255 integers (as in MNIST's arrays) so that the data checks see pixel values.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Tuple
+
+import numpy as np
+
+# What ExampleGen reads from a class folder; anything else there is named and skipped.
+IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.gif')
+GRAY, RGB = 1, 3
+CHANNELS = (GRAY, RGB)
+# PIL modes without colour: an image in one of these adds no colour channel to the data set.
+_GRAY_MODES = {'1', 'L', 'LA', 'I', 'I;16', 'I;16B', 'I;16L', 'F', 'La'}
+# Largest side when a data set's own size is taken (no --image-size): beyond it training on 2
+# cores is impractical and the edge model's budgets cannot be met.
+MAX_SIDE = 512
+
+
+class ImageError(ValueError):
+    """A file that is not a readable image; the message says why (without the path)."""
+
+
+def is_image_name(name: str) -> bool:
+    return name.lower().endswith(IMAGE_EXTENSIONS)
+
+
+def _pil():
+    from PIL import Image  # pylint: disable=g-import-not-at-top
+    return Image
+
+
+def header(raw: bytes) -> Tuple[int, int, int]:
+    """(height, width, channels) of an encoded image from its header, without decoding it."""
+    try:
+        with _pil().open(io.BytesIO(raw)) as image:
+            width, height = image.size
+            mode = image.mode
+            if mode == 'P':
+                mode = image.convert('RGB').mode if _palette_has_colour(image) else 'L'
+    except Exception as e:  # PIL raises many types for one cause: not an image it can read
+        raise ImageError(f'not a readable image ({type(e).__name__}: {e})') from None
+    return height, width, GRAY if mode in _GRAY_MODES else RGB
+
+
+def _palette_has_colour(image) -> bool:
+    palette = np.frombuffer(bytes(image.getpalette() or []), np.uint8)
+    rgb = palette[:len(palette) // 3 * 3].reshape(-1, 3)
+    return bool(np.any(rgb.max(axis=1) != rgb.min(axis=1)))
+
+
+def decode(raw: bytes, channels: int) -> np.ndarray:
+    """An encoded image (PNG, JPEG, BMP, GIF: its first frame) as uint8 [H, W, channels]."""
+    try:
+        with _pil().open(io.BytesIO(raw)) as image:
+            image.load()
+            if image.mode in ('RGBA', 'LA', 'PA') or (image.mode == 'P' and
+                                                      'transparency' in image.info):
+                # Transparent pixels over white, as a viewer shows them (their hidden colour
+                # is often black, which would turn a drawing on nothing into a black square).
+                rgba = image.convert('RGBA')
+                background = _pil().new('RGBA', rgba.size, (255, 255, 255, 255))
+                image = _pil().alpha_composite(background, rgba)
+            converted = image.convert('L' if channels == GRAY else 'RGB')
+    except Exception as e:  # truncated, corrupt or unsupported data: one cause for the user
+        raise ImageError(f'not a readable image ({type(e).__name__}: {e})') from None
+    array = np.asarray(converted, dtype=np.uint8)
+    return array[..., None] if channels == GRAY else array
+
+
+def to_shape(image: np.ndarray, shape: Tuple[int, int, int]) -> np.ndarray:
+    """One image [H, W, C] (any numbers) brought to `shape` (height, width, channels).
+
+    Colour becomes gray by ITU-R 601 luma (as PIL's 'L'); gray becomes colour by repeating it.
+    Sizes change by bilinear resampling with antialiasing (PIL's, per channel, in float32);
+    integer images come back as integers, rounded.
+    """
+    height, width, channels = shape
+    image = np.asarray(image)
+    if image.ndim == 2:
+        image = image[..., None]
+    integer = image.dtype.kind in 'iub'
+    out = image.astype(np.float32)
+    if out.shape[-1] != channels:
+        if channels == GRAY:
+            out = (out[..., :3] @ np.array([0.299, 0.587, 0.114], np.float32))[..., None]
+        else:
+            out = np.repeat(out[..., :1], channels, axis=-1)
+    if out.shape[:2] != (height, width):
+        Image = _pil()  # pylint: disable=invalid-name
+        out = np.stack([np.asarray(Image.fromarray(out[..., c], mode='F').resize(
+            (width, height), Image.BILINEAR)) for c in range(channels)], axis=-1)
+    if integer:
+        out = np.clip(np.round(out), 0, 255).astype(image.dtype if image.dtype.kind != 'b'
+                                                     else np.uint8)
+    return out
+
+
+def parse_size(text: str) -> Tuple[int, int, int]:
+    """'HxW' or 'HxWxC' (C 1 or 3) -> (height, width, channels or 0 for the data's own)."""
+    parts = text.lower().split('x')
+    try:
+        numbers = [int(p) for p in parts]
+    except ValueError:
+        numbers = []
+    if len(numbers) not in (2, 3) or min(numbers[:2]) < 1 or max(numbers[:2]) > 4096 or (
+            len(numbers) == 3 and numbers[2] not in CHANNELS):
+        raise ValueError(f'{text!r}: expected HEIGHTxWIDTH or HEIGHTxWIDTHxCHANNELS (channels '
+                         '1 or 3), e.g. 64x64 or 96x96x3')
+    return numbers[0], numbers[1], numbers[2] if len(numbers) == 3 else 0
