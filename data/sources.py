@@ -547,6 +547,13 @@ def _array_spec(source: Source, splits: Dict[str, Tuple[np.ndarray, np.ndarray]]
                             f'train images {"x".join(map(str, train_shape))}; give --image-size '
                             'to bring both to one size')
     classes = int(max(labels.max() for _, labels in splits.values())) + 1
+    train_labels = splits[SOURCE_TRAIN][1]
+    if classes > 2 and not np.any(train_labels == 0):
+        # Classes are 0..largest label: labels from 1 are most often a 1-based label set
+        # (1-10 for ten classes), which would train an empty class 0.
+        raise DataError(source.path, f'no training images of class 0: labels run '
+                        f'{int(train_labels.min())}-{int(train_labels.max())}, classes are 0 to '
+                        'the largest label (1-based labels must be made 0-based)')
     if classes < 2:
         raise DataError(source.path, 'every label is 0: a classifier needs two classes or more')
     return ImageSpec(*_fit(train_shape, size), class_names=tuple(str(i) for i in range(classes)))

@@ -1,43 +1,65 @@
 """Classify images with a pushed model version, as a device would.
 
     python -m mnist_tfx.predict VERSION_DIR image.png [more.png ...] [--format int8|float32|savedmodel]
+                                [--json]
 
 VERSION_DIR is one pushed version (serving/<pipeline>/<version>/). Images may be PNG, JPEG or
 anything Pillow reads, of any size and colour, or an IDX images file (each image in it is
-classified). They are prepared the way MNIST itself was: grayscale, light strokes on a dark
-background (inverted if the background is light), the strokes fitted into a 20x20 box keeping
-their aspect ratio, and centred by centre of mass in 28x28. Prints the class and confidence per
-image and the mean model latency; exits 2 with one line naming the file when an input cannot be
-read.
+classified). A model trained on MNIST-style arrays (its card says preparation "mnist") gets
+them prepared the way MNIST itself was: grayscale, light strokes on a dark background (inverted
+if the background is light), the background level removed and the contrast stretched (a photo's
+paper is not black), the strokes fitted into a 20x20 box keeping their aspect ratio, and
+centred by centre of mass in 28x28. Any other model gets the image resized to its own height,
+width and channels with the function ExampleGen used on its training images.
+
+Prints the class name and confidence per image (--json: one JSON object a line with `file`,
+`class` and `confidence`) and the mean model latency; exits 2 with one line naming the file
+when an input cannot be read.
 """
 
 import argparse
+import json
 import os
 import sys
 import time
-from typing import List, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from mnist_tfx.components import object_store
+from mnist_tfx.data import images as imaging
 from mnist_tfx.model import features
 
 FORMATS = ('int8', 'float32', 'savedmodel')
 _FILES = {'int8': 'model_int8.tflite', 'float32': 'model_float32.tflite'}
 _BOX = 20  # MNIST fits each digit into 20x20 and centres it in 28x28
+MNIST, RESIZE = features.PREPARE_MNIST, features.PREPARE_RESIZE
+# Below this spread between paper and ink there is no stroke to stretch (a blank page).
+_MIN_CONTRAST = 8.0
 
 
 class InputError(ValueError):
     """An input file that cannot be classified; the message names it."""
 
 
+def _quantile(values: np.ndarray, share: float) -> float:
+    """The value below which `share` of the values lie (web/app.js computes it the same way)."""
+    ordered = np.sort(np.asarray(values, np.float32).reshape(-1))
+    return float(ordered[min(len(ordered) - 1, int(share * len(ordered)))])
+
+
 def mnist_style(gray: np.ndarray) -> np.ndarray:
     """A grayscale image (any size, 0-255) as an MNIST-style uint8 [28, 28] image."""
     gray = np.asarray(gray, dtype=np.float32)
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
-    if border.mean() > 127.5:  # dark strokes on a light background: MNIST is the other way
+    if _quantile(border, 0.5) > 127.5:  # dark strokes on a light background: MNIST is the other way
         gray = 255.0 - gray
-    side = features.IMAGE_SIDE
+    # A photo's paper, inverted, is grey rather than black, and uneven: without taking its level
+    # away the whole page passes for stroke and the crop is the whole picture.
+    background, ink = _quantile(gray, 0.5), _quantile(gray, 0.99)
+    if ink - background > _MIN_CONTRAST:
+        gray = np.clip((gray - background) * (255.0 / (ink - background)), 0, 255)
+    side = features.DIGITS_SHAPE[0]
     mask = gray > 0.2 * gray.max() if gray.max() > 0 else np.zeros(gray.shape, bool)
     if not mask.any():
         return np.zeros((side, side), np.uint8)
@@ -58,34 +80,47 @@ def mnist_style(gray: np.ndarray) -> np.ndarray:
     return np.clip(np.round(image), 0, 255).astype(np.uint8)
 
 
-def load_images(path: str) -> List[Tuple[str, np.ndarray]]:
-    """(name, uint8 [28, 28]) for an image file, or for each image of an IDX images file."""
+def prepare(image: np.ndarray, shape: Sequence[int], preparation: str) -> np.ndarray:
+    """A decoded image (uint8 [H, W, 3] or [H, W]) as the model's input image [h, w, c]."""
+    image = np.asarray(image)
+    if preparation == MNIST:
+        gray = imaging.to_shape(image, (*image.shape[:2], 1))[..., 0]
+        return mnist_style(gray)[..., None]
+    return imaging.to_shape(image, tuple(shape))
+
+
+def read_images(path: str) -> List[Tuple[str, np.ndarray]]:
+    """(name, uint8 [H, W, 3]) for an image file, or (name, [H, W]) per image of an IDX file."""
     if not os.path.isfile(path):
         raise InputError(f'{path}: no such file')
-    from PIL import Image, UnidentifiedImageError  # pylint: disable=g-import-not-at-top
+    with open(path, 'rb') as f:
+        raw = f.read()
     try:
-        with Image.open(path) as img:
-            img.load()
-            if img.mode in ('RGBA', 'LA', 'PA') or 'transparency' in img.info:
-                # Transparent areas count as background: put the image on white.
-                background = Image.new('RGBA', img.size, (255, 255, 255, 255))
-                img = Image.alpha_composite(background, img.convert('RGBA'))
-            return [(path, mnist_style(np.asarray(img.convert('L'))))]
-    except UnidentifiedImageError:
-        pass
-    except (OSError, ValueError) as e:
-        raise InputError(f'{path}: unreadable image ({e})') from None
+        return [(path, imaging.decode(raw, imaging.RGB))]
+    except imaging.ImageError as e:
+        image_problem = str(e)
     from mnist_tfx.data import sources  # pylint: disable=g-import-not-at-top
     try:
         images = sources.read_idx(path, sources.IDX_IMAGES_MAGIC)
     except sources.DataError as e:
+        if imaging.is_image_name(path):
+            raise InputError(f'{path}: {image_problem}') from None
         raise InputError(f'{path}: not an image (PNG, JPEG, ...) nor an IDX images file '
                          f'({e.problem})') from None
     return [(f'{path}#{i}', image) for i, image in enumerate(images)]
 
 
+def load_images(path: str, shape: Sequence[int] = features.DIGITS_SHAPE,
+                preparation: str = MNIST) -> List[Tuple[str, np.ndarray]]:
+    """(name, prepared image) for every image in a file; MNIST-style [28, 28] by default."""
+    prepared = [(name, prepare(image, shape, preparation)) for name, image in read_images(path)]
+    if tuple(shape)[-1] == 1:
+        return [(name, image[..., 0]) for name, image in prepared]
+    return prepared
+
+
 class Model:
-    """One format of a pushed version: predict(uint8 [28, 28]) -> probabilities [10]."""
+    """One format of a pushed version: predict(image) -> probabilities [classes]."""
 
     def __init__(self, version_dir: str, fmt: str):
         from mnist_tfx.components import pushed_layout  # pylint: disable=g-import-not-at-top
@@ -99,22 +134,29 @@ class Model:
         self.format = fmt
         if fmt == 'savedmodel':
             import tensorflow as tf  # pylint: disable=g-import-not-at-top
-            from mnist_tfx.model.export import IMAGES_SIGNATURE  # pylint: disable=g-import-not-at-top
+            from mnist_tfx.model.export import IMAGES_INPUT, IMAGES_SIGNATURE  # pylint: disable=g-import-not-at-top
             self._tf = tf
             self._serve = tf.saved_model.load(path).signatures[IMAGES_SIGNATURE]
+            dims = self._serve.structured_input_signature[1][IMAGES_INPUT].shape[1:]
+            self.shape = tuple(dims) if len(dims) == 3 else (*dims, 1)
         else:
             from mnist_tfx.model import tflite  # pylint: disable=g-import-not-at-top
             self._tflite = tflite
             self._model = tflite.TFLiteClassifier(path)
+            self.shape = self._model.input_shape
+        card = _model_card(version_dir)
+        self.preparation = card.get('preparation') or (
+            MNIST if tuple(self.shape) == features.DIGITS_SHAPE else RESIZE)
+        self.class_names = _class_names(version_dir)
 
     def predict(self, image: np.ndarray) -> Tuple[np.ndarray, float]:
-        """(probabilities, seconds the model took) for one MNIST-style image."""
+        """(probabilities, seconds the model took) for one prepared image [H, W, C]."""
         if self.format == 'savedmodel':
-            batch = self._tf.constant(image[None, ...])
+            batch = self._tf.constant(features.as_images_input(image, self.shape))
             start = time.perf_counter()
             probabilities = self._serve(images=batch)['probabilities'].numpy()[0]
             return probabilities, time.perf_counter() - start
-        tensor = self._model.quantize(self._tflite.pixels_to_model_input(image))
+        tensor = self._model.quantize(self._tflite.pixels_to_model_input(image, self.shape))
         start = time.perf_counter()
         raw = self._model.invoke(tensor)
         elapsed = time.perf_counter() - start
@@ -129,12 +171,17 @@ def _exists(path: str) -> bool:
     return storage.exists(path)
 
 
-def _class_names(version_dir: str) -> List[str]:
+def _model_card(version_dir: str) -> dict:
+    from mnist_tfx.components import pushed_layout  # pylint: disable=g-import-not-at-top
+    return pushed_layout.read_card(version_dir) or {}
+
+
+def _class_names(version_dir: str) -> Optional[List[str]]:
     from mnist_tfx.components import pushed_layout  # pylint: disable=g-import-not-at-top
     from mnist_tfx.components import storage  # pylint: disable=g-import-not-at-top
     path = pushed_layout.extra(version_dir, pushed_layout.LABELS_FILE)
     if not _exists(path):
-        return [str(i) for i in range(features.NUM_CLASSES)]
+        return None  # the class numbers then
     return [line.strip() for line in storage.read_text(path).splitlines() if line.strip()]
 
 
@@ -145,6 +192,9 @@ def main(argv=None) -> int:
     parser.add_argument('images', nargs='+', help='PNG/JPEG/... files or IDX images files')
     parser.add_argument('--format', choices=FORMATS, default='int8',
                         help='which model to run (default: %(default)s)')
+    parser.add_argument('--json', action='store_true',
+                        help='one JSON object a line: {"file", "class", "confidence"}; the '
+                        'latency line goes to stderr')
     args = parser.parse_args(argv)
     if object_store.is_remote(args.version_dir):
         problem = object_store.prepare(args.version_dir)
@@ -152,20 +202,26 @@ def main(argv=None) -> int:
             print(f'error: {problem}', file=sys.stderr)
             return 2
     try:
-        inputs = [item for path in args.images for item in load_images(path)]
         model = Model(args.version_dir, args.format)
+        inputs = [(name, prepare(image, model.shape, model.preparation))
+                  for path in args.images for name, image in read_images(path)]
     except InputError as e:
         print(f'error: {e}', file=sys.stderr)
         return 2
-    names = _class_names(args.version_dir)
     times = []
     for name, image in inputs:
         probabilities, seconds = model.predict(image)
         times.append(seconds)
         best = int(np.argmax(probabilities))
-        print(f'{name}: {names[best]} (confidence {probabilities[best]:.3f})')
+        label = model.class_names[best] if model.class_names else str(best)
+        if args.json:
+            print(json.dumps({'file': name, 'class': label,
+                              'confidence': round(float(probabilities[best]), 6)}))
+        else:
+            print(f'{name}: {label} (confidence {probabilities[best]:.3f})')
     print(f'mean latency: {1e3 * np.mean(times):.3f} ms per image '
-          f'({args.format}, {len(times)} image{"s" if len(times) != 1 else ""})')
+          f'({args.format}, {len(times)} image{"s" if len(times) != 1 else ""})',
+          file=sys.stderr if args.json else sys.stdout)
     return 0
 
 

@@ -18,6 +18,16 @@ MAX_PIXEL = 255
 DIGITS_SHAPE = (28, 28, 1)
 
 
+# How a client turns a picture into the model's input image (the model card's `preparation`):
+# MNIST's own recipe (grayscale, strokes centred in 28x28) for models of MNIST-style arrays, a
+# plain resize for models of image folders (data/images.to_shape, as ExampleGen did).
+PREPARE_MNIST, PREPARE_RESIZE = 'mnist', 'resize'
+
+
+def preparation_for(source_format: str) -> str:
+    return PREPARE_RESIZE if source_format == 'folders' else PREPARE_MNIST
+
+
 def transformed_name(key: str) -> str:
     """Name of a feature after Transform (`pixels` -> `pixels_xf`)."""
     return f'{key}_xf'

@@ -114,6 +114,11 @@ def _training_curves(log_dir: Optional[str]) -> Dict[str, Dict[str, List[float]]
     return curves
 
 
+def _class_name(summary, label) -> str:
+    names = summary.class_names or []
+    return names[int(label)] if int(label) < len(names) else str(label)
+
+
 def _examples_artifact(examples):
     from tfx.types import standard_artifacts  # pylint: disable=g-import-not-at-top
     artifact = standard_artifacts.Examples()
@@ -288,7 +293,8 @@ def build_report(store, pipeline_name: str, run_id: str, metadata_label: str,
         out.append(f'<p>Accuracy on the eval split: <b>{summary.accuracy:.4f}</b>{baseline}. '
                    f'Verdict: {verdict}. ' + _esc('; '.join(summary.blessing_reasons)) + '</p>')
         out.append('<table><tr><th>class</th>' + ''.join(
-            f'<th>{c}</th>' for c in sorted(summary.accuracy_per_class)) + '</tr><tr><th>accuracy</th>'
+            f'<th>{_esc(_class_name(summary, c))}</th>' for c in sorted(summary.accuracy_per_class))
+            + '</tr><tr><th>accuracy</th>'
             + ''.join(f'<td>{a:.3f}</td>' for _, a in sorted(summary.accuracy_per_class.items()))
             + '</tr></table>')
         if model is not None and examples is not None and 'eval' in data and \
@@ -309,7 +315,7 @@ def build_report(store, pipeline_name: str, run_id: str, metadata_label: str,
                    f'judged)</h3><p>Accuracy: <b>{test["saved_model"]["accuracy"]:.4f}</b> '
                    f'(TFLite float32 {test["float32"]["accuracy"]:.4f}, int8 '
                    f'{test["int8"]["accuracy"]:.4f}).</p><table><tr><th>class</th>'
-                   + ''.join(f'<th>{_esc(c)}</th>' for c, _ in per_class)
+                   + ''.join(f'<th>{_esc(_class_name(summary, c))}</th>' for c, _ in per_class)
                    + '</tr><tr><th>accuracy</th>'
                    + ''.join(f'<td>{a:.3f}</td>' for _, a in per_class) + '</tr></table>')
     out.append('</section>')

@@ -13,7 +13,7 @@ from tfx.types import standard_artifacts
 
 from mnist_tfx.components import storage
 from mnist_tfx.components.anomalies_gate import executor as gate_executor
-from mnist_tfx.components.artifacts import example_counts
+from mnist_tfx.components.artifacts import IMAGE_SPEC_PROPERTY, example_counts, image_spec
 from mnist_tfx.components.tflite_validator.executor import METRICS_FILE
 from mnist_tfx.model import features
 from mnist_tfx.pipeline import metadata
@@ -39,6 +39,25 @@ class RunSummary:
     metadata_path: str
     tensorboard_dir: Optional[str]
     error: str = ''  # why the run failed, as recorded with it
+    class_names: Optional[List[str]] = None  # the data set's, by label; None: the numbers
+
+
+# Beyond this many classes, per-class lines name the lowest few instead of every class.
+MAX_LISTED_CLASSES = 12
+LOWEST_LISTED = 5
+
+
+def per_class(values: Dict, class_names: Optional[List[str]] = None, fmt: str = '{:.3f}') -> str:
+    """'name: value' per class in label order, or the lowest few when there are many."""
+    def name(label) -> str:
+        index = int(label)
+        return class_names[index] if class_names and index < len(class_names) else str(label)
+    items = sorted(values.items(), key=lambda item: int(item[0]))
+    if len(items) > MAX_LISTED_CLASSES:
+        lowest = sorted(items, key=lambda item: item[1])[:LOWEST_LISTED]
+        return (f'{len(items)} classes, lowest: '
+                + '  '.join(f'{name(label)}: {fmt.format(v)}' for label, v in lowest))
+    return '  '.join(f'{name(label)}: {fmt.format(v)}' for label, v in items)
 
 
 def describe_tfjs(tfjs: dict) -> str:
@@ -136,6 +155,10 @@ def summarize(store, pipeline_name: str, metadata_path: str,
     tfjs = None
     if pushed is not None and 'tfjs' in pushed.custom_properties:
         tfjs = json.loads(pushed.custom_properties['tfjs'].string_value) or None
+    examples = metadata.first_output(runs, pipeline_def.EXAMPLE_GEN, 'examples')
+    class_names = None
+    if examples is not None and IMAGE_SPEC_PROPERTY in examples.custom_properties:
+        class_names = list(image_spec(_as_tfx(examples, standard_artifacts.Examples)).class_names)
     tflite = None
     if tflite_blessing is not None:
         tflite = json.loads(storage.read_text(storage.join(tflite_blessing.uri, METRICS_FILE)))
@@ -157,6 +180,7 @@ def summarize(store, pipeline_name: str, metadata_path: str,
         metadata_path=metadata_path,
         tensorboard_dir=model_run.uri if model_run else None,
         error=metadata.run_error(store, run_id),
+        class_names=class_names,
     )
 
 
@@ -171,19 +195,18 @@ def format_drift(data_check: dict) -> str:
     return f"against pushed version {data_check['baseline_version']}: {figures}{allowed}"
 
 
-def format_data_check(data_check: dict) -> List[str]:
+def format_data_check(data_check: dict, class_names: Optional[List[str]] = None) -> List[str]:
     """Label counts per split and drift, as summary lines."""
     lines = []
     for i, (split, counts) in enumerate(data_check.get('label_counts', {}).items()):
-        ordered = sorted(counts.items(), key=lambda item: int(item[0]) if item[0].isdigit()
-                         else item[0])
         lines.append(('  labels:      ' if i == 0 else '               ') + f'{split:<6}'
-                     + '  '.join(f'{name}: {count:,}' for name, count in ordered))
+                     + per_class({k: v for k, v in counts.items() if str(k).isdigit()},
+                                 class_names, '{:,}'))
     lines.append('  drift:       ' + format_drift(data_check))
     return lines
 
 
-def format_test_scores(test) -> List[str]:
+def format_test_scores(test, class_names: Optional[List[str]] = None) -> List[str]:
     """The data set's own test split, scored (not judged: blessing is the eval split's)."""
     if not test:
         return []
@@ -191,9 +214,7 @@ def format_test_scores(test) -> List[str]:
     return [f'  test accuracy: {model["accuracy"]:.4f} ({test["examples"]:,} images of the test '
             f'split; TFLite float32 {test["float32"]["accuracy"]:.4f}, int8 '
             f'{test["int8"]["accuracy"]:.4f})',
-            '  per class:   ' + '  '.join(f'{label}: {acc:.3f}' for label, acc in
-                                          sorted(model['per_class'].items(),
-                                                 key=lambda item: int(item[0])))]
+            '  per class:   ' + per_class(model['per_class'], class_names)]
 
 
 def format_summary(summary: RunSummary, accuracy_threshold: float) -> str:
@@ -206,13 +227,12 @@ def format_summary(summary: RunSummary, accuracy_threshold: float) -> str:
         lines.append('  anomalies:   ' + ('none' if not summary.anomalies else
                                           '\n    '.join([''] + summary.anomalies)))
     if summary.data_check is not None:
-        lines += format_data_check(summary.data_check)
+        lines += format_data_check(summary.data_check, summary.class_names)
     if summary.accuracy is not None:
         baseline = ('' if summary.baseline_accuracy is None
                     else f' (last pushed model: {summary.baseline_accuracy:.4f})')
         lines.append(f'  eval accuracy: {summary.accuracy:.4f}{baseline}')
-        lines.append('  per class:   ' + '  '.join(
-            f'{label}: {acc:.3f}' for label, acc in sorted(summary.accuracy_per_class.items())))
+        lines.append('  per class:   ' + per_class(summary.accuracy_per_class, summary.class_names))
     if summary.blessed is not None:
         if summary.blessed:
             compared = ('no earlier pushed model to compare with'
@@ -233,7 +253,7 @@ def format_summary(summary: RunSummary, accuracy_threshold: float) -> str:
                          f'{m["latency_ms"]:.3f} ms/image')
         lines.append('  TFLite check: ' + ('passed' if t['blessed'] else
                                            'FAILED: ' + '; '.join(t['reasons'])))
-        lines += format_test_scores(t.get('test'))
+        lines += format_test_scores(t.get('test'), summary.class_names)
     if summary.tfjs:
         lines.append('  TF.js:       ' + describe_tfjs(summary.tfjs))
     if summary.pushed_to:

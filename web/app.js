@@ -1,12 +1,19 @@
-// The pushed model in the browser: draw or drop a digit, see the ten class probabilities.
-// Images are prepared as `python -m mnist_tfx.predict` prepares them (mnist_tfx/predict.py,
-// mnist_style): grayscale, light strokes on dark, fitted into 20x20 keeping the aspect ratio,
-// centred by centre of mass in 28x28.
+// The pushed model in the browser: draw or drop an image, see the class probabilities.
+// Images are prepared as `python -m mnist_tfx.predict` prepares them (mnist_tfx/predict.py):
+// for a digit-style model (its card says preparation "mnist") grayscale, the background level
+// removed and the contrast stretched, light strokes on dark, fitted into 20x20 keeping the
+// aspect ratio, centred by centre of mass in 28x28; for any other model the image is resized
+// to the model's height and width, in gray or colour as the model takes it.
 'use strict';
 
 const SIDE = 28;
 const BOX = 20;
-const state = { model: null, inputName: null, probabilitiesName: null, classes: [] };
+const state = { model: null, inputName: null, probabilitiesName: null, classes: [],
+                dims: [SIDE, SIDE], preparation: 'mnist' };
+const height = () => state.dims[0];
+const width = () => state.dims[1];
+const channels = () => (state.dims.length === 3 ? state.dims[2] : 1);
+const imageSize = () => height() * width() * channels();
 
 // --- preparing an image ---------------------------------------------------------------------
 
@@ -43,30 +50,43 @@ function resize(gray, width, height, newWidth, newHeight) {
   return result;
 }
 
+// The value below which `share` of the values lie.
+function quantile(values, share) {
+  const sorted = Float32Array.from(values).sort();
+  return sorted[Math.min(sorted.length - 1, Math.floor(share * sorted.length))];
+}
+
 // A grayscale image (0-255, any size) as MNIST-style Uint8Array [28 * 28].
 function mnistStyle({ gray, width, height }) {
-  let border = 0, count = 0;
-  for (let x = 0; x < width; x++) { border += gray[x] + gray[(height - 1) * width + x]; count += 2; }
-  for (let y = 0; y < height; y++) { border += gray[y * width] + gray[y * width + width - 1]; count += 2; }
-  if (border / count > 127.5) gray = gray.map((v) => 255 - v); // dark strokes on light: invert
+  const edge = [];
+  for (let x = 0; x < width; x++) edge.push(gray[x], gray[(height - 1) * width + x]);
+  for (let y = 0; y < height; y++) edge.push(gray[y * width], gray[y * width + width - 1]);
+  if (quantile(edge, 0.5) > 127.5) gray = gray.map((v) => 255 - v); // dark strokes on light: invert
+  // A photo's paper is not black once inverted: take its level away and stretch what is left
+  // (the strokes) to the full range, as predict.py does.
+  const background = quantile(gray, 0.5);
+  const top = quantile(gray, 0.99);
+  if (top - background > 8) {
+    gray = gray.map((v) => Math.max(0, Math.min(255, 255 * (v - background) / (top - background))));
+  }
   const image = new Uint8Array(SIDE * SIDE);
   let max = 0;
   for (const v of gray) max = Math.max(max, v);
   if (max <= 0) return image;
-  let top = height, bottom = -1, left = width, right = -1;
+  let first = height, bottom = -1, left = width, right = -1;
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
       if (gray[y * width + x] > 0.2 * max) {
-        top = Math.min(top, y); bottom = Math.max(bottom, y);
+        first = Math.min(first, y); bottom = Math.max(bottom, y);
         left = Math.min(left, x); right = Math.max(right, x);
       }
     }
   }
   if (bottom < 0) return image;
-  const cropWidth = right - left + 1, cropHeight = bottom - top + 1;
+  const cropWidth = right - left + 1, cropHeight = bottom - first + 1;
   const crop = new Float32Array(cropWidth * cropHeight);
   for (let y = 0; y < cropHeight; y++) {
-    for (let x = 0; x < cropWidth; x++) crop[y * cropWidth + x] = gray[(top + y) * width + left + x];
+    for (let x = 0; x < cropWidth; x++) crop[y * cropWidth + x] = gray[(first + y) * width + left + x];
   }
   const scale = BOX / Math.max(cropWidth, cropHeight);
   const h = Math.max(1, Math.round(cropHeight * scale)), w = Math.max(1, Math.round(cropWidth * scale));
@@ -86,12 +106,34 @@ function mnistStyle({ gray, width, height }) {
   return image;
 }
 
+// Any image (RGBA ImageData) resized to the model's height and width: Uint8Array H * W * C.
+function resized(imageData) {
+  const source = document.createElement('canvas');
+  source.width = imageData.width; source.height = imageData.height;
+  source.getContext('2d').putImageData(imageData, 0, 0);
+  const target = document.createElement('canvas');
+  target.width = width(); target.height = height();
+  const context = target.getContext('2d');
+  context.fillStyle = '#fff'; // transparent areas over white, as predict.py
+  context.fillRect(0, 0, target.width, target.height);
+  context.imageSmoothingEnabled = true;
+  context.imageSmoothingQuality = 'high';
+  context.drawImage(source, 0, 0, target.width, target.height);
+  const rgba = context.getImageData(0, 0, target.width, target.height).data;
+  const out = new Uint8Array(imageSize());
+  for (let i = 0; i < target.width * target.height; i++) {
+    if (channels() === 3) out.set([rgba[4 * i], rgba[4 * i + 1], rgba[4 * i + 2]], 3 * i);
+    else out[i] = Math.round((rgba[4 * i] * 299 + rgba[4 * i + 1] * 587 + rgba[4 * i + 2] * 114) / 1000);
+  }
+  return out;
+}
+
 // --- the model ------------------------------------------------------------------------------
 
-// Probabilities [n, classes] for n images (Uint8Array n * 784); TF.js has no uint8: int32.
+// Probabilities [n, classes] for n images (Uint8Array n * H * W * C); TF.js has no uint8: int32.
 function probabilities(pixels, n) {
   return tf.tidy(() => {
-    const images = tf.tensor(Int32Array.from(pixels), [n, SIDE, SIDE], 'int32');
+    const images = tf.tensor(Int32Array.from(pixels), [n, ...state.dims], 'int32');
     return state.model.execute({ [state.inputName]: images }, state.probabilitiesName);
   });
 }
@@ -109,10 +151,16 @@ async function loadModel() {
   const signature = state.model.modelSignature;
   state.inputName = signature.inputs.images.name;
   state.probabilitiesName = signature.outputs.probabilities.name;
+  // [-1, H, W] (grayscale) or [-1, H, W, C]: the model's own image size.
+  state.dims = signature.inputs.images.tensorShape.dim.slice(1).map((d) => Number(d.size));
   const response = await fetch('model_card.json');
   const card = response.ok ? await response.json() : {};
   state.classes = card.classes || Array.from({ length: 10 }, (_, i) => String(i));
-  classify(new Uint8Array(SIDE * SIDE)); // the first call compiles; do it before a person waits
+  state.preparation = card.preparation ||
+    (channels() === 1 && height() === SIDE && width() === SIDE ? 'mnist' : 'resize');
+  const prepared = document.getElementById('prepared');
+  prepared.width = width(); prepared.height = height();
+  classify(new Uint8Array(imageSize())); // the first call compiles; do it before a person waits
   const accuracy = card.formats && card.formats.saved_model && card.formats.saved_model.accuracy;
   document.getElementById('model-info').textContent = card.version
     ? `Model version ${card.version}` +
@@ -141,18 +189,22 @@ function showBars(values) {
     bars.appendChild(item);
   });
   document.getElementById('prediction').textContent = values
-    ? `It is ${state.classes[best]} (${(100 * values[best]).toFixed(1)}%)` : 'Draw a digit.';
+    ? `It is ${state.classes[best]} (${(100 * values[best]).toFixed(1)}%)`
+    : (state.preparation === 'mnist' ? 'Draw a digit.' : 'Choose or drop an image.');
   if (values) document.body.dataset.predictions = String(Number(document.body.dataset.predictions || 0) + 1);
 }
 
 function showPrepared(image) {
-  const pixels = new ImageData(SIDE, SIDE);
-  image.forEach((v, i) => pixels.data.set([v, v, v, 255], 4 * i));
+  const pixels = new ImageData(width(), height());
+  for (let i = 0; i < width() * height(); i++) {
+    pixels.data.set(channels() === 3 ? [image[3 * i], image[3 * i + 1], image[3 * i + 2], 255]
+      : [image[i], image[i], image[i], 255], 4 * i);
+  }
   document.getElementById('prepared').getContext('2d').putImageData(pixels, 0, 0);
 }
 
 function predictFrom(imageData) {
-  const image = mnistStyle(toGray(imageData));
+  const image = state.preparation === 'mnist' ? mnistStyle(toGray(imageData)) : resized(imageData);
   showPrepared(image);
   showBars(classify(image));
 }
@@ -163,7 +215,7 @@ function setUpPad() {
   const clear = () => {
     context.fillStyle = '#000';
     context.fillRect(0, 0, pad.width, pad.height);
-    showPrepared(new Uint8Array(SIDE * SIDE));
+    showPrepared(new Uint8Array(imageSize()));
     showBars(null);
   };
   clear();
@@ -234,7 +286,7 @@ function setUpPad() {
 
 // --- the pipeline's check -------------------------------------------------------------------
 
-// Classes of the images in `pixelsUrl` (uint8, n x 784) against `expectedUrl` (JSON list of the
+// Classes of the images in `pixelsUrl` (uint8, n x H x W x C) against `expectedUrl` (JSON list of the
 // SavedModel's classes), and the single-image latency: what the pipeline records.
 async function check(pixelsUrl, expectedUrl, runs = 50) {
   const pixels = new Uint8Array(await (await fetch(pixelsUrl)).arrayBuffer());
@@ -244,12 +296,12 @@ async function check(pixelsUrl, expectedUrl, runs = 50) {
   for (let start = 0; start < n; start += 256) {
     const size = Math.min(256, n - start);
     const classes = tf.tidy(() => probabilities(
-      pixels.subarray(start * SIDE * SIDE, (start + size) * SIDE * SIDE), size).argMax(-1));
+      pixels.subarray(start * imageSize(), (start + size) * imageSize()), size).argMax(-1));
     const values = classes.dataSync();
     classes.dispose();
     values.forEach((c, i) => { if (c === expected[start + i]) agree += 1; });
   }
-  const one = pixels.subarray(0, SIDE * SIDE);
+  const one = pixels.subarray(0, imageSize());
   classify(one);
   const times = [];
   for (let i = 0; i < runs; i++) {
@@ -262,7 +314,7 @@ async function check(pixelsUrl, expectedUrl, runs = 50) {
            backend: tf.getBackend(), tfjs_version: tf.version.tfjs };
 }
 
-window.mnist = { check, mnistStyle, toGray, classify, state };
+window.mnist = { check, mnistStyle, resized, toGray, classify, state };
 
 setUpPad();
 loadModel().catch((error) => {

@@ -70,6 +70,8 @@ def model_card(version: str, class_names: List[str], metrics: Dict[str, Any],
         'version': version,
         'classes': class_names,
         'image': {'height': shape[0], 'width': shape[1], 'channels': shape[2]},
+        'preparation': features.preparation_for(
+            examples.get_string_custom_property('source_format')),
         'inputs': {
             SAVED_MODEL: {
                 export.DEFAULT_SIGNATURE: 'examples: string [batch], serialized tf.Example with '
