@@ -71,10 +71,10 @@ def bare_keras(examples, epochs: int, batch_size: int, learning_rate: float):
 
     def split(name):
         _, pixels, labels = read_examples(examples, name)
-        return pixels_to_model_input(pixels), labels
+        return pixels_to_model_input(pixels, pixels.shape[1:]), labels
     x_train, y_train = split('train')
     x_eval, y_eval = split('eval')
-    model = build_model(learning_rate)
+    model = build_model(learning_rate=learning_rate)
     timer = FitTimer()
     model.fit(x_train, y_train, batch_size=batch_size, epochs=epochs,
               validation_data=(x_eval, y_eval), callbacks=[timer], verbose=0)

@@ -18,11 +18,12 @@ import numpy as np
 
 def _saved_model_bench(path, pixels, labels, runs):
     """(accuracy, latency) of the SavedModel (a version folder)."""
+    from mnist_tfx.model import features  # pylint: disable=g-import-not-at-top
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
     from mnist_tfx.model import tflite  # pylint: disable=g-import-not-at-top
     from mnist_tfx.model.export import CLASS_IDS_KEY, IMAGES_SIGNATURE  # pylint: disable=g-import-not-at-top
     serve = tf.saved_model.load(path).signatures[IMAGES_SIGNATURE]
-    images = pixels.reshape(-1, 28, 28).astype(np.uint8)
+    images = features.as_images_input(pixels, pixels.shape[1:])
     classes = np.concatenate([serve(images=tf.constant(images[i:i + 512]))[CLASS_IDS_KEY].numpy()
                               for i in range(0, len(images), 512)])
     one = tf.constant(images[:1])
@@ -33,7 +34,7 @@ def _saved_model_bench(path, pixels, labels, runs):
 def _tflite_bench(path, pixels, labels, runs):
     from mnist_tfx.model import tflite  # pylint: disable=g-import-not-at-top
     model = tflite.TFLiteClassifier(path, num_threads=1)
-    model_input = tflite.pixels_to_model_input(pixels)
+    model_input = tflite.pixels_to_model_input(pixels, model.input_shape)
     classes = np.argmax(model.predict(model_input), axis=-1)
     return os.path.getsize(path), float(np.mean(classes == labels)), model.latency(model_input, runs)
 

@@ -537,6 +537,13 @@ class DataCheck:
     skipped: Tuple[str, ...] = ()
 
 
+def _labels_path(source: Source) -> str:
+    """The file a user edits to fix a label: the IDX labels file, or the one data file."""
+    if source.format == FORMAT_IDX:
+        return idx_pair(source.base, SOURCE_TRAIN)[1] or source.path
+    return source.path
+
+
 def _array_spec(source: Source, splits: Dict[str, Tuple[np.ndarray, np.ndarray]],
                 size: Tuple[int, int, int]) -> ImageSpec:
     shapes = {split: images.shape[1:] for split, (images, _) in splits.items()}
@@ -548,14 +555,20 @@ def _array_spec(source: Source, splits: Dict[str, Tuple[np.ndarray, np.ndarray]]
                             'to bring both to one size')
     classes = int(max(labels.max() for _, labels in splits.values())) + 1
     train_labels = splits[SOURCE_TRAIN][1]
-    if classes > 2 and not np.any(train_labels == 0):
-        # Classes are 0..largest label: labels from 1 are most often a 1-based label set
-        # (1-10 for ten classes), which would train an empty class 0.
-        raise DataError(source.path, f'no training images of class 0: labels run '
-                        f'{int(train_labels.min())}-{int(train_labels.max())}, classes are 0 to '
-                        'the largest label (1-based labels must be made 0-based)')
+    missing = sorted(set(range(classes)) - set(np.unique(train_labels).tolist()))
+    if missing:
+        # Classes are 0..largest label, each needs training images. A gap is most often a
+        # 1-based label set (1-10 for ten classes: no class 0) or a stray label (a 12 among
+        # digits: no 10, 11), which would train classes that never occur.
+        shown = ', '.join(map(str, missing[:5])) + (', ...' if len(missing) > 5 else '')
+        hint = ('; 1-based labels must be made 0-based' if missing[0] == 0 else
+                f'; is label {classes - 1} a mistake?')
+        raise DataError(_labels_path(source), f'no training images of class {shown}: labels run '
+                        f'{int(train_labels.min())}-{int(train_labels.max())} and every class '
+                        f'from 0 to the largest label needs images{hint}')
     if classes < 2:
-        raise DataError(source.path, 'every label is 0: a classifier needs two classes or more')
+        raise DataError(_labels_path(source), 'every label is 0: a classifier needs two classes '
+                        'or more')
     return ImageSpec(*_fit(train_shape, size), class_names=tuple(str(i) for i in range(classes)))
 
 

@@ -20,6 +20,10 @@ from mnist_tfx.components import object_store
 from mnist_tfx.components.anomalies_gate import thresholds
 from mnist_tfx.model.params import TrainingParams
 
+# The edge challenge: a model under 5 MB, over 30 frames per second (on a device: the TFLite
+# check measures this machine, see docs/edge.md).
+EDGE_BUDGETS = {'max_tflite_bytes': 5_000_000, 'min_fps': 30.0}
+
 DEFAULT_OUTPUT_ROOT = 'outputs'
 DEFAULT_PIPELINE_NAME = 'mnist'
 
@@ -39,6 +43,9 @@ class RunConfig:
     max_accuracy_drop: float = 0.0
     min_tflite_agreement: float = 0.999
     max_int8_accuracy_drop: float = 0.005
+    # The int8 TFLite model's budgets; None: EDGE_BUDGETS for --model edge, none for cnn.
+    max_tflite_bytes: Optional[int] = None
+    min_fps: Optional[float] = None
     class_names: Optional[Tuple[str, ...]] = None  # None: the data set's (folders, or '0'...)
     image_size: str = ''  # 'HxW' or 'HxWxC': every image brought to it; '': the data's own
     model: str = TrainingParams.model
@@ -63,6 +70,15 @@ class RunConfig:
                               mixed_precision=self.mixed_precision, gpus=self.gpus,
                               model=self.model, model_width=self.model_width,
                               model_resolution=self.model_resolution)
+
+    @property
+    def budgets(self):
+        """(max_tflite_bytes, min_fps) in force: the options, or the edge model's defaults."""
+        edge = self.model == 'edge'
+        return (self.max_tflite_bytes if self.max_tflite_bytes is not None else
+                (EDGE_BUDGETS['max_tflite_bytes'] if edge else 0),
+                self.min_fps if self.min_fps is not None else
+                (EDGE_BUDGETS['min_fps'] if edge else 0.0))
 
     @property
     def root(self) -> str:

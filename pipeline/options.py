@@ -45,6 +45,16 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'expected a number, got {text!r}') from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f'must be 0 or more, got {text}')
+    return value
+
+
 def _positive_float(text: str) -> float:
     value = float(text)
     if not value > 0:
@@ -181,6 +191,13 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
                             default=_DEFAULTS.max_int8_accuracy_drop,
                             help='how far the int8 TFLite accuracy may fall below the '
                             'SavedModel\'s (default %(default)s)')
+    evaluation.add_argument('--max-tflite-bytes', type=_non_negative_int, default=None,
+                            metavar='BYTES', help='largest int8 TFLite model that may be pushed '
+                            '(default: 5000000 for --model edge, no limit for cnn; 0: no limit)')
+    evaluation.add_argument('--min-fps', type=_non_negative_float, default=None, metavar='FPS',
+                            help='fewest images per second the int8 TFLite model must classify, '
+                            'one at a time on one thread of this machine (default: 30 for '
+                            '--model edge, no limit for cnn; 0: no limit)')
     run = parser.add_argument_group('pipeline')
     run.add_argument('--pipeline-name', type=pipeline_name, default=_DEFAULTS.pipeline_name,
                      help='letters, digits, - and _ (default %(default)s)')
@@ -304,6 +321,8 @@ def pipeline_kwargs(config: RunConfig, source: Optional[sources.Source],
         image_size=config.image_size,
         min_tflite_agreement=config.min_tflite_agreement,
         max_int8_accuracy_drop=config.max_int8_accuracy_drop,
+        max_tflite_bytes=config.budgets[0],
+        min_fps=config.budgets[1],
         train_buckets=config.train_buckets,
         eval_buckets=config.eval_buckets,
         max_class_share=config.max_class_share,

@@ -84,6 +84,8 @@ def create_pipeline(
     image_size: str = '',
     min_tflite_agreement: float = 0.999,
     max_int8_accuracy_drop: float = 0.005,
+    max_tflite_bytes: int = 0,
+    min_fps: float = 0.0,
     num_representative_examples: int = 300,
     train_buckets: int = 4,
     eval_buckets: int = 1,
@@ -120,6 +122,8 @@ def create_pipeline(
         predict the SavedModel's class.
       max_int8_accuracy_drop: how far the int8 TFLite model's accuracy may fall below the
         SavedModel's (0.005 = half a percentage point).
+      max_tflite_bytes, min_fps: the int8 TFLite model's budgets (0: none): its size in bytes,
+        and images per second one at a time on one thread; missed, nothing is pushed.
       num_representative_examples: transformed training examples that calibrate int8
         quantization.
       train_buckets, eval_buckets: hash split of the training data into train and eval.
@@ -212,7 +216,8 @@ def create_pipeline(
         tflite_model=tflite_exporter.outputs['tflite_model'],
         examples=example_gen.outputs['examples'],
         min_float32_agreement=min_tflite_agreement,
-        max_int8_accuracy_drop=max_int8_accuracy_drop)
+        max_int8_accuracy_drop=max_int8_accuracy_drop,
+        max_tflite_bytes=max_tflite_bytes, min_fps=min_fps)
     pusher = ModelPusher(
         model=trainer.outputs['model'],
         model_blessing=evaluator.outputs['blessing'],

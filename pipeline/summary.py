@@ -250,9 +250,16 @@ def format_summary(summary: RunSummary, accuracy_threshold: float) -> str:
             m = t[name]
             lines.append(f'  TFLite {name + ":":<8} {m["bytes"] / 1024:.0f} KB, accuracy '
                          f'{m["accuracy"]:.4f}, agrees with SavedModel on {m["agreement"]:.2%}, '
-                         f'{m["latency_ms"]:.3f} ms/image')
+                         f'{m["latency_ms"]:.3f} ms/image'
+                         + (f' ({m["fps"]:,.0f} images/s)' if 'fps' in m else ''))
+        budgets = t.get('budgets') or {}
+        limits = ', '.join(([f'int8 at most {budgets["max_bytes"]:,} bytes']
+                            if budgets.get('max_bytes') else [])
+                           + ([f'at least {budgets["min_fps"]:g} images/s']
+                              if budgets.get('min_fps') else []))
         lines.append('  TFLite check: ' + ('passed' if t['blessed'] else
-                                           'FAILED: ' + '; '.join(t['reasons'])))
+                                           'FAILED: ' + '; '.join(t['reasons']))
+                     + (f' (budgets: {limits})' if limits else ''))
         lines += format_test_scores(t.get('test'), summary.class_names)
     if summary.tfjs:
         lines.append('  TF.js:       ' + describe_tfjs(summary.tfjs))

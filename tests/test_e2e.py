@@ -188,9 +188,9 @@ def test_tflite_from_another_model_fails_the_check(runs, tmp_path, digits):
     examples = nodes[pipeline_def.EXAMPLE_GEN].outputs['examples'][0]
     # Another model: same architecture, never trained.
     other = build_model()
-    export.save_keras_export(other, str(tmp_path / 'keras'))
+    export.save_keras_export(other, str(tmp_path / 'keras'), (28, 28, 1))
     run_conversion(str(tmp_path / 'keras'),
-                   tflite.pixels_to_model_input(digits[0][:50]), str(tmp_path / 'tflite'))
+                   tflite.pixels_to_model_input(digits[0][:50], (28, 28, 1)), str(tmp_path / 'tflite'))
     from tfx.types import standard_artifacts
     artifact = standard_artifacts.Examples()
     artifact.set_mlmd_artifact(examples)

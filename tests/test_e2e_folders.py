@@ -1,0 +1,91 @@
+"""A user's own photos: class folders of colour images of mixed sizes and formats, end to end.
+
+Two runs through the command line on 3 classes of colour "photos" of digits (dark ink on
+light, unevenly lit paper, 30-60 px, PNG and JPEG; data/colour_digits.py): the seed CNN, pushed
+and asked through `predict --json`; then the edge network, whose push the size budget refuses.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REPO, run_cli
+from mnist_tfx.components import pushed_layout
+from mnist_tfx.pipeline import metadata
+from mnist_tfx.pipeline import pipeline as pipeline_def
+from mnist_tfx.schema import load_schema
+from mnist_tfx.model import features
+
+CLASSES = ['one', 'two', 'zero']  # folder names, sorted: labels 0, 1, 2
+
+
+@pytest.fixture(scope='module')
+def photos(tmp_path_factory):
+    from mnist_tfx.data import colour_digits
+    root = str(tmp_path_factory.mktemp('photos'))
+    colour_digits.make(root, per_class=150, classes=3, test_share=0.2)
+    return root
+
+
+@pytest.fixture(scope='module')
+def cnn_run(photos, tmp_path_factory):
+    out = str(tmp_path_factory.mktemp('cnn'))
+    result = run_cli('--data', photos, '--epochs', '2', '--accuracy-threshold', '0.0',
+                     '--output-root', out)
+    return result, out
+
+
+def test_photos_train_and_push_with_their_class_names(cnn_run, photos):
+    result, out = cnn_run
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert '(folders; train 360 images, test 90 images; 45x45 colour, 3 classes)' in \
+        result.stdout
+    # The summary names classes by their folders.
+    assert 'per class:   one: ' in result.stdout and ' zero: ' in result.stdout
+    store = metadata.open_store(os.path.join(out, 'metadata', 'mnist.sqlite'))
+    nodes = metadata.node_runs(store, 'mnist')
+    schema = load_schema(os.path.join(
+        nodes[pipeline_def.SCHEMA_GEN].outputs['schema'][0].uri, 'schema.pbtxt'))
+    assert features.schema_image(schema) == ((45, 45, 3), 3)
+    serving = os.path.join(out, 'serving', 'mnist')
+    (version,) = pushed_layout.versions(serving)
+    version_dir = os.path.join(serving, version)
+    card = pushed_layout.read_card(version_dir)
+    assert card['classes'] == CLASSES and card['preparation'] == 'resize'
+    assert card['image'] == {'height': 45, 'width': 45, 'channels': 3}
+    assert card['inputs']['model_int8.tflite']['shape'] == [1, 45, 45, 3]
+    assert card['signatures']['serving_images']['inputs']['images']['shape'] == [-1, 45, 45, 3]
+    with open(pushed_layout.extra(version_dir, pushed_layout.LABELS_FILE)) as f:
+        assert f.read().split() == CLASSES
+
+
+def test_predict_json_names_the_class_folders(cnn_run, photos):
+    _, out = cnn_run
+    serving = os.path.join(out, 'serving', 'mnist')
+    version_dir = os.path.join(serving, pushed_layout.versions(serving)[-1])
+    pictures = [os.path.join(photos, 'test', name, sorted(os.listdir(
+        os.path.join(photos, 'test', name)))[0]) for name in CLASSES]
+    for fmt in ('int8', 'savedmodel'):
+        result = subprocess.run(
+            [sys.executable, '-m', 'mnist_tfx.predict', version_dir, *pictures, '--json',
+             '--format', fmt], capture_output=True, text=True, timeout=300, cwd=REPO)
+        assert result.returncode == 0, result.stderr[-2000:]
+        lines = [json.loads(line) for line in result.stdout.splitlines()]
+        assert [line['file'] for line in lines] == pictures
+        assert all(line['class'] in CLASSES and 0 < line['confidence'] <= 1 for line in lines)
+        assert 'mean latency' in result.stderr
+
+
+def test_edge_model_is_refused_when_over_its_size_budget(photos, tmp_path):
+    result = run_cli('--data', photos, '--model', 'edge', '--epochs', '1',
+                     '--accuracy-threshold', '0.0', '--max-tflite-bytes', '100000',
+                     '--output-root', str(tmp_path))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert 'TFLite check: FAILED: int8 TFLite model is ' in result.stdout
+    assert 'above the budget of 100,000 (--max-tflite-bytes)' in result.stdout
+    assert '(budgets: int8 at most 100,000 bytes, at least 30 images/s)' in result.stdout
+    assert 'pushed to:   nothing pushed (the TFLite check failed' in result.stdout
+    assert not pushed_layout.versions(os.path.join(str(tmp_path), 'serving', 'mnist'))
