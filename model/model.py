@@ -20,6 +20,7 @@ CNN, EDGE = 'cnn', 'edge'
 ARCHITECTURES = (CNN, EDGE)
 # MobileNetV3 halves its input five times: below this the feature map vanishes.
 EDGE_MIN_RESOLUTION = 32
+BATCH_NORM_MOMENTUM = 0.8
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,6 +72,12 @@ def _edge(spec: ModelSpec) -> keras.Model:
     backbone = keras.applications.MobileNetV3Small(
         input_shape=(*size, spec.input_shape[2]), alpha=spec.width, include_top=False,
         weights=None, pooling='avg', include_preprocessing=False)
+    # Keras' MobileNetV3 keeps batch-norm statistics with momentum 0.999: after the few hundred
+    # steps of a small run they still hold their initial values, and inference collapses to one
+    # class. BATCH_NORM_MOMENTUM follows the data within an epoch.
+    for layer in backbone.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.momentum = BATCH_NORM_MOMENTUM
     x = backbone(x)
     x = keras.layers.Dropout(0.2)(x)
     outputs = keras.layers.Dense(spec.num_classes, activation='softmax', dtype='float32',

@@ -41,7 +41,7 @@ def cnn_run(photos, tmp_path_factory):
 def test_photos_train_and_push_with_their_class_names(cnn_run, photos):
     result, out = cnn_run
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert '(folders; train 360 images, test 90 images; 45x45 colour, 3 classes)' in \
+    assert '(folders; train 360 images, test 90 images; 46x46 colour, 3 classes)' in \
         result.stdout
     # The summary names classes by their folders.
     assert 'per class:   one: ' in result.stdout and ' zero: ' in result.stdout
@@ -49,15 +49,15 @@ def test_photos_train_and_push_with_their_class_names(cnn_run, photos):
     nodes = metadata.node_runs(store, 'mnist')
     schema = load_schema(os.path.join(
         nodes[pipeline_def.SCHEMA_GEN].outputs['schema'][0].uri, 'schema.pbtxt'))
-    assert features.schema_image(schema) == ((45, 45, 3), 3)
+    assert features.schema_image(schema) == ((46, 46, 3), 3)
     serving = os.path.join(out, 'serving', 'mnist')
     (version,) = pushed_layout.versions(serving)
     version_dir = os.path.join(serving, version)
     card = pushed_layout.read_card(version_dir)
     assert card['classes'] == CLASSES and card['preparation'] == 'resize'
-    assert card['image'] == {'height': 45, 'width': 45, 'channels': 3}
-    assert card['inputs']['model_int8.tflite']['shape'] == [1, 45, 45, 3]
-    assert card['signatures']['serving_images']['inputs']['images']['shape'] == [-1, 45, 45, 3]
+    assert card['image'] == {"height": 46, "width": 46, "channels": 3}
+    assert card['inputs']['model_int8.tflite']['shape'] == [1, 46, 46, 3]
+    assert card['signatures']['serving_images']['inputs']['images']['shape'] == [-1, 46, 46, 3]
     with open(pushed_layout.extra(version_dir, pushed_layout.LABELS_FILE)) as f:
         assert f.read().split() == CLASSES
 

@@ -91,7 +91,7 @@ def test_lineage_from_a_pushed_tflite_file_back_to_the_data(runs):
     assert json.loads(trainer['parameters']['custom_config'])['mixed_precision'] is None
     assert trainer['run_id'] == _json(root, 'runs')[-1]['run_id']
     text = inspect(root, 'lineage', tflite_file).stdout
-    assert 'made by MnistExampleGen' in text and 'made by ImportSchemaGen' in text
+    assert 'made by MnistExampleGen' in text and 'made by DataSchemaGen' in text
 
 
 def test_lineage_down_from_the_data(runs):

@@ -63,7 +63,8 @@ session, signatures = tf_serving._load_bundle(export_dir)
 served = session.run(signatures['serving_default'].outputs['probabilities'].name,
                      {signatures['serving_default'].inputs['images'].name: images[:8]})
 print(json.dumps({
-    'served_equal': bool(np.allclose(served, model(images[:8]).numpy(), atol=1e-5)),
+    'served_equal': bool(np.allclose(served, model(images[:8], training=False).numpy(), atol=1e-5)),
+    'served_max_diff': float(np.abs(served - model(images[:8], training=False).numpy()).max()),
     'replicas': strategy.num_replicas_in_sync,
     'kind': type(mirrored).__name__,
     'requested': requested,
@@ -92,7 +93,7 @@ def test_two_replica_training(architecture):
     assert any('CPU:1' in d for d in report['devices'])
     assert report['copies_equal']
     assert report['loss'][1] < report['loss'][0]
-    assert report['served_equal']
+    assert report['served_equal'], report['served_max_diff']
 
 
 def test_requested_gpus_that_are_not_there_fail_in_one_line():

@@ -349,3 +349,30 @@ def test_images_are_sized_like_predict_sizes_them(digits):
     assert imaging.parse_size('96x96x3') == (96, 96, 3)
     with pytest.raises(ValueError, match='expected HEIGHTxWIDTH'):
         imaging.parse_size('96x96x4')
+
+
+def test_glyph_data_set_holds_out_whole_font_families(tmp_path):
+    """data/make_glyphs.py, the edge benchmark's data: class folders, unseen fonts in test."""
+    from mnist_tfx.data import make_glyphs
+    from conftest import require_system_tool
+    fonts = make_glyphs.font_files()
+    require_system_tool({make_glyphs.family(f) for f in fonts} >= set(make_glyphs.TEST_FAMILIES),
+                        'fonts-liberation and fonts-freefont-ttf')
+    counts = make_glyphs.make(str(tmp_path / 'a'), classes=5, per_font=1, size=32)
+    test_fonts = [f for f in fonts if make_glyphs.family(f) in make_glyphs.TEST_FAMILIES]
+    assert counts == {'train': 5 * (len(fonts) - len(test_fonts)), 'test': 5 * len(test_fonts)}
+    source = sources.detect_source(str(tmp_path / 'a'))
+    checked = sources.check_source(source)
+    assert checked.spec.shape == (32, 32, 3) and checked.spec.num_classes == 5
+    train, _ = sources.image_files(source, 'train')
+    held_out = {make_glyphs.family(os.path.basename(p).rsplit('-', 1)[0]) for p, _ in
+                sources.image_files(source, 'test')[0]}
+    assert held_out == set(make_glyphs.TEST_FAMILIES)
+    assert not held_out & {make_glyphs.family(os.path.basename(p).rsplit('-', 1)[0])
+                           for p, _ in train}
+    # The same command writes the same images.
+    make_glyphs.make(str(tmp_path / 'b'), classes=5, per_font=1, size=32)
+    first = sorted(p for p, _ in train)[0]
+    with open(first, 'rb') as f, open(first.replace(str(tmp_path / 'a'), str(tmp_path / 'b')),
+                                      'rb') as g:
+        assert f.read() == g.read()
