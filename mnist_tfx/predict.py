@@ -2,6 +2,7 @@
 
     python -m mnist_tfx.predict VERSION_DIR image.png [more.png ...] [--format int8|float32|savedmodel]
                                 [--json]
+    python -m mnist_tfx.predict VERSION_DIR --video clip.mp4 | --camera 0 [--max-frames N]
 
 VERSION_DIR is one pushed version (serving/<pipeline>/<version>/). Images may be PNG, JPEG or
 anything Pillow reads, of any size and colour, or an IDX images file (each image in it is
@@ -14,7 +15,9 @@ width and channels with the function ExampleGen used on its training images.
 
 Prints the class name and confidence per image (--json: one JSON object a line with `file`,
 `class` and `confidence`) and the mean model latency; exits 2 with one line naming the file
-when an input cannot be read.
+when an input cannot be read. With --video or --camera (OpenCV) it classifies frame after frame
+and prints, per frame, the class and the running frames per second, decoding and preparation
+included; Ctrl-C (or the end of the video, or --max-frames) stops it with a summary line.
 """
 
 import argparse
@@ -29,6 +32,10 @@ import numpy as np
 from mnist_tfx.components import object_store
 from mnist_tfx.data import images as imaging
 from mnist_tfx.model import features
+
+# OpenCV logs its own warnings for a missing camera or file, where one error line says it; it
+# reads this when first imported, which TensorFlow's imports may do before ours.
+os.environ.setdefault('OPENCV_LOG_LEVEL', 'OFF')
 
 FORMATS = ('int8', 'float32', 'savedmodel')
 _FILES = {'int8': 'model_int8.tflite', 'float32': 'model_float32.tflite'}
@@ -185,17 +192,76 @@ def _class_names(version_dir: str) -> Optional[List[str]]:
     return [line.strip() for line in storage.read_text(path).splitlines() if line.strip()]
 
 
+def _frames(args):
+    """(name, capture) for --video FILE or --camera N; InputError when OpenCV cannot open it."""
+    import cv2  # pylint: disable=g-import-not-at-top
+    if args.video is not None:
+        if not os.path.isfile(args.video):
+            raise InputError(f'{args.video}: no such file')
+        name, capture = args.video, cv2.VideoCapture(args.video)
+    else:
+        name, capture = f'camera {args.camera}', cv2.VideoCapture(args.camera)
+    if not capture.isOpened():
+        raise InputError(f'{name}: cannot be opened as a video (OpenCV reads the usual formats '
+                         'and cameras /dev/videoN)')
+    ok, frame = capture.read()
+    if not ok:
+        capture.release()
+        raise InputError(f'{name}: no frame could be read (not a video, or an empty one)')
+    return name, capture, frame
+
+
+def classify_stream(model: 'Model', capture, first_frame, name: str, as_json: bool,
+                    max_frames: Optional[int] = None, stream=sys.stdout) -> int:
+    """Classifies frames until the stream ends, max_frames, or Ctrl-C; returns frames done."""
+    frames, frame, start = 0, first_frame, time.perf_counter()
+    try:
+        while frame is not None and (max_frames is None or frames < max_frames):
+            image = prepare(frame[..., ::-1], model.shape, model.preparation)  # BGR -> RGB
+            probabilities, _ = model.predict(image)
+            frames += 1
+            fps = frames / (time.perf_counter() - start)
+            best = int(np.argmax(probabilities))
+            label = model.class_names[best] if model.class_names else str(best)
+            if as_json:
+                print(json.dumps({'file': name, 'frame': frames, 'class': label,
+                                  'confidence': round(float(probabilities[best]), 6),
+                                  'fps': round(fps, 1)}), file=stream, flush=True)
+            else:
+                print(f'frame {frames}: {label} (confidence {probabilities[best]:.3f}), '
+                      f'{fps:.1f} frames/s', file=stream, flush=True)
+            ok, frame = capture.read()
+            frame = frame if ok else None
+    except KeyboardInterrupt:
+        pass
+    finally:
+        capture.release()
+    seconds = time.perf_counter() - start
+    print(f'{frames} frames in {seconds:.2f} s: {frames / max(seconds, 1e-9):.1f} frames/s '
+          f'({model.format}, decoding and preparation included)',
+          file=sys.stderr if as_json else stream)
+    return frames
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog='python -m mnist_tfx.predict', description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('version_dir', help='a pushed version: serving/<pipeline>/<version>')
-    parser.add_argument('images', nargs='+', help='PNG/JPEG/... files or IDX images files')
+    parser.add_argument('images', nargs='*', help='PNG/JPEG/... files or IDX images files')
+    parser.add_argument('--video', metavar='FILE', help='classify the frames of a video file')
+    parser.add_argument('--camera', type=int, metavar='N',
+                        help='classify frames from camera N (/dev/videoN) until Ctrl-C')
+    parser.add_argument('--max-frames', type=int, metavar='N',
+                        help='with --video/--camera: stop after N frames')
     parser.add_argument('--format', choices=FORMATS, default='int8',
                         help='which model to run (default: %(default)s)')
     parser.add_argument('--json', action='store_true',
                         help='one JSON object a line: {"file", "class", "confidence"}; the '
                         'latency line goes to stderr')
     args = parser.parse_args(argv)
+    sources_given = bool(args.images) + (args.video is not None) + (args.camera is not None)
+    if sources_given != 1:
+        parser.error('give image files, or --video FILE, or --camera N (one of them)')
     if object_store.is_remote(args.version_dir):
         problem = object_store.prepare(args.version_dir)
         if problem:
@@ -203,6 +269,10 @@ def main(argv=None) -> int:
             return 2
     try:
         model = Model(args.version_dir, args.format)
+        if not args.images:
+            name, capture, first = _frames(args)
+            classify_stream(model, capture, first, name, args.json, args.max_frames)
+            return 0
         inputs = [(name, prepare(image, model.shape, model.preparation))
                   for path in args.images for name, image in read_images(path)]
     except InputError as e:

@@ -89,3 +89,40 @@ def test_edge_model_is_refused_when_over_its_size_budget(photos, tmp_path):
     assert '(budgets: int8 at most 100,000 bytes, at least 30 images/s)' in result.stdout
     assert 'pushed to:   nothing pushed (the TFLite check failed' in result.stdout
     assert not pushed_layout.versions(os.path.join(str(tmp_path), 'serving', 'mnist'))
+
+
+def test_predict_classifies_a_video_frame_by_frame(cnn_run, photos, tmp_path):
+    import cv2
+    import numpy as np
+    from PIL import Image
+    _, out = cnn_run
+    serving = os.path.join(out, 'serving', 'mnist')
+    version_dir = os.path.join(serving, pushed_layout.versions(serving)[-1])
+    clip = str(tmp_path / 'clip.avi')
+    writer = cv2.VideoWriter(clip, cv2.VideoWriter_fourcc(*'MJPG'), 10, (64, 48))
+    for name in CLASSES:
+        folder = os.path.join(photos, 'test', name)
+        for picture in sorted(os.listdir(folder))[:4]:
+            frame = np.asarray(Image.open(os.path.join(folder, picture)).convert('RGB')
+                               .resize((64, 48)))
+            writer.write(np.ascontiguousarray(frame[..., ::-1]))  # OpenCV writes BGR
+    writer.release()
+    result = subprocess.run([sys.executable, '-m', 'mnist_tfx.predict', version_dir, '--video',
+                             clip, '--json'], capture_output=True, text=True, timeout=300,
+                            cwd=REPO)
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line['frame'] for line in lines] == list(range(1, 13))
+    assert all(line['class'] in CLASSES and line['fps'] > 0 for line in lines)
+    assert '12 frames in ' in result.stderr and 'frames/s (int8, decoding and preparation' \
+        in result.stderr
+    # Not a video: one line, exit 2.
+    bad = tmp_path / 'notes.mp4'
+    bad.write_text('not a video')
+    result = subprocess.run([sys.executable, '-m', 'mnist_tfx.predict', version_dir, '--video',
+                             str(bad)], capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == \
+        f'error: {bad}: cannot be opened as a video (OpenCV reads the usual formats and ' \
+        'cameras /dev/videoN)'
+    assert 'WARN' not in result.stderr and 'Traceback' not in result.stderr
