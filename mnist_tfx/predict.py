@@ -55,8 +55,12 @@ def _quantile(values: np.ndarray, share: float) -> float:
     return float(ordered[min(len(ordered) - 1, int(share * len(ordered)))])
 
 
-def mnist_style(gray: np.ndarray) -> np.ndarray:
-    """A grayscale image (any size, 0-255) as an MNIST-style uint8 [28, 28] image."""
+def mnist_style(gray: np.ndarray, remove_background: bool = True) -> np.ndarray:
+    """A grayscale image (any size, 0-255) as an MNIST-style uint8 [28, 28] image.
+
+    remove_background=False skips taking the paper's level away (for bench/photo_bench.py's
+    comparison).
+    """
     gray = np.asarray(gray, dtype=np.float32)
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
     if _quantile(border, 0.5) > 127.5:  # dark strokes on a light background: MNIST is the other way
@@ -64,7 +68,7 @@ def mnist_style(gray: np.ndarray) -> np.ndarray:
     # A photo's paper, inverted, is grey rather than black, and uneven: without taking its level
     # away the whole page passes for stroke and the crop is the whole picture.
     background, ink = _quantile(gray, 0.5), _quantile(gray, 0.99)
-    if ink - background > _MIN_CONTRAST:
+    if remove_background and ink - background > _MIN_CONTRAST:
         gray = np.clip((gray - background) * (255.0 / (ink - background)), 0, 255)
     side = features.DIGITS_SHAPE[0]
     mask = gray > 0.2 * gray.max() if gray.max() > 0 else np.zeros(gray.shape, bool)

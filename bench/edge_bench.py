@@ -1,0 +1,135 @@
+"""The edge challenge, measured: the pipeline with --model edge against bare Keras.
+
+    python data/make_glyphs.py --classes 200 --out /tmp/glyphs200 --per-font 2 --size 48
+    python bench/edge_bench.py --data /tmp/glyphs200 --epochs 10 [--json edge.json]
+
+A benchmark, not a test: it prints figures and asserts nothing. It
+  1. runs the pipeline (pipeline/run_local.py --model edge) into a fresh output root, with the
+     budgets turned off so that the figures are reported whatever they are;
+  2. reads the TFLite check's figures: size of each format, images per second one at a time on
+     one thread of this machine, accuracy on the eval split and on the data set's test split;
+  3. trains the same network (model.build_model, the same spec, epochs, batch size and learning
+     rate) with bare Keras on exactly the pipeline's train split and scores it on the same test
+     split (both read back from ExampleGen's output);
+and prints one table.
+"""
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pipeline_bench  # noqa: E402  pylint: disable=wrong-import-position
+
+# The edge challenge: under 5 MB, over 30 frames per second on a device; a Raspberry-Pi-class
+# ARM core is taken as about ten times slower than one core of this machine.
+MAX_BYTES = 5_000_000
+DEVICE_SLOWDOWN = 10
+DEVICE_FPS = 30
+
+
+def bare_keras(examples, epochs: int, batch_size: int, learning_rate: float, width: float,
+               resolution: int):
+    """The edge network trained with bare Keras on the pipeline's train split; test accuracy."""
+    from mnist_tfx.components.tflite_validator.executor import read_examples  # pylint: disable=g-import-not-at-top
+    from mnist_tfx.components.artifacts import image_spec  # pylint: disable=g-import-not-at-top
+    from mnist_tfx.model.model import ModelSpec, build_model  # pylint: disable=g-import-not-at-top
+    from mnist_tfx.model.tflite import pixels_to_model_input  # pylint: disable=g-import-not-at-top
+    from mnist_tfx.model.trainer import FitTimer  # pylint: disable=g-import-not-at-top
+    spec = image_spec(examples)
+
+    def split(name):
+        _, pixels, labels = read_examples(examples, name)
+        return pixels_to_model_input(pixels, spec.shape), labels
+    x_train, y_train = split('train')
+    x_test, y_test = split('test')
+    model = build_model(ModelSpec(spec.shape, spec.num_classes, 'edge', width, resolution),
+                        learning_rate=learning_rate)
+    timer = FitTimer()
+    model.fit(x_train, y_train, batch_size=batch_size, epochs=epochs, callbacks=[timer],
+              verbose=0)
+    predicted = np.argmax(model.predict(x_test, batch_size=512, verbose=0), axis=-1)
+    return {'train_images': int(len(y_train)), 'test_images': int(len(y_test)),
+            'fit_seconds': timer.seconds, 'test_accuracy': float(np.mean(predicted == y_test)),
+            'parameters': int(model.count_params())}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--data', required=True, help='a folder data set with a test split')
+    parser.add_argument('--epochs', type=int, default=10)
+    parser.add_argument('--batch-size', type=int, default=64)
+    parser.add_argument('--learning-rate', type=float, default=1e-3)
+    parser.add_argument('--model-width', type=float, default=1.0)
+    parser.add_argument('--model-resolution', type=int, default=0)
+    parser.add_argument('--work-dir', default=None,
+                        help='where the pipeline writes (default: a new temporary folder)')
+    parser.add_argument('--json', default=None, metavar='FILE', help='also write the figures')
+    args = parser.parse_args(argv)
+    os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
+
+    root = args.work_dir or tempfile.mkdtemp(prefix='edge_bench_')
+    extra = ['--data', args.data, '--model', 'edge', '--epochs', str(args.epochs),
+             '--batch-size', str(args.batch_size), '--learning-rate', str(args.learning_rate),
+             '--model-width', str(args.model_width), '--model-resolution',
+             str(args.model_resolution), '--accuracy-threshold', '0', '--max-tflite-bytes', '0',
+             '--min-fps', '0', '--pipeline-name', 'edge']
+    print(f'pipeline into {root} ...', file=sys.stderr)
+    wall = pipeline_bench.run_pipeline(root, extra)
+    seconds, _, fit, summary, examples = pipeline_bench.read_run(root, 'edge')
+    tflite = summary.tflite
+    print('bare Keras ...', file=sys.stderr)
+    bare = bare_keras(examples, args.epochs, args.batch_size, args.learning_rate,
+                      args.model_width, args.model_resolution)
+
+    int8 = tflite['int8']
+    test = tflite.get('test') or {}
+    figures = {
+        'data': args.data, 'examples_per_split': summary.split_counts,
+        'classes': len(summary.class_names or []),
+        'epochs': args.epochs, 'batch_size': args.batch_size,
+        'model_width': args.model_width, 'model_resolution': args.model_resolution,
+        'end_to_end_seconds': wall, 'trainer_fit_seconds': fit['fit_seconds'],
+        'component_seconds': seconds,
+        'formats': {name: {k: tflite[name][k] for k in ('bytes', 'accuracy', 'latency_ms', 'fps')
+                           if k in tflite[name]} for name in ('float32', 'int8')},
+        'saved_model_eval_accuracy': tflite['saved_model']['accuracy'],
+        'test_accuracy': {name: test.get(name, {}).get('accuracy')
+                          for name in ('saved_model', 'float32', 'int8')},
+        'bare_keras': bare,
+        'targets': {'int8_under_5_MB': int8['bytes'] < MAX_BYTES,
+                    'fps_over_300_here': int8['fps'] > DEVICE_FPS * DEVICE_SLOWDOWN},
+        'pushed_to': summary.pushed_to,
+    }
+    print(f'\ndata: {args.data}; {figures["classes"]} classes; examples: '
+          + ', '.join(f'{k} {v:,}' for k, v in summary.split_counts.items())
+          + f'; {args.epochs} epochs, batch {args.batch_size}')
+    rows = [
+        ('end to end', f'{wall:.0f} s (model.fit {fit["fit_seconds"]:.0f} s)'),
+        ('int8 TFLite size', f'{int8["bytes"]:,} bytes (target < {MAX_BYTES:,})'),
+        ('int8 TFLite, 1 image, 1 thread', f'{int8["latency_ms"]:.2f} ms = {int8["fps"]:,.0f} '
+                                           f'images/s (target > {DEVICE_FPS * DEVICE_SLOWDOWN})'),
+        ('float32 TFLite size / speed', f'{tflite["float32"]["bytes"]:,} bytes, '
+                                        f'{tflite["float32"].get("fps", 0):,.0f} images/s'),
+        ('eval accuracy SavedModel / int8', f'{tflite["saved_model"]["accuracy"]:.4f} / '
+                                            f'{int8["accuracy"]:.4f}'),
+        ('test accuracy SavedModel / int8', ' / '.join(
+            f'{figures["test_accuracy"][k]:.4f}' if figures['test_accuracy'][k] is not None
+            else '-' for k in ('saved_model', 'int8'))),
+        ('test accuracy bare Keras', f'{bare["test_accuracy"]:.4f} ({bare["fit_seconds"]:.0f} s '
+                                     f'model.fit, {bare["parameters"]:,} parameters)'),
+    ]
+    for name, value in rows:
+        print(f'{name:<34}{value}')
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump(figures, f, indent=2)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
