@@ -282,13 +282,27 @@ def class_folders(source: Source) -> Tuple[str, ...]:
     return tuple(_subfolders(_split_folder(source, SOURCE_TRAIN)))
 
 
+def _files_under(folder: str) -> List[str]:
+    """Every file under a folder, subfolders included (Tiny ImageNet keeps a class's images in
+    <class>/images/), sorted; hidden files and folders (.*) left out."""
+    if is_uri(folder):
+        walk = ((top.rstrip('/'), dirs, files) for top, dirs, files in _gfile().walk(folder))
+    else:
+        walk = os.walk(folder)
+    found = []
+    for top, dirs, files in walk:
+        dirs[:] = [d.rstrip('/') for d in dirs if not d.startswith('.')]
+        found += [_join(top, f) for f in files if not f.startswith('.')]
+    return sorted(found)
+
+
 def image_files(source: Source, split: str) -> Tuple[List[Tuple[str, int]], List[str]]:
     """([(path, label)], skipped paths) of one split of a folder source.
 
-    Labels are indices into `class_folders(source)`. A class folder without images, or a test
-    class that training does not have, is a DataError; files that are not images (by their
-    extension) and folders inside class folders are returned as skipped; hidden files (.*)
-    are ignored.
+    Labels are indices into `class_folders(source)`; a class's images may sit in subfolders of
+    its folder. A class folder without images, or a test class that training does not have, is
+    a DataError; files that are not images (by their extension) are returned as skipped;
+    hidden files (.*) are ignored.
     """
     classes = class_folders(source)
     root = _split_folder(source, split)
@@ -300,12 +314,13 @@ def image_files(source: Source, split: str) -> Tuple[List[Tuple[str, int]], List
     found, skipped = [], []
     for name in (classes if split == SOURCE_TRAIN else present):
         folder = _join(root, name)
-        entries = sorted(e for e in _listdir(folder) if not e.startswith('.'))
+        entries = _files_under(folder)
         images = [e for e in entries if imaging.is_image_name(e)]
-        skipped += [_join(folder, e) for e in entries if not imaging.is_image_name(e)]
+        skipped += [e for e in entries if not imaging.is_image_name(e)]
         if not images:
-            raise DataError(folder, f'class folder has no images ({", ".join(imaging.IMAGE_EXTENSIONS)})')
-        found += [(_join(folder, e), classes.index(name)) for e in images]
+            raise DataError(folder, 'class folder has no images '
+                            f'({", ".join(imaging.IMAGE_EXTENSIONS)})')
+        found += [(e, classes.index(name)) for e in images]
     for name in [e for e in _listdir(root) if not e.startswith('.') and e not in present]:
         skipped.append(_join(root, name))
     return found, skipped

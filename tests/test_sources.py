@@ -255,6 +255,16 @@ def test_uris_are_read_through_tensorflow_filesystems(tmp_path, digits):
     assert np.array_equal(sources.read_split(npz, 'train')[0].reshape(5, 28, 28), images[:5])
     with pytest.raises(DataError, match='no such file or directory'):
         sources.detect_source(f'{base}/missing')
+    # Class folders, read the same way.
+    photos = _photo_folders(tmp_path / 'photos', digits)
+    for top, _, files in os.walk(photos):
+        for name in files:
+            relative = os.path.relpath(os.path.join(top, name), photos)
+            tf.io.gfile.makedirs(os.path.dirname(f'{base}_photos/{relative}'))
+            tf.io.gfile.copy(os.path.join(top, name), f'{base}_photos/{relative}')
+    folders = sources.detect_source(f'{base}_photos')
+    assert folders.format == 'folders'
+    assert sources.check_source(folders).spec == sources.ImageSpec(30, 30, 3, ('one', 'two', 'zero'))
 
 
 # --- folders of images -----------------------------------------------------------------------
@@ -297,6 +307,11 @@ def test_class_folders_of_mixed_images(tmp_path, digits):
     assert checked.skipped == (os.path.join(root, 'one', 'notes.txt'),)
     files, _ = sources.image_files(source, 'train')
     assert [label for _, label in files] == [0] * 4 + [1] * 4 + [2] * 4
+    # Images in a subfolder of a class folder belong to it (Tiny ImageNet's <class>/images/).
+    os.makedirs(os.path.join(root, 'two', 'images'))
+    os.rename(os.path.join(root, 'two', '0.png'), os.path.join(root, 'two', 'images', '0.png'))
+    assert sources.image_files(source, 'train')[0] == files[:4] + files[5:8] + [
+        (os.path.join(root, 'two', 'images', '0.png'), 1)] + files[8:]
     image = sources.read_image(files[1][0], 3)  # a JPEG, 36 wide
     assert image.shape == (40, 36, 3) and image.dtype == np.uint8
     assert sources.check_source(source, (24, 20, 1)).spec.shape == (24, 20, 1)
