@@ -615,8 +615,8 @@ def check_source(source: Source, image_size: Tuple[int, int, int] = NO_SIZE,
         listed = {split: image_files(source, split) for split in source.splits}
         paths = [path for files, _ in listed.values() for path, _ in files]
         spec = _folder_spec(source, paths, image_size)
-        if decode:
-            _parallel(lambda path: read_image(path, spec.channels), paths)
+        if decode:  # every image decoded once (and dropped: a large set need not fit in memory)
+            _parallel(lambda path: read_image(path, spec.channels).shape, paths)
         return DataCheck(spec, {split: len(files) for split, (files, _) in listed.items()},
                          tuple(path for _, skipped in listed.values() for path in skipped))
     splits = {split: read_split(source, split) for split in source.splits}

@@ -126,3 +126,17 @@ def test_predict_classifies_a_video_frame_by_frame(cnn_run, photos, tmp_path):
         f'error: {bad}: cannot be opened as a video (OpenCV reads the usual formats and ' \
         'cameras /dev/videoN)'
     assert 'WARN' not in result.stderr and 'Traceback' not in result.stderr
+
+
+def test_a_serving_directory_serves_one_kind_of_model(cnn_run):
+    """Digits into the serving directory of the photos' model: one line, nothing run."""
+    _, out = cnn_run
+    serving = os.path.join(out, 'serving', 'mnist')
+    before = pushed_layout.versions(serving)
+    result = run_cli('--output-root', out, '--epochs', '1')
+    assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-2000:]
+    assert result.stderr.strip().splitlines()[-1] == (
+        f'error: {serving}: its models (version {before[-1]}) take 46x46 colour, 3 classes; '
+        'this data is 28x28 grayscale, 10 classes. Use another --pipeline-name (or '
+        '--output-root) for a model of another kind')
+    assert pushed_layout.versions(serving) == before
