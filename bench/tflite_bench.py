@@ -56,6 +56,11 @@ def main(argv=None) -> int:
     examples = standard_artifacts.Examples()
     examples.uri = card['data']['examples_uri']
     examples.split_names = json.dumps(list(card['data']['examples_per_split']))
+    from mnist_tfx.components.artifacts import IMAGE_SPEC_PROPERTY  # pylint: disable=g-import-not-at-top
+    from mnist_tfx.data.sources import ImageSpec  # pylint: disable=g-import-not-at-top
+    image = card.get('image', {'height': 28, 'width': 28, 'channels': 1})  # older cards: digits
+    examples.set_string_custom_property(IMAGE_SPEC_PROPERTY, ImageSpec(
+        image['height'], image['width'], image['channels'], tuple(card['classes'])).to_json())
     _, pixels, labels = read_examples(examples, args.split)
 
     rows = [('SavedModel', card['formats']['saved_model']['bytes'],

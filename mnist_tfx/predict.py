@@ -272,13 +272,17 @@ def main(argv=None) -> int:
             print(f'error: {problem}', file=sys.stderr)
             return 2
     try:
+        # Files and videos are opened before the model loads (and TensorFlow with it): a bad
+        # one is then the only line on stderr.
+        decoded = [item for path in args.images for item in read_images(path)]
+        stream = None if args.images else _frames(args)
         model = Model(args.version_dir, args.format)
-        if not args.images:
-            name, capture, first = _frames(args)
+        if stream is not None:
+            name, capture, first = stream
             classify_stream(model, capture, first, name, args.json, args.max_frames)
             return 0
         inputs = [(name, prepare(image, model.shape, model.preparation))
-                  for path in args.images for name, image in read_images(path)]
+                  for name, image in decoded]
     except InputError as e:
         print(f'error: {e}', file=sys.stderr)
         return 2

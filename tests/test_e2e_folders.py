@@ -122,10 +122,9 @@ def test_predict_classifies_a_video_frame_by_frame(cnn_run, photos, tmp_path):
     result = subprocess.run([sys.executable, '-m', 'mnist_tfx.predict', version_dir, '--video',
                              str(bad)], capture_output=True, text=True, timeout=300, cwd=REPO)
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines()[-1] == \
+    assert result.stderr.strip() == \
         f'error: {bad}: cannot be opened as a video (OpenCV reads the usual formats and ' \
         'cameras /dev/videoN)'
-    assert 'WARN' not in result.stderr and 'Traceback' not in result.stderr
 
 
 def test_a_serving_directory_serves_one_kind_of_model(cnn_run):

@@ -128,7 +128,7 @@ def test_report_written_by_each_run_renders(runs, tmp_path):
     assert console == []
     for section in SECTIONS:
         assert f'<section id="{section}">' in dom
-    assert dom.count('<img alt="label') == 20
+    assert dom.count(' (label ') == 20  # two sample images per class, titled by class
     assert '<table id="confusion">' in dom and 'aria-label="lineage"' in dom
     assert '<h3 id="test-split">Test split (100 images' in dom  # the t10k digits, scored
     assert 'accuracy per epoch' in dom and 'TFLite int8' in dom and 'TF.js (in Chromium' in dom

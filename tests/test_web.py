@@ -126,6 +126,7 @@ def test_pusher_refuses_a_tfjs_model_that_disagrees(version_dir, tmp_path):
     from mnist_tfx.components.model_pusher.executor import tfjs_model
     pixels = np.zeros((20, 784), np.uint8)
     pixels[:, 300:500] = 255
+    pixels = pixels.reshape(20, 28, 28, 1)  # as the Pusher reads examples: [n, H, W, C]
     # The SavedModel's class of a blank-ish image is one class; claim another for every image.
     import tensorflow as tf
     classes = tf.saved_model.load(version_dir).signatures['serving_images'](
