@@ -14,6 +14,7 @@ import os
 from typing import Any, Dict, List
 
 import apache_beam as beam
+from absl import logging
 import numpy as np
 import tensorflow as tf
 from tfx import types
@@ -22,8 +23,6 @@ from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils
 from tfx.types import standard_component_specs
 from tfx.utils import proto_utils
-
-from absl import logging
 
 from mnist_tfx.components.artifacts import IMAGE_SPEC_PROPERTY
 from mnist_tfx.components.mnist_example_gen.spec import IMAGE_SIZE_KEY, SOURCE_FORMAT_KEY
