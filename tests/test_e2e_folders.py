@@ -139,3 +139,39 @@ def test_a_serving_directory_serves_one_kind_of_model(cnn_run):
         'this data is 28x28 grayscale, 10 classes. Use another --pipeline-name (or '
         '--output-root) for a model of another kind')
     assert pushed_layout.versions(serving) == before
+
+
+def test_web_page_classifies_a_photo_with_the_colour_model(cnn_run, photos, tmp_path):
+    """The page reads the model's own input size and resizes a dropped photo to it."""
+    import numpy as np
+    from conftest import require_system_tool, stop_process
+    from mnist_tfx.web import cdp
+    require_system_tool(bool(cdp.find_chromium()), 'chromium')
+    _, out = cnn_run
+    serving = os.path.join(out, 'serving', 'mnist')
+    version_dir = os.path.join(serving, pushed_layout.versions(serving)[-1])
+    process = subprocess.Popen([sys.executable, '-m', 'mnist_tfx.web', version_dir, '--port',
+                                '0'], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               cwd=REPO)
+    try:
+        line = process.stdout.readline()
+        assert ' at http://127.0.0.1:' in line, line
+        url = line.split(' at ')[1].split()[0]
+        folder = os.path.join(photos, 'test', 'zero')
+        picture = os.path.join(folder, sorted(os.listdir(folder))[0])
+        with cdp.Chromium() as browser:
+            browser.open(url, ready='document.body.dataset.ready')
+            assert browser.evaluate('JSON.stringify(mnist.state.dims)') == '[46,46,3]'
+            assert browser.evaluate('mnist.state.preparation') == 'resize'
+            browser.set_file('#file', picture)
+            browser.wait_for('document.body.dataset.predictions === "1"')
+            text = browser.evaluate('document.getElementById("prediction").textContent')
+            prepared = np.asarray(browser.evaluate(
+                'Array.from(document.getElementById("prepared").getContext("2d")'
+                '.getImageData(0, 0, 46, 46).data)')).reshape(46, 46, 4)
+            assert not browser.errors, browser.errors
+        assert text.startswith('It is ') and text.split()[2] in CLASSES
+        # The photo itself, in colour, resized: not a gray MNIST-style digit.
+        assert np.abs(prepared[..., 0].astype(int) - prepared[..., 2]).max() > 20
+    finally:
+        stop_process(process)
