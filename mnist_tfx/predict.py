@@ -33,9 +33,11 @@ from mnist_tfx.components import object_store
 from mnist_tfx.data import images as imaging
 from mnist_tfx.model import features
 
-# OpenCV logs its own warnings for a missing camera or file, where one error line says it; it
-# reads this when first imported, which TensorFlow's imports may do before ours.
+# OpenCV (and FFmpeg inside it) log their own warnings for a missing camera or an unreadable
+# file, where one error line says it; read when cv2 is first imported, which TensorFlow's
+# imports may do before ours. -8 is FFmpeg's AV_LOG_QUIET.
 os.environ.setdefault('OPENCV_LOG_LEVEL', 'OFF')
+os.environ.setdefault('OPENCV_FFMPEG_LOGLEVEL', '-8')
 
 FORMATS = ('int8', 'float32', 'savedmodel')
 _FILES = {'int8': 'model_int8.tflite', 'float32': 'model_float32.tflite'}
