@@ -62,25 +62,27 @@ def test_conversion_writes_float32_and_int8(converted, digits):
     assert abs(keras_accuracy - int8_accuracy) <= 0.02
 
 
-def test_mixed_precision_model_converts_through_its_float32_copy(tmp_path, digits):
-    """Trained under mixed_float16, the CNN cannot be converted as it is (float16 kernels the
+@pytest.mark.parametrize('architecture', ['cnn', 'edge'])
+def test_mixed_precision_model_converts_through_its_float32_copy(tmp_path, digits, architecture):
+    """Trained under mixed_float16, a network cannot be converted as it is (float16 kernels the
     TFLite builtins lack); its float32 copy converts and predicts what the trained model does."""
     import keras
-    from mnist_tfx.model.model import float32_copy
+    from mnist_tfx.model.model import ModelSpec, float32_copy
+    spec = ModelSpec(DIGITS, 10, architecture)
     images, labels = digits
     x = tflite.pixels_to_model_input(images[:600], DIGITS)
     previous = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy('mixed_float16')
     try:
-        model = build_model()
+        model = build_model(spec)
         model.fit(x, labels[:600].astype(np.int64), epochs=1, batch_size=64, verbose=0)
     finally:
         keras.mixed_precision.set_global_policy(previous)
     export.save_keras_export(model, str(tmp_path / 'mixed'), DIGITS)
     with pytest.raises(ConversionError):
         run_conversion(str(tmp_path / 'mixed'), x[:100], str(tmp_path / 'mixed-out'))
-    copy = float32_copy(model)
-    assert copy.layers[0].compute_dtype == 'float32'
+    copy = float32_copy(model, spec)
+    assert {layer.compute_dtype for layer in copy.layers} == {'float32'}
     export.save_keras_export(copy, str(tmp_path / 'copy'), DIGITS)
     run_conversion(str(tmp_path / 'copy'), x[:100], str(tmp_path / 'out'))
     test_input = tflite.pixels_to_model_input(images[4000:4200], DIGITS)
