@@ -15,7 +15,6 @@ and prints one table.
 """
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -35,18 +34,12 @@ DEVICE_FPS = 30
 def bare_keras(examples, epochs: int, batch_size: int, learning_rate: float, width: float,
                resolution: int):
     """The edge network trained with bare Keras on the pipeline's train split; test accuracy."""
-    from mnist_tfx.components.tflite_validator.executor import read_examples  # pylint: disable=g-import-not-at-top
     from mnist_tfx.components.artifacts import image_spec  # pylint: disable=g-import-not-at-top
     from mnist_tfx.model.model import ModelSpec, build_model  # pylint: disable=g-import-not-at-top
-    from mnist_tfx.model.tflite import pixels_to_model_input  # pylint: disable=g-import-not-at-top
     from mnist_tfx.model.trainer import FitTimer  # pylint: disable=g-import-not-at-top
     spec = image_spec(examples)
-
-    def split(name):
-        _, pixels, labels = read_examples(examples, name)
-        return pixels_to_model_input(pixels, spec.shape), labels
-    x_train, y_train = split('train')
-    x_test, y_test = split('test')
+    x_train, y_train = pipeline_bench.model_arrays(examples, 'train')
+    x_test, y_test = pipeline_bench.model_arrays(examples, 'test')
     model = build_model(ModelSpec(spec.shape, spec.num_classes, 'edge', width, resolution),
                         learning_rate=learning_rate)
     timer = FitTimer()
@@ -123,11 +116,7 @@ def main(argv=None) -> int:
         ('test accuracy bare Keras', f'{bare["test_accuracy"]:.4f} ({bare["fit_seconds"]:.0f} s '
                                      f'model.fit, {bare["parameters"]:,} parameters)'),
     ]
-    for name, value in rows:
-        print(f'{name:<34}{value}')
-    if args.json:
-        with open(args.json, 'w') as f:
-            json.dump(figures, f, indent=2)
+    pipeline_bench.print_figures(rows, figures, args.json)
     return 0
 
 

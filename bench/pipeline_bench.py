@@ -62,18 +62,30 @@ def read_run(root: str, pipeline_name: str):
     return seconds, cached, fit, summary.summarize(store, pipeline_name, path), examples
 
 
+def model_arrays(examples, split: str):
+    """(network inputs [n, H, W, C] in [0, 1], labels [n]) of one split of ExampleGen's output."""
+    from mnist_tfx.components.tflite_validator.executor import read_examples  # pylint: disable=g-import-not-at-top
+    from mnist_tfx.model.tflite import pixels_to_model_input  # pylint: disable=g-import-not-at-top
+    _, pixels, labels = read_examples(examples, split)
+    return pixels_to_model_input(pixels, pixels.shape[1:]), labels
+
+
+def print_figures(rows, figures, json_path=None) -> None:
+    """The table of (name, value) rows; the figures also as JSON when a path is given."""
+    for name, value in rows:
+        print(f'{name:<34}{value}')
+    if json_path:
+        with open(json_path, 'w') as f:
+            json.dump(figures, f, indent=2)
+
+
 def bare_keras(examples, epochs: int, batch_size: int, learning_rate: float):
     """Trains the seed CNN on the pipeline's train split in memory; returns its figures."""
-    from mnist_tfx.components.tflite_validator.executor import read_examples  # pylint: disable=g-import-not-at-top
     from mnist_tfx.model.model import build_model  # pylint: disable=g-import-not-at-top
-    from mnist_tfx.model.tflite import pixels_to_model_input  # pylint: disable=g-import-not-at-top
     from mnist_tfx.model.trainer import FitTimer  # pylint: disable=g-import-not-at-top
 
-    def split(name):
-        _, pixels, labels = read_examples(examples, name)
-        return pixels_to_model_input(pixels, pixels.shape[1:]), labels
-    x_train, y_train = split('train')
-    x_eval, y_eval = split('eval')
+    x_train, y_train = model_arrays(examples, 'train')
+    x_eval, y_eval = model_arrays(examples, 'eval')
     model = build_model(learning_rate=learning_rate)
     timer = FitTimer()
     model.fit(x_train, y_train, batch_size=batch_size, epochs=epochs,
@@ -153,11 +165,7 @@ def main(argv=None) -> int:
                                           f' ({figures["accuracy_difference_points"]:+.2f} points)'),
         ('peak RSS pipeline / bare', f'{pipeline_rss_mb:,.0f} MB / {bare_rss_mb:,.0f} MB'),
     ]
-    for name, value in rows:
-        print(f'{name:<34}{value}')
-    if args.json:
-        with open(args.json, 'w') as f:
-            json.dump(figures, f, indent=2)
+    print_figures(rows, figures, args.json)
     return 0
 
 

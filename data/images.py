@@ -8,7 +8,7 @@ stay 0-255 integers (as in MNIST's arrays) so that the data checks see pixel val
 from __future__ import annotations
 
 import io
-from typing import Tuple
+from typing import BinaryIO, Tuple
 
 import numpy as np
 
@@ -36,14 +36,15 @@ def _pil():
     return Image
 
 
-def header(raw: bytes) -> Tuple[int, int, int]:
-    """(height, width, channels) of an encoded image from its header, without decoding it."""
+def header(file: BinaryIO) -> Tuple[int, int, int]:
+    """(height, width, channels) of an encoded image from its header, without decoding it
+    (PIL reads only the first bytes of the file object)."""
     try:
-        with _pil().open(io.BytesIO(raw)) as image:
+        with _pil().open(file) as image:
             width, height = image.size
             mode = image.mode
             if mode == 'P':
-                mode = image.convert('RGB').mode if _palette_has_colour(image) else 'L'
+                mode = 'RGB' if _palette_has_colour(image) else 'L'
     except Exception as e:  # PIL raises many types for one cause: not an image it can read
         raise ImageError(f'not a readable image ({type(e).__name__}: {e})') from None
     return height, width, GRAY if mode in _GRAY_MODES else RGB

@@ -36,6 +36,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from mnist_tfx.components.object_store import join
 from mnist_tfx.data import images as imaging
 
 FORMAT_IDX = 'idx'
@@ -243,16 +244,12 @@ def detect_source(path: str) -> Source:
 
 def _subfolders(path: str) -> List[str]:
     return sorted(name for name in _listdir(path)
-                  if not name.startswith('.') and _isdir(_join(path, name)))
-
-
-def _join(base: str, *names: str) -> str:
-    return '/'.join([base.rstrip('/'), *names]) if is_uri(base) else os.path.join(base, *names)
+                  if not name.startswith('.') and _isdir(join(path, name)))
 
 
 def _folder_source(path: str, folders: List[str]) -> Source:
     """Class folders, directly under `path` or under a train/ (+ test/ or val/) level."""
-    if TRAIN_FOLDER in folders and _subfolders(_join(path, TRAIN_FOLDER)):
+    if TRAIN_FOLDER in folders and _subfolders(join(path, TRAIN_FOLDER)):
         others = [f for f in folders if f != TRAIN_FOLDER]
         tests = [f for f in others if f in TEST_FOLDERS]
         if len(tests) > 1:
@@ -260,7 +257,7 @@ def _folder_source(path: str, folders: List[str]) -> Source:
                             'the test split')
         stray = [f for f in others if f not in TEST_FOLDERS]
         if stray:
-            raise DataError(_join(path, stray[0]), 'is neither train/ nor a test split '
+            raise DataError(join(path, stray[0]), 'is neither train/ nor a test split '
                             f'({", ".join(TEST_FOLDERS)}); with a train/ folder, class folders '
                             'go inside it')
         return Source(FORMAT_FOLDERS, path, FOLDER_PATTERNS[True],
@@ -272,9 +269,9 @@ def _split_folder(source: Source, split: str) -> str:
     if source.pattern == FOLDER_PATTERNS[False]:
         return source.base
     if split == SOURCE_TRAIN:
-        return _join(source.base, TRAIN_FOLDER)
+        return join(source.base, TRAIN_FOLDER)
     present = set(_subfolders(source.base))
-    return _join(source.base, next(f for f in TEST_FOLDERS if f in present))
+    return join(source.base, next(f for f in TEST_FOLDERS if f in present))
 
 
 def class_folders(source: Source) -> Tuple[str, ...]:
@@ -292,7 +289,7 @@ def _files_under(folder: str) -> List[str]:
     found = []
     for top, dirs, files in walk:
         dirs[:] = [d.rstrip('/') for d in dirs if not d.startswith('.')]
-        found += [_join(top, f) for f in files if not f.startswith('.')]
+        found += [join(top, f) for f in files if not f.startswith('.')]
     return sorted(found)
 
 
@@ -309,11 +306,11 @@ def image_files(source: Source, split: str) -> Tuple[List[Tuple[str, int]], List
     present = _subfolders(root)
     unknown = [name for name in present if name not in classes]
     if unknown:
-        raise DataError(_join(root, unknown[0]), 'is a class that the training folder '
+        raise DataError(join(root, unknown[0]), 'is a class that the training folder '
                         f'{_split_folder(source, SOURCE_TRAIN)} does not have')
     found, skipped = [], []
     for name in (classes if split == SOURCE_TRAIN else present):
-        folder = _join(root, name)
+        folder = join(root, name)
         entries = _files_under(folder)
         images = [e for e in entries if imaging.is_image_name(e)]
         skipped += [e for e in entries if not imaging.is_image_name(e)]
@@ -322,7 +319,7 @@ def image_files(source: Source, split: str) -> Tuple[List[Tuple[str, int]], List
                             f'({", ".join(imaging.IMAGE_EXTENSIONS)})')
         found += [(e, classes.index(name)) for e in images]
     for name in [e for e in _listdir(root) if not e.startswith('.') and e not in present]:
-        skipped.append(_join(root, name))
+        skipped.append(join(root, name))
     return found, skipped
 
 
@@ -335,10 +332,16 @@ def read_image(path: str, channels: int) -> np.ndarray:
         raise DataError(path, str(e)) from None
 
 
-def _image_header(path: str) -> Tuple[int, int, int]:
+def _image_header(path: str, verify: bool = False) -> Tuple[int, int, int]:
+    """(height, width, channels) of an image file from its header (PIL reads only that);
+    verify=True also decodes the whole file, so that a truncated one is caught."""
     try:
         with _open(path) as f:
-            return imaging.header(f.read())
+            if not verify:
+                return imaging.header(f)
+            raw = f.read()
+        imaging.decode(raw, imaging.GRAY)
+        return imaging.header(io.BytesIO(raw))
     except imaging.ImageError as e:
         raise DataError(path, str(e)) from None
 
@@ -587,19 +590,19 @@ def _array_spec(source: Source, splits: Dict[str, Tuple[np.ndarray, np.ndarray]]
     return ImageSpec(*_fit(train_shape, size), class_names=tuple(str(i) for i in range(classes)))
 
 
-def _folder_spec(source: Source, files: Sequence[str], size: Tuple[int, int, int]) -> ImageSpec:
+def _folder_spec(source: Source, headers: Sequence[Tuple[int, int, int]],
+                 size: Tuple[int, int, int]) -> ImageSpec:
     classes = class_folders(source)
     if len(classes) < 2:
         raise DataError(_split_folder(source, SOURCE_TRAIN), f'has {len(classes)} class folder(s); '
                         'a classifier needs two classes or more')
-    headers = _parallel(_image_header, files)
     # The median height and width: the size itself when all agree, a typical one otherwise.
     height = int(np.median([h for h, _, _ in headers]))
     width = int(np.median([w for _, w, _ in headers]))
     channels = max(c for _, _, c in headers)
     if max(height, width) > imaging.MAX_SIDE and size[:2] == (0, 0):
-        raise DataError(source.path, f'images are {height}x{width} (median); give --image-size (e.g. '
-                        '96x96) to train on smaller copies')
+        raise DataError(source.path, f'images are {height}x{width} (median); give --image-size '
+                        '(e.g. 96x96) to train on smaller copies')
     return ImageSpec(*_fit((height, width, channels), size), class_names=classes)
 
 
@@ -614,9 +617,9 @@ def check_source(source: Source, image_size: Tuple[int, int, int] = NO_SIZE,
     if source.format == FORMAT_FOLDERS:
         listed = {split: image_files(source, split) for split in source.splits}
         paths = [path for files, _ in listed.values() for path, _ in files]
-        spec = _folder_spec(source, paths, image_size)
-        if decode:  # every image decoded once (and dropped: a large set need not fit in memory)
-            _parallel(lambda path: read_image(path, spec.channels).shape, paths)
+        # decode: every image decoded once and dropped (a large set need not fit in memory).
+        headers = _parallel(lambda path: _image_header(path, verify=decode), paths)
+        spec = _folder_spec(source, headers, image_size)
         return DataCheck(spec, {split: len(files) for split, (files, _) in listed.items()},
                          tuple(path for _, skipped in listed.values() for path in skipped))
     splits = {split: read_split(source, split) for split in source.splits}

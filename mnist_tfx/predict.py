@@ -123,15 +123,6 @@ def read_images(path: str) -> List[Tuple[str, np.ndarray]]:
     return [(f'{path}#{i}', image) for i, image in enumerate(images)]
 
 
-def load_images(path: str, shape: Sequence[int] = features.DIGITS_SHAPE,
-                preparation: str = MNIST) -> List[Tuple[str, np.ndarray]]:
-    """(name, prepared image) for every image in a file; MNIST-style [28, 28] by default."""
-    prepared = [(name, prepare(image, shape, preparation)) for name, image in read_images(path)]
-    if tuple(shape)[-1] == 1:
-        return [(name, image[..., 0]) for name, image in prepared]
-    return prepared
-
-
 class Model:
     """One format of a pushed version: predict(image) -> probabilities [classes]."""
 
@@ -161,6 +152,10 @@ class Model:
         self.preparation = card.get('preparation') or (
             MNIST if tuple(self.shape) == features.DIGITS_SHAPE else RESIZE)
         self.class_names = _class_names(version_dir)
+
+    def name(self, label: int) -> str:
+        """A class's name (labels.txt), or its number when the version has no labels file."""
+        return self.class_names[label] if self.class_names else str(label)
 
     def predict(self, image: np.ndarray) -> Tuple[np.ndarray, float]:
         """(probabilities, seconds the model took) for one prepared image [H, W, C]."""
@@ -228,7 +223,7 @@ def classify_stream(model: 'Model', capture, first_frame, name: str, as_json: bo
             frames += 1
             fps = frames / (time.perf_counter() - start)
             best = int(np.argmax(probabilities))
-            label = model.class_names[best] if model.class_names else str(best)
+            label = model.name(best)
             if as_json:
                 print(json.dumps({'file': name, 'frame': frames, 'class': label,
                                   'confidence': round(float(probabilities[best]), 6),
@@ -293,7 +288,7 @@ def main(argv=None) -> int:
         probabilities, seconds = model.predict(image)
         times.append(seconds)
         best = int(np.argmax(probabilities))
-        label = model.class_names[best] if model.class_names else str(best)
+        label = model.name(best)
         if args.json:
             print(json.dumps({'file': name, 'class': label,
                               'confidence': round(float(probabilities[best]), 6)}))

@@ -25,7 +25,8 @@ PREPARE_MNIST, PREPARE_RESIZE = 'mnist', 'resize'
 
 
 def preparation_for(source_format: str) -> str:
-    return PREPARE_RESIZE if source_format == 'folders' else PREPARE_MNIST
+    from mnist_tfx.data.sources import FORMAT_FOLDERS  # pylint: disable=g-import-not-at-top
+    return PREPARE_RESIZE if source_format == FORMAT_FOLDERS else PREPARE_MNIST
 
 
 def transformed_name(key: str) -> str:

@@ -114,23 +114,12 @@ def _training_curves(log_dir: Optional[str]) -> Dict[str, Dict[str, List[float]]
     return curves
 
 
-def _class_name(summary, label) -> str:
-    names = summary.class_names or []
-    return names[int(label)] if int(label) < len(names) else str(label)
-
-
-def _examples_artifact(examples):
-    from tfx.types import standard_artifacts  # pylint: disable=g-import-not-at-top
-    artifact = standard_artifacts.Examples()
-    artifact.set_mlmd_artifact(examples)
-    return artifact
-
-
 def _split_data(examples) -> Dict[str, Tuple[np.ndarray, np.ndarray]]:
     """(pixels [n, H, W, C], labels [n]) of every split of an Examples artifact (MLMD proto)."""
     from mnist_tfx.components.tflite_validator.executor import read_examples  # pylint: disable=g-import-not-at-top
-    from tfx.types import artifact_utils  # pylint: disable=g-import-not-at-top
-    artifact = _examples_artifact(examples)
+    from tfx.types import artifact_utils, standard_artifacts  # pylint: disable=g-import-not-at-top
+    artifact = standard_artifacts.Examples()
+    artifact.set_mlmd_artifact(examples)
     return {split: read_examples(artifact, split)[1:]
             for split in artifact_utils.decode_split_names(artifact.split_names)}
 
@@ -224,8 +213,8 @@ def build_report(store, pipeline_name: str, run_id: str, metadata_label: str,
         out.append('<p>No examples were produced in this run.</p>')
     else:
         data = _split_data(examples)
-        from mnist_tfx.components.artifacts import image_spec  # pylint: disable=g-import-not-at-top
-        names = list(image_spec(_examples_artifact(examples)).class_names)
+        labels_seen = max(int(labels.max(initial=0)) for _, labels in data.values()) + 1
+        names = summary.class_names or [str(i) for i in range(labels_seen)]
         out.append('<table><tr><th>split</th><th>examples</th></tr>' + ''.join(
             f'<tr><td>{_esc(s)}</td><td>{len(l):,}</td></tr>' for s, (_, l) in data.items())
             + '</table><div class="charts">')
@@ -293,7 +282,7 @@ def build_report(store, pipeline_name: str, run_id: str, metadata_label: str,
         out.append(f'<p>Accuracy on the eval split: <b>{summary.accuracy:.4f}</b>{baseline}. '
                    f'Verdict: {verdict}. ' + _esc('; '.join(summary.blessing_reasons)) + '</p>')
         out.append('<table><tr><th>class</th>' + ''.join(
-            f'<th>{_esc(_class_name(summary, c))}</th>' for c in sorted(summary.accuracy_per_class))
+            f'<th>{_esc(summary_lib.class_name(summary.class_names, c))}</th>' for c in sorted(summary.accuracy_per_class))
             + '</tr><tr><th>accuracy</th>'
             + ''.join(f'<td>{a:.3f}</td>' for _, a in sorted(summary.accuracy_per_class.items()))
             + '</tr></table>')
@@ -315,7 +304,7 @@ def build_report(store, pipeline_name: str, run_id: str, metadata_label: str,
                    f'judged)</h3><p>Accuracy: <b>{test["saved_model"]["accuracy"]:.4f}</b> '
                    f'(TFLite float32 {test["float32"]["accuracy"]:.4f}, int8 '
                    f'{test["int8"]["accuracy"]:.4f}).</p><table><tr><th>class</th>'
-                   + ''.join(f'<th>{_esc(_class_name(summary, c))}</th>' for c, _ in per_class)
+                   + ''.join(f'<th>{_esc(summary_lib.class_name(summary.class_names, c))}</th>' for c, _ in per_class)
                    + '</tr><tr><th>accuracy</th>'
                    + ''.join(f'<td>{a:.3f}</td>' for _, a in per_class) + '</tr></table>')
     out.append('</section>')

@@ -150,7 +150,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog='run_local.py',
         description='Run the TFX image classification pipeline locally: ExampleGen -> '
-        'StatisticsGen -> DataSchemaGen -> ExampleValidator (gate) -> Transform -> Trainer -> Evaluator -> '
+        'StatisticsGen -> DataSchemaGen -> ExampleValidator (gate) -> Transform -> Trainer -> '
+        'Evaluator -> '
         'Pusher.')
     options.add_arguments(parser)
     parser.add_argument('--dry-run', action='store_true',

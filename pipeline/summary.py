@@ -47,11 +47,16 @@ MAX_LISTED_CLASSES = 12
 LOWEST_LISTED = 5
 
 
+def class_name(class_names: Optional[List[str]], label) -> str:
+    """A label's class name, or the label itself when the names are not known."""
+    index = int(label)
+    return class_names[index] if class_names and index < len(class_names) else str(label)
+
+
 def per_class(values: Dict, class_names: Optional[List[str]] = None, fmt: str = '{:.3f}') -> str:
     """'name: value' per class in label order, or the lowest few when there are many."""
     def name(label) -> str:
-        index = int(label)
-        return class_names[index] if class_names and index < len(class_names) else str(label)
+        return class_name(class_names, label)
     items = sorted(values.items(), key=lambda item: int(item[0]))
     if len(items) > MAX_LISTED_CLASSES:
         lowest = sorted(items, key=lambda item: item[1])[:LOWEST_LISTED]

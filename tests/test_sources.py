@@ -350,6 +350,12 @@ def test_folder_problems_are_one_line_naming_the_file(tmp_path, digits):
     lone = tmp_path / 'lone'
     _save(str(lone / 'cats' / '0.png'), np.zeros((30, 30)))
     assert _error(lone) == f'{lone}: has 1 class folder(s); a classifier needs two classes or more'
+    _save(str(lone / 'dogs' / '0.png'), np.zeros((600, 700)))
+    _save(str(lone / 'cats' / '0.png'), np.zeros((600, 700)))
+    assert _error(lone) == f'{lone}: images are 600x700 (median); give --image-size (e.g. ' \
+        '96x96) to train on smaller copies'
+    assert sources.check_source(sources.detect_source(str(lone)), (60, 70, 0)).spec.shape == \
+        (60, 70, 1)
 
 
 def test_images_are_sized_like_predict_sizes_them(digits):

@@ -99,7 +99,7 @@ def test_page_draws_and_classifies_in_chromium(page, version_dir, tmp_path):
 
 
 def test_chosen_image_is_prepared_like_predict(page, digits, tmp_path):
-    from mnist_tfx.predict import load_images
+    from mnist_tfx import predict
     url, _ = page
     # A real digit as a user has it: dark on white, larger, off centre.
     image = 255 - np.asarray(Image.fromarray(digits[0][7]).resize((140, 140)))
@@ -107,7 +107,8 @@ def test_chosen_image_is_prepared_like_predict(page, digits, tmp_path):
     canvas[20:160, 90:230] = image
     path = tmp_path / 'digit.png'
     Image.fromarray(canvas).save(path)
-    (_, expected), = load_images(str(path))
+    (_, image), = predict.read_images(str(path))
+    expected = predict.prepare(image, (28, 28, 1), predict.MNIST)[..., 0]
     with cdp.Chromium() as browser:
         browser.open(url, ready='document.body.dataset.ready')
         browser.set_file('#file', str(path))
