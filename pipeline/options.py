@@ -288,12 +288,33 @@ def beam_pipeline_args(config: RunConfig, image_count: Optional[int] = None,
     """
     store = object_store.beam_args(config.root)
     if config.beam_pipeline_args:
-        return list(config.beam_pipeline_args) + store
+        return list(config.beam_pipeline_args) + store + _no_tfx_package(config.beam_pipeline_args)
     cores = os.cpu_count() or 1
     budget = (memory_bytes or _physical_memory()) // 4
     if image_count is not None and image_count * BYTES_PER_IMAGE > budget and cores > 1:
-        return ['--direct_running_mode=multi_processing', f'--direct_num_workers={cores}'] + store
-    return ['--direct_running_mode=in_memory', '--direct_num_workers=1'] + store
+        runner = ['--direct_running_mode=multi_processing', f'--direct_num_workers={cores}']
+    else:
+        runner = ['--direct_running_mode=in_memory', '--direct_num_workers=1']
+    return runner + store + [DIRECT_RUNNER_WORKERS]
+
+
+# Before each Beam component TFX packages its own source for remote Beam workers (a copy of the
+# tfx package and an sdist: seconds per component, and a folder in the temporary directory that
+# is never removed), unless the arguments already name the workers' dependencies. The
+# DirectRunner's workers run in this Python environment and read no image, so naming one stops
+# the packaging and changes nothing that runs.
+DIRECT_RUNNER_WORKERS = '--sdk_container_image=unused-by-the-direct-runner'
+
+
+def _no_tfx_package(user_args) -> List[str]:
+    """DIRECT_RUNNER_WORKERS when a user's arguments keep the DirectRunner and name no dependencies."""
+    from apache_beam.options.pipeline_options import PipelineOptions  # only for a user's own arguments
+    given = PipelineOptions(flags=list(user_args)).get_all_options()
+    if given.get('runner') not in (None, 'DirectRunner', 'direct') or any(
+            given.get(flag) for flag in ('extra_packages', 'setup_file', 'requirements_file',
+                                         'worker_harness_container_image', 'sdk_container_image')):
+        return []
+    return [DIRECT_RUNNER_WORKERS]
 
 
 def pipeline_kwargs(config: RunConfig, source: Optional[sources.Source],

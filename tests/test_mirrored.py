@@ -48,7 +48,7 @@ history = model.history.history
 
 # Saved the way model/export.py saves it, the model must serve in a TF1-style session as TF
 # Serving runs it (variables restored by the saver's op): MirroredVariables included.
-import os, sys, tempfile
+import os, sys
 sys.path.insert(0, os.path.join(os.environ['REPO'], 'tests'))
 import tf_serving
 module = tf.Module()
@@ -57,7 +57,7 @@ module.model_variables = [variable.value for variable in model.variables]
 @tf.function(input_signature=[tf.TensorSpec([None, 28, 28, 1], tf.float32, name='images')])
 def serve(x):
     return {'probabilities': module.model(x, training=False)}
-export_dir = os.path.join(tempfile.mkdtemp(), '1')
+export_dir = os.path.join(os.environ['WORK'], '1')
 tf.saved_model.save(module, export_dir, signatures={'serving_default': serve.get_concrete_function()})
 session, signatures = tf_serving._load_bundle(export_dir)
 served = session.run(signatures['serving_default'].outputs['probabilities'].name,
@@ -77,10 +77,11 @@ print(json.dumps({
 
 
 @pytest.mark.parametrize('architecture', ['cnn', 'edge'])
-def test_two_replica_training(architecture):
+def test_two_replica_training(architecture, tmp_path):
     """The seed CNN and the edge network (MobileNetV3-Small) under two replicas."""
     result = subprocess.run([sys.executable, '-c', SCRIPT], capture_output=True, text=True,
-                            timeout=600, env=dict(os.environ, REPO=REPO, MODEL=architecture))
+                            timeout=600, env=dict(os.environ, REPO=REPO, MODEL=architecture,
+                                                  WORK=str(tmp_path)))
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report['replicas'] == 2

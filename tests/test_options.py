@@ -108,11 +108,12 @@ def test_run_parameters_replace_values():
 def test_beam_arguments_sized_by_data_unless_given(tmp_path):
     config = RunConfig(output_root=str(tmp_path))
     small = options.beam_pipeline_args(config, image_count=70_000, memory_bytes=24 << 30)
-    assert small == ['--direct_running_mode=in_memory', '--direct_num_workers=1']
+    assert small == ['--direct_running_mode=in_memory', '--direct_num_workers=1',
+                     options.DIRECT_RUNNER_WORKERS]
     large = options.beam_pipeline_args(config, image_count=500_000, memory_bytes=24 << 30)
     cores = os.cpu_count()
-    assert large == (['--direct_running_mode=multi_processing', f'--direct_num_workers={cores}']
-                     if cores > 1 else small)
+    assert large == (['--direct_running_mode=multi_processing', f'--direct_num_workers={cores}',
+                      options.DIRECT_RUNNER_WORKERS] if cores > 1 else small)
     given = _config(['--beam-pipeline-arg=--runner=DataflowRunner',
                      '--beam-pipeline-arg=--project=p'], tmp_path)
     assert options.beam_pipeline_args(given, 60_000) == ['--runner=DataflowRunner',
@@ -120,6 +121,20 @@ def test_beam_arguments_sized_by_data_unless_given(tmp_path):
     source = sources.detect_source(sources.default_data_path())
     pipeline = pipeline_def.create_pipeline(**options.pipeline_kwargs(given, source))
     assert pipeline.beam_pipeline_args == ['--runner=DataflowRunner', '--project=p']
+
+
+def test_direct_runner_arguments_stop_tfx_packaging_itself(tmp_path):
+    """TFX's own check finds the workers' dependencies named, so it builds no package of itself."""
+    from tfx.utils import dependency_utils
+    own = _config(['--beam-pipeline-arg=--direct_num_workers=2',
+                   '--beam-pipeline-arg=--direct_running_mode=multi_threading'], tmp_path)
+    for args in (options.beam_pipeline_args(RunConfig(output_root=str(tmp_path)), 5_000),
+                 options.beam_pipeline_args(own, 5_000)):
+        assert args[-1] == options.DIRECT_RUNNER_WORKERS
+        assert dependency_utils.make_beam_dependency_flags(args) == args
+    # A remote runner's workers need TFX: its packaging is left to TFX.
+    remote = _config(['--beam-pipeline-arg=--runner=DataflowRunner'], tmp_path)
+    assert options.DIRECT_RUNNER_WORKERS not in options.beam_pipeline_args(remote, 5_000)
 
 
 def test_scaling_doc_flags_parse():

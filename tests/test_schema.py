@@ -21,7 +21,7 @@ def _statistics(tmp_path, pixels, labels, name='data'):
     with tf.io.TFRecordWriter(path) as writer:
         for row, label in zip(pixels, labels):
             writer.write(example_gen.to_example(row, int(label)).SerializeToString())
-    return tfdv.generate_statistics_from_tfrecord(path)
+    return tfdv.generate_statistics_from_tfrecord(path, output_path=str(tmp_path / f'{name}.stats'))
 
 
 @pytest.fixture(scope='module')
