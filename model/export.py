@@ -73,20 +73,38 @@ def save_serving_model(model, tf_transform_output: tft.TFTransformOutput, path: 
         probabilities = module.model(images, training=False)
         return {PREDICTION_KEY: probabilities, CLASS_IDS_KEY: tf.argmax(probabilities, axis=-1)}
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=EXAMPLES_INPUT)])
+    # No Python control flow here depends on a tensor: AutoGraph would only transpile Keras'
+    # and TFT's call chain while tracing.
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=EXAMPLES_INPUT)],
+                 autograph=False)
     def serve_examples(serialized):
         return predict(tf.io.parse_example(serialized, raw_spec))
 
     @tf.function(input_signature=[
-        tf.TensorSpec([None, *features.images_input_shape(shape)], tf.uint8, name=IMAGES_INPUT)])
+        tf.TensorSpec([None, *features.images_input_shape(shape)], tf.uint8, name=IMAGES_INPUT)],
+        autograph=False)
     def serve_images(images):
         pixels = tf.cast(tf.reshape(images, [-1, *shape]), tf.int64)
         return predict({features.PIXELS_KEY: pixels})
 
-    tf.saved_model.save(module, path, signatures={
-        DEFAULT_SIGNATURE: serve_examples.get_concrete_function(),
-        IMAGES_SIGNATURE: serve_images.get_concrete_function(),
-    })
+    with _without_keras2_traces():
+        tf.saved_model.save(module, path, signatures={
+            DEFAULT_SIGNATURE: serve_examples.get_concrete_function(),
+            IMAGES_SIGNATURE: serve_images.get_concrete_function(),
+        })
+
+
+def _without_keras2_traces():
+    """A scope in which tf.saved_model.save writes no Keras 2 call traces.
+
+    Transform's layer is a Keras 2 (tf_keras) model, and saving one traces its call functions
+    again, through AutoGraph, for reloading it as a Keras layer: most of the export's time, for
+    functions that neither signature, TF Serving nor TFMA use (the signatures carry their own
+    graphs). tf_keras' own switch for this (`save_traces`, public in Model.save) is set here
+    directly: the one private name the project uses from it, checked by test_export.
+    """
+    from tf_keras.src.saving.legacy.saved_model import utils  # pylint: disable=g-import-not-at-top
+    return utils.keras_option_scope(save_traces=False)
 
 
 def describe_signatures(saved_model_dir: str):

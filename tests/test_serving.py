@@ -92,6 +92,19 @@ def test_signatures_match_the_contract(base_path):
         assert json.load(f)['signatures'] == expected
 
 
+def test_the_export_writes_no_keras2_traces(base_path):
+    """Transform's layer (a tf_keras model) is saved without the call traces tf_keras would add
+    for reloading it as a layer (export._without_keras2_traces): nothing serves from them, and
+    tracing them was most of the export's time. The signatures above still serve."""
+    from tensorflow.core.protobuf import saved_model_pb2  # pylint: disable=g-import-not-at-top
+    base, version = base_path
+    saved_model = saved_model_pb2.SavedModel()
+    saved_model.ParseFromString((base / version / 'saved_model.pb').read_bytes())
+    children = {child.local_name for node in saved_model.meta_graphs[0].object_graph_def.nodes
+                for child in node.children}
+    assert not children & {'keras_api', 'call_and_return_conditional_losses'}
+
+
 def test_a_changed_signature_breaks_the_contract(tmp_path):
     class Module(tf.Module):
         @tf.function(input_signature=[tf.TensorSpec([None, 28, 28], tf.float32, name='images')])
