@@ -174,10 +174,14 @@ def create_pipeline(
         max_class_share=max_class_share, max_label_drift=max_label_drift,
         max_pixel_drift=max_pixel_drift, allow_drift=allow_drift)
 
+    # Without the statistics Transform computes by default (pre-transform: StatisticsGen's
+    # again; post-transform: of pixels/255) and without an analyzer cache no run reads back:
+    # two TFDV passes and a cache write less per run (docs/performance.md).
     transform = Transform(
         examples=example_gen.outputs['examples'], schema=schema_gen.outputs['schema'],
         preprocessing_fn=PREPROCESSING_FN,
-        custom_config={'model_code_version': model_code_version})
+        custom_config={'model_code_version': model_code_version},
+        disable_statistics=True, disable_analyzer_cache=True)
     # Transform (and so everything after it) runs only when the gate passed.
     transform.add_upstream_node(gate)
 
