@@ -70,7 +70,7 @@ def fit(variant, data, epochs, batch_size, steps):
 
 
 VARIANTS = ('bare', 'mirrored', 'mirrored+steps', 'default', 'default+steps')
-XLA_VARIANTS = ('default+xla', 'default+steps+xla')
+XLA_VARIANTS = ('mirrored+xla', 'mirrored+steps+xla')
 
 
 def main(argv=None) -> int:

@@ -104,3 +104,14 @@ def test_requested_gpus_that_are_not_there_fail_in_one_line():
         train_model(TrainingParams(gpus=1), make_dataset=None, spec=None)
     with pytest.raises(ValueError, match='gpus must be 0 or more'):
         TrainingParams(gpus=-1)
+
+
+def test_one_device_trains_without_mirroring():
+    """MirroredStrategy only when there are GPUs to mirror over; on one device (here the CPU)
+    TensorFlow's default strategy, which computes the same steps faster (docs/performance.md)."""
+    import tensorflow as tf
+    from mnist_tfx.model import trainer
+    strategy = trainer.default_strategy()
+    assert not isinstance(strategy, tf.distribute.MirroredStrategy)
+    assert strategy.num_replicas_in_sync == 1
+    assert trainer._devices(strategy) == ['/device:CPU:0']  # pylint: disable=protected-access
