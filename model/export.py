@@ -101,7 +101,7 @@ def _without_keras2_traces():
     again, through AutoGraph, for reloading it as a Keras layer: most of the export's time, for
     functions that neither signature, TF Serving nor TFMA use (the signatures carry their own
     graphs). tf_keras' own switch for this (`save_traces`, public in Model.save) is set here
-    directly: the one private name the project uses from it, checked by test_export.
+    directly: the one private name the project uses from it, checked by tests/test_serving.py.
     """
     from tf_keras.src.saving.legacy.saved_model import utils  # pylint: disable=g-import-not-at-top
     return utils.keras_option_scope(save_traces=False)
