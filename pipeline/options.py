@@ -288,14 +288,14 @@ def beam_pipeline_args(config: RunConfig, image_count: Optional[int] = None,
     """
     store = object_store.beam_args(config.root)
     if config.beam_pipeline_args:
-        return list(config.beam_pipeline_args) + store + _no_tfx_package(config.beam_pipeline_args)
+        return list(config.beam_pipeline_args) + _no_tfx_package(config.beam_pipeline_args) + store
     cores = os.cpu_count() or 1
     budget = (memory_bytes or _physical_memory()) // 4
     if image_count is not None and image_count * BYTES_PER_IMAGE > budget and cores > 1:
         runner = ['--direct_running_mode=multi_processing', f'--direct_num_workers={cores}']
     else:
         runner = ['--direct_running_mode=in_memory', '--direct_num_workers=1']
-    return runner + store + [DIRECT_RUNNER_WORKERS]
+    return runner + [DIRECT_RUNNER_WORKERS] + store
 
 
 # Before each Beam component TFX packages its own source for remote Beam workers (a copy of the
