@@ -32,11 +32,17 @@ class ProgressHandler(logging.Handler):
         self._started = 0.0
         self._cached = False
         self.errors: Dict[str, str] = {}
+        # Set by run_local's Ctrl-C handler. The KeyboardInterrupt that Ctrl-C raises can be
+        # swallowed by the code it lands in (seen in StatisticsGen's Beam pipeline: the run
+        # went on to the end); with this set, the next component boundary raises it again.
+        self.interrupt_requested = False
 
     def _print(self, text: str) -> None:
         print(text, file=self._stream, flush=True)
 
     def emit(self, record: logging.LogRecord) -> None:
+        if self.interrupt_requested and record.msg in (_RUNNING, _FINISHED):
+            raise KeyboardInterrupt
         if record.msg == _RUNNING and record.args:
             self.current, self._started, self._cached = record.args[0], time.monotonic(), False
             self._print(f'  start   {self.current}')

@@ -13,7 +13,9 @@ import argparse
 import datetime
 import logging
 import os
+import signal
 import sys
+import threading
 import warnings
 
 if __name__ == '__main__':
@@ -258,6 +260,13 @@ def run(config: RunConfig, verbose: bool = False, stream=sys.stdout,
     # Recorded with the process that runs it, so that `inspect runs` can tell a run whose
     # process is gone from one still running.
     metadata.register_run(metadata.open_store(target, create=True), run_id)
+
+    def _interrupt(signum, frame):  # Ctrl-C, remembered in case what it lands in swallows it
+        handler.interrupt_requested = True
+        raise KeyboardInterrupt
+
+    previous_sigint = (signal.signal(signal.SIGINT, _interrupt)
+                       if threading.current_thread() is threading.main_thread() else None)
     try:
         LocalDagRunner().run_with_ir(pipeline_ir)
         failure = None
@@ -271,6 +280,8 @@ def run(config: RunConfig, verbose: bool = False, stream=sys.stdout,
         failure = e
     finally:
         logging.getLogger().removeHandler(handler)
+        if previous_sigint is not None:
+            signal.signal(signal.SIGINT, previous_sigint)
     error = ''
     if failure is None and handler.errors:
         # A component failed without an exception reaching us (see ProgressHandler).

@@ -27,3 +27,20 @@ def test_done_cached_and_silently_failed_components():
     states = [line.split()[0] for line in out.getvalue().splitlines() if 'start' not in line]
     assert states == ['done', 'cached', 'FAILED']
     assert handler.errors == {'Pusher': '[Pusher] Input resolution error: no model'}
+
+
+def test_a_swallowed_ctrl_c_stops_the_run_at_the_next_component_boundary():
+    """Ctrl-C's KeyboardInterrupt can be swallowed where it lands (it was, inside StatisticsGen's
+    Beam pipeline, and the run went on); run_local's handler marks it, and the next record of a
+    component finishing or starting raises it again, naming the component."""
+    import pytest  # pylint: disable=g-import-not-at-top
+    out = io.StringIO()
+    handler = ProgressHandler(out)
+    _log(handler, logging.INFO, 'Component %s is running.', 'StatisticsGen')
+    handler.interrupt_requested = True
+    with pytest.raises(KeyboardInterrupt):
+        _log(handler, logging.INFO, 'Component %s is finished.', 'StatisticsGen')
+    assert handler.failed('STOPPED') == 'StatisticsGen'
+    assert out.getvalue().split()[-3] == 'STOPPED'
+    with pytest.raises(KeyboardInterrupt):
+        _log(handler, logging.INFO, 'Component %s is running.', 'ExampleValidator')
