@@ -54,20 +54,14 @@ def bare_keras(examples, epochs: int, batch_size: int, learning_rate: float, wid
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--data', required=True, help='a folder data set with a test split')
-    parser.add_argument('--epochs', type=int, default=10)
-    parser.add_argument('--batch-size', type=int, default=64)
-    parser.add_argument('--learning-rate', type=float, default=1e-3)
+    pipeline_bench.add_run_arguments(parser, epochs=10)
     parser.add_argument('--model-width', type=float, default=1.0)
     parser.add_argument('--model-resolution', type=int, default=0)
-    parser.add_argument('--work-dir', default=None,
-                        help='where the pipeline writes (default: a new temporary folder)')
-    parser.add_argument('--json', default=None, metavar='FILE', help='also write the figures')
     args = parser.parse_args(argv)
     os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
 
     root = args.work_dir or tempfile.mkdtemp(prefix='edge_bench_')
-    extra = ['--data', args.data, '--model', 'edge', '--epochs', str(args.epochs),
-             '--batch-size', str(args.batch_size), '--learning-rate', str(args.learning_rate),
+    extra = ['--data', args.data, '--model', 'edge', *pipeline_bench.training_args(args),
              '--model-width', str(args.model_width), '--model-resolution',
              str(args.model_resolution), '--accuracy-threshold', '0', '--max-tflite-bytes', '0',
              '--min-fps', '0', '--pipeline-name', 'edge']

@@ -32,8 +32,7 @@ def arrays(path):
     from mnist_tfx.model.tflite import pixels_to_model_input  # pylint: disable=g-import-not-at-top
     source = sources.detect_source(path or sources.default_data_path())
     pixels, labels = sources.read_split(source, 'train')
-    x = pixels_to_model_input(pixels, pixels.shape[1:] if pixels.ndim == 4 else (
-        *pixels.shape[1:], 1))
+    x = pixels_to_model_input(pixels, pixels.shape[1:])
     order = np.random.default_rng(0).permutation(len(labels))  # files may be sorted by class
     x, labels = x[order], labels[order]
     cut = int(len(labels) * 0.8)
@@ -79,23 +78,20 @@ def main(argv=None) -> int:
     parser.add_argument('--repeat', type=int, default=3)
     parser.add_argument('--epochs', type=int, default=5)
     parser.add_argument('--batch-size', type=int, default=64)
-    parser.add_argument('--steps', type=int, default=None,
-                        help='steps_per_execution (default: the Trainer\'s)')
+    parser.add_argument('--steps', type=int, default=32, help='steps_per_execution of +steps')
     parser.add_argument('--xla', action='store_true', help='also the XLA variants')
     args = parser.parse_args(argv)
     os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
-    from mnist_tfx.model import model as model_lib  # pylint: disable=g-import-not-at-top
-    steps = args.steps or model_lib.TRAINING_SETTINGS['steps_per_execution'] or 32
     data = arrays(args.data)
     results = {variant: [] for variant in VARIANTS + (XLA_VARIANTS if args.xla else ())}
     for repetition in range(args.repeat):
         for variant in results:
-            results[variant].append(fit(variant, data, args.epochs, args.batch_size, steps))
+            results[variant].append(fit(variant, data, args.epochs, args.batch_size, args.steps))
             print(f'repetition {repetition + 1}: {variant} {results[variant][-1][0]:,.0f} '
                   'images/s', file=sys.stderr)
     bare = statistics.median(rate for rate, _ in results['bare'])
     print(f'{len(data[1]):,} train images, {args.epochs} epochs, batch {args.batch_size}, '
-          f'steps_per_execution {steps}; {args.repeat} repetitions')
+          f'steps_per_execution {args.steps}; {args.repeat} repetitions')
     print(f'{"variant":<18}{"images/s median (min-max)":>28}{"vs bare":>9}'
           f'{"accuracy median (min-max)":>29}')
     for variant, runs in results.items():

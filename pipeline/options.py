@@ -307,8 +307,10 @@ DIRECT_RUNNER_WORKERS = '--sdk_container_image=unused-by-the-direct-runner'
 
 
 def _no_tfx_package(user_args) -> List[str]:
-    """DIRECT_RUNNER_WORKERS when a user's arguments keep the DirectRunner and name no dependencies."""
-    from apache_beam.options.pipeline_options import PipelineOptions  # only for a user's own arguments
+    """DIRECT_RUNNER_WORKERS when a user's arguments keep the DirectRunner and name no
+    dependencies."""
+    # Beam is imported only for a user's own arguments (the default ones need no parsing).
+    from apache_beam.options.pipeline_options import PipelineOptions  # pylint: disable=g-import-not-at-top
     given = PipelineOptions(flags=list(user_args)).get_all_options()
     if given.get('runner') not in (None, 'DirectRunner', 'direct') or any(
             given.get(flag) for flag in ('extra_packages', 'setup_file', 'requirements_file',

@@ -10,6 +10,7 @@ network.
 import base64
 import collections
 import datetime
+import functools
 import html
 import io
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -186,6 +187,7 @@ def build_report(store, pipeline_name: str, run_id: str, metadata_label: str,
     """The report of a run as an HTML string (pass the run's summary if it is at hand)."""
     nodes = metadata.node_runs(store, pipeline_name, run_id)
     summary = summary or summary_lib.summarize(store, pipeline_name, metadata_label, run_id)
+    class_name = functools.partial(summary_lib.class_name, summary.class_names)
 
     started = min(n.execution.create_time_since_epoch for n in nodes.values())
     ended = max(n.execution.last_update_time_since_epoch for n in nodes.values())
@@ -282,7 +284,7 @@ def build_report(store, pipeline_name: str, run_id: str, metadata_label: str,
         out.append(f'<p>Accuracy on the eval split: <b>{summary.accuracy:.4f}</b>{baseline}. '
                    f'Verdict: {verdict}. ' + _esc('; '.join(summary.blessing_reasons)) + '</p>')
         out.append('<table><tr><th>class</th>' + ''.join(
-            f'<th>{_esc(summary_lib.class_name(summary.class_names, c))}</th>' for c in sorted(summary.accuracy_per_class))
+            f'<th>{_esc(class_name(c))}</th>' for c in sorted(summary.accuracy_per_class))
             + '</tr><tr><th>accuracy</th>'
             + ''.join(f'<td>{a:.3f}</td>' for _, a in sorted(summary.accuracy_per_class.items()))
             + '</tr></table>')
@@ -304,7 +306,7 @@ def build_report(store, pipeline_name: str, run_id: str, metadata_label: str,
                    f'judged)</h3><p>Accuracy: <b>{test["saved_model"]["accuracy"]:.4f}</b> '
                    f'(TFLite float32 {test["float32"]["accuracy"]:.4f}, int8 '
                    f'{test["int8"]["accuracy"]:.4f}).</p><table><tr><th>class</th>'
-                   + ''.join(f'<th>{_esc(summary_lib.class_name(summary.class_names, c))}</th>' for c, _ in per_class)
+                   + ''.join(f'<th>{_esc(class_name(c))}</th>' for c, _ in per_class)
                    + '</tr><tr><th>accuracy</th>'
                    + ''.join(f'<td>{a:.3f}</td>' for _, a in per_class) + '</tr></table>')
     out.append('</section>')

@@ -55,14 +55,13 @@ def class_name(class_names: Optional[List[str]], label) -> str:
 
 def per_class(values: Dict, class_names: Optional[List[str]] = None, fmt: str = '{:.3f}') -> str:
     """'name: value' per class in label order, or the lowest few when there are many."""
-    def name(label) -> str:
-        return class_name(class_names, label)
     items = sorted(values.items(), key=lambda item: int(item[0]))
     if len(items) > MAX_LISTED_CLASSES:
         lowest = sorted(items, key=lambda item: item[1])[:LOWEST_LISTED]
         return (f'{len(items)} classes, lowest: '
-                + '  '.join(f'{name(label)}: {fmt.format(v)}' for label, v in lowest))
-    return '  '.join(f'{name(label)}: {fmt.format(v)}' for label, v in items)
+                + '  '.join(f'{class_name(class_names, label)}: {fmt.format(v)}'
+                            for label, v in lowest))
+    return '  '.join(f'{class_name(class_names, label)}: {fmt.format(v)}' for label, v in items)
 
 
 def describe_tfjs(tfjs: dict) -> str:

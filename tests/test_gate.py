@@ -52,7 +52,8 @@ def _stats(tmp_path, pixels, labels, name):
         for row, label in zip(pixels, labels):
             writer.write(example_gen.to_example(row, int(label)).SerializeToString())
     return tfdv.generate_statistics_from_tfrecord(
-        path, output_path=str(tmp_path / f'{name}.stats'), stats_options=tfdv.StatsOptions(schema=schema_lib.load_schema()))
+        path, output_path=str(tmp_path / f'{name}.stats'),
+        stats_options=tfdv.StatsOptions(schema=schema_lib.load_schema()))
 
 
 def _stats_artifact(tmp_path, name, by_split, version=None):
