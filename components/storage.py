@@ -11,6 +11,7 @@ from typing import Dict, Iterator, Tuple
 
 from tfx.dsl.io import fileio
 
+from mnist_tfx.components import object_store
 from mnist_tfx.components.object_store import join  # noqa: F401  (re-exported)
 
 
@@ -82,3 +83,26 @@ def manifest(folder: str) -> Dict[str, Dict[str, int]]:
     return {relative: {'bytes': size(path),
                        'sha256': hashlib.sha256(read_bytes(path)).hexdigest()}
             for path, relative in files(folder)}
+
+
+def remove_directory_markers(uri: str) -> int:
+    """Deletes the zero-byte `folder/` objects under an object-store URI wherever the folder
+    holds something; returns how many it deleted. An empty folder keeps its marker.
+
+    TensorFlow's GCS filesystem writes such a marker for every folder it creates. Kubeflow's
+    launcher copies an input artifact object by object before a task runs, and a marker turns
+    into a file where a folder must go (kubeflow/pipelines#13476). Object stores have no
+    folders: a folder stays visible through what it holds.
+    """
+    if not object_store.is_remote(uri) or not fileio.exists(uri):
+        return 0
+    removed = 0
+    for folder, subfolders, files in list(fileio.walk(uri)):
+        if not (subfolders or files):
+            continue
+        try:
+            fileio.remove(folder.rstrip('/') + '/')
+            removed += 1
+        except fileio.NotFoundError:
+            pass  # no marker there (GCS says so; S3 deletes idempotently)
+    return removed

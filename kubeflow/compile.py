@@ -49,6 +49,10 @@ def main(argv=None) -> int:
     path = runner.compile_pipeline(config, cluster, args.output)
     print(f'Wrote {path} (pipeline {config.pipeline_name}, image {cluster.image}, '
           f'root {runner.pipeline_root(config, cluster)})')
+    if runner.launcher_config(config, cluster) is not None:
+        configmap = runner.launcher_config_path(path)
+        print(f'Wrote {configmap}: KFP\'s launcher needs it to open the s3:// root; apply it '
+              f'in the namespace the runs use: kubectl apply -n NAMESPACE -f {configmap}')
     # What the open-source backend would refuse (kubeflow/check.py, also a command of its own).
     return check.main([path])
 

@@ -1,31 +1,43 @@
-"""The container command of every task: TFX's Kubeflow v2 executor, made safe for s3://.
+"""The container command of every task: TFX's Kubeflow v2 executor, made safe for KFP's backend.
 
     python -m mnist_tfx.kubeflow.entrypoint --executor_class_path ... --json_serialized_invocation_args ...
 
-It takes exactly the arguments of TFX's `kubeflow_v2_run_executor` and runs its `main`
-unchanged, with three additions:
-  1. it registers TensorFlow's s3:// filesystem when tensorflow-io is installed (the image
-     installs it): TensorFlow 2.16 reads gs:// by itself, s3:// (MinIO) only through
-     tensorflow-io, which registers it on import;
-  2. it ends the process with os._exit once TFX's main returned and the output is flushed:
+It takes the arguments of TFX's `kubeflow_v2_run_executor` (plus one of its own, below) and
+runs its `main` unchanged, adapting what goes in and what comes out to the open-source KFP
+backend (kubeflow/pipelines backend/src/v2; docs/kubeflow.md has the version table):
+  1. input artifacts get their type: the backend hands them over with `instanceSchema: ""`
+     or none (metadata/converter.go, toRuntimeArtifact), from which TFX 1.16 cannot tell the
+     artifact's class. The types are in the task's `--json_serialized_inputs_spec_args`;
+  2. input metadata is unwrapped: the backend stores each metadata value in ML Metadata and
+     reads it back, a list as {"list": [...]} and an object as {"struct": {...}}
+     (converter.go, StructValueToMLMDValue);
+  3. outputs the component does not declare are dropped before TFX parses them: with
+     PUBLISH_LOGS on (the default from KFP 2.5) the driver adds `executor-logs`
+     (`executor-logs-<retry>` from 2.16.1) of type system.Artifact, whose class TFX cannot
+     import. The launcher writes that file itself, from the command's stdout and stderr.
+     The declared outputs come from `--json_serialized_outputs_spec_args`, which compile.py
+     adds and which TFX never sees;
+  4. after the executor, null metadata values are left out of the executor output (the
+     backend fails a task on one, after its work is done), and the zero-byte `folder/`
+     objects TensorFlow's GCS filesystem leaves are removed from each output wherever the
+     folder holds files: the launcher's download of inputs fails on them
+     (kubeflow/pipelines#13476);
+  5. it registers TensorFlow's s3:// filesystem when tensorflow-io is installed (the image
+     installs it), and ends the process with os._exit once TFX's main returned:
      tensorflow-io 0.37.1, the last release for TensorFlow 2.16, aborts at interpreter exit
-     once s3:// was used ("pure virtual method called", exit 134, tensorflow/io#2039), which
-     would fail a task whose work had succeeded;
-  3. it gives every input artifact its type: the open-source KFP backend hands input artifacts
-     to the launcher without one (kubeflow/pipelines backend/src/v2/metadata/converter.go,
-     `toRuntimeArtifact`, sets name, URI and metadata only), and TFX 1.16's entrypoint needs it
-     to know the artifact's class (`_parse_raw_artifact`). The types are in the task's own
-     `--json_serialized_inputs_spec_args`, which TFX's compiler writes into the command.
+     once s3:// was used (tensorflow/io#2039), which would fail a task whose work succeeded.
 """
 
 import json
 import os
 import sys
 import traceback
-from typing import List
+from typing import Any, Dict, List, Optional, Tuple
 
 INVOCATION_FLAG = '--json_serialized_invocation_args'
 INPUTS_SPEC_FLAG = '--json_serialized_inputs_spec_args'
+OUTPUTS_SPEC_FLAG = '--json_serialized_outputs_spec_args'  # ours: removed before TFX runs
+_KFP_WRAPPERS = ('list', 'struct')
 
 
 def _flag_value(argv: List[str], flag: str):
@@ -38,15 +50,35 @@ def _flag_value(argv: List[str], flag: str):
     return None, None
 
 
-def fill_input_types(argv: List[str]) -> List[str]:
-    """argv with each typeless input artifact given the type its input spec declares."""
+def _without_flag(argv: List[str], flag: str) -> List[str]:
+    result, skip = [], False
+    for i, arg in enumerate(argv):
+        if skip:
+            skip = False
+        elif arg == flag and i + 1 < len(argv):
+            skip = True
+        elif not arg.startswith(flag + '='):
+            result.append(arg)
+    return result
+
+
+def _unwrapped(value: Any) -> Any:
+    """A metadata value as it was before the backend's ML Metadata round trip: the one-key
+    {"list": ...} / {"struct": ...} wrapper removed."""
+    if isinstance(value, dict) and len(value) == 1 and next(iter(value)) in _KFP_WRAPPERS:
+        return next(iter(value.values()))
+    return value
+
+
+def adapt_invocation(argv: List[str]) -> Tuple[List[str], Dict[str, Any]]:
+    """argv as TFX's entrypoint can take it (items 1-3 above), and the executor input."""
     index, invocation = _flag_value(argv, INVOCATION_FLAG)
+    if index is None:
+        return argv, {}
     _, inputs_spec = _flag_value(argv, INPUTS_SPEC_FLAG)
-    if index is None or not inputs_spec:
-        return argv
+    _, outputs_spec = _flag_value(argv, OUTPUTS_SPEC_FLAG)
     executor_input = json.loads(invocation)
-    declared = json.loads(inputs_spec).get('artifacts', {})
-    changed = False
+    declared = json.loads(inputs_spec).get('artifacts', {}) if inputs_spec else {}
     for key, artifact_list in executor_input.get('inputs', {}).get('artifacts', {}).items():
         artifact_type = declared.get(key, {}).get('artifactType')
         for artifact in artifact_list.get('artifacts', []):
@@ -54,13 +86,43 @@ def fill_input_types(argv: List[str]) -> List[str]:
             if artifact_type and not (present.get('instanceSchema')
                                       or present.get('schemaTitle')):
                 artifact['type'] = artifact_type
-                changed = True
-    if not changed:
-        return argv
-    argv = list(argv)
+            if artifact.get('metadata'):
+                artifact['metadata'] = {k: _unwrapped(v)
+                                        for k, v in artifact['metadata'].items()}
+    if outputs_spec is not None:
+        declared_outputs = json.loads(outputs_spec).get('artifacts', {})
+        outputs = executor_input.get('outputs', {}).get('artifacts', {})
+        for key in [k for k in outputs if k not in declared_outputs]:
+            del outputs[key]
+    argv = _without_flag(list(argv), OUTPUTS_SPEC_FLAG)
+    index, invocation = _flag_value(argv, INVOCATION_FLAG)
     value = json.dumps(executor_input)
     argv[index] = value if argv[index] == invocation else f'{INVOCATION_FLAG}={value}'
-    return argv
+    return argv, executor_input
+
+
+def fill_input_types(argv: List[str]) -> List[str]:
+    """argv with each typeless input artifact given the type its input spec declares."""
+    return adapt_invocation(argv)[0]
+
+
+def finish_outputs(executor_input: Dict[str, Any]) -> None:
+    """Item 4 above, once the executor has written its outputs."""
+    output_file = executor_input.get('outputs', {}).get('outputFile')
+    if output_file and os.path.exists(output_file):
+        with open(output_file, encoding='utf-8') as f:
+            written = json.load(f)
+        for artifact_list in written.get('artifacts', {}).values():
+            for artifact in artifact_list.get('artifacts', []):
+                metadata = artifact.get('metadata')
+                if metadata:
+                    artifact['metadata'] = {k: v for k, v in metadata.items() if v is not None}
+        with open(output_file, 'w', encoding='utf-8') as f:
+            json.dump(written, f)
+    from mnist_tfx.components import storage  # pylint: disable=g-import-not-at-top
+    for artifact_list in executor_input.get('outputs', {}).get('artifacts', {}).values():
+        for artifact in artifact_list.get('artifacts', []):
+            storage.remove_directory_markers(artifact.get('uri', ''))
 
 
 def main(argv=None) -> int:
@@ -71,15 +133,23 @@ def main(argv=None) -> int:
         pass
     from absl import app  # pylint: disable=g-import-not-at-top
     from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_run_executor as tfx_entry  # pylint: disable=g-import-not-at-top
+    argv, executor_input = adapt_invocation(argv or sys.argv)
     try:
-        app.run(tfx_entry.main, argv=fill_input_types(argv or sys.argv),
+        app.run(tfx_entry.main, argv=argv,
                 flags_parser=tfx_entry._parse_flags)  # pylint: disable=protected-access
-        return 0
+        status = 0
     except SystemExit as e:
-        return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+        status = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
     except BaseException:  # pylint: disable=broad-except
         traceback.print_exc()
         return 1
+    if status == 0:
+        try:
+            finish_outputs(executor_input)
+        except Exception:  # pylint: disable=broad-except
+            traceback.print_exc()
+            return 1
+    return status
 
 
 if __name__ == '__main__':

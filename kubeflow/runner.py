@@ -9,6 +9,7 @@ the image and in object storage.
 
 import argparse
 import dataclasses
+import json
 import os
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -34,6 +35,11 @@ DEFAULT_S3_REGION = 'us-east-1'
 DEFAULT_S3_SECRET_KEYS = ('AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY')
 # Every task's command: TFX's Kubeflow v2 executor behind a thin wrapper (entrypoint.py).
 CONTAINER_COMMAND = ('python', '-m', 'mnist_tfx.kubeflow.entrypoint')
+# The argument through which entrypoint.py learns the outputs a component declares.
+OUTPUTS_SPEC_FLAG = '--json_serialized_outputs_spec_args'
+# KFP's launcher reads its object-store settings from this ConfigMap in the run's namespace
+# (backend/src/v2/config/env.go); compile.py writes one beside the spec for s3:// roots.
+LAUNCHER_CONFIGMAP = 'kfp-launcher'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -176,6 +182,42 @@ def platform_spec(cluster: ClusterConfig, executor_labels: List[str]) -> Optiona
         label: {'secretAsEnv': [secret_env]} for label in sorted(executor_labels)}}}}}
 
 
+def launcher_config(config: RunConfig, cluster: ClusterConfig) -> Optional[Dict[str, Any]]:
+    """The `kfp-launcher` ConfigMap KFP's launcher needs to open an s3:// root's bucket (None
+    for gs://, which it opens with the pod's Google credentials).
+
+    The launcher copies input artifacts and uploads the task logs itself, with its own
+    client: without an `s3` provider it would use AWS's endpoint and the pod's environment
+    (backend/src/v2/config/s3.go, objectstore/object_store.go). The endpoint is written
+    without its scheme and `disableSSL` says which one it is, the form every backend from
+    2.3 reads (2.15 and newer add the scheme back from `disableSSL`). Path-style addressing
+    is on, which MinIO needs (2.3 always uses it; from 2.4 it is this setting). The
+    credentials come from the secret compile.py gives the tasks, else from the environment.
+    """
+    if object_store.scheme(cluster.pipeline_root) != 's3':
+        return None
+    settings: Dict[str, Any] = {'region': cluster.s3_region, 'forcePathStyle': True}
+    if cluster.s3_endpoint:
+        settings['endpoint'] = cluster.s3_endpoint.split('://', 1)[1].rstrip('/')
+        settings['disableSSL'] = cluster.s3_endpoint.startswith('http://')
+    if cluster.s3_secret:
+        access, secret = cluster.s3_secret_keys
+        settings['credentials'] = {'fromEnv': False, 'secretRef': {
+            'secretName': cluster.s3_secret, 'accessKeyKey': access, 'secretKeyKey': secret}}
+    else:
+        settings['credentials'] = {'fromEnv': True}
+    import yaml  # pylint: disable=g-import-not-at-top
+    return {'apiVersion': 'v1', 'kind': 'ConfigMap', 'metadata': {'name': LAUNCHER_CONFIGMAP},
+            'data': {'defaultPipelineRoot': pipeline_root(config, cluster),
+                     'providers': yaml.safe_dump({'s3': {'default': settings}},
+                                                 sort_keys=True)}}
+
+
+def launcher_config_path(output_file: str) -> str:
+    """Where compile_pipeline writes the launcher's ConfigMap: beside the spec."""
+    return os.path.join(os.path.dirname(os.path.abspath(output_file)), 'kfp-launcher.yaml')
+
+
 def compile_pipeline(config: RunConfig, cluster: ClusterConfig,
                      output_file: str = DEFAULT_OUTPUT) -> str:
     """Writes the KFP v2 pipeline spec (YAML, schema 2.1) and returns its path."""
@@ -202,6 +244,13 @@ def compile_pipeline(config: RunConfig, cluster: ClusterConfig,
         spec['root']['dag']['tasks'][task]['cachingOptions'] = {'enableCache': False}
     executors = spec['deploymentSpec']['executors']
     labels = [label for label, executor in executors.items() if 'container' in executor]
+    # The outputs each component declares, for entrypoint.py to drop any the backend adds.
+    for component in spec['components'].values():
+        container = executors.get(component.get('executorLabel'), {}).get('container')
+        if container is not None:
+            declared = {'artifacts': component.get('outputDefinitions', {}).get('artifacts', {})}
+            container['args'] = container.get('args', []) + [
+                OUTPUTS_SPEC_FLAG, json.dumps(declared, sort_keys=True)]
     environment = task_environment(cluster)
     for label in labels if environment else []:
         executors[label]['container']['env'] = environment
@@ -214,6 +263,18 @@ def compile_pipeline(config: RunConfig, cluster: ClusterConfig,
                 'do not edit.\n')
         yaml.safe_dump_all(documents, f, sort_keys=True, width=4096)
     os.replace(output_file + '.tmp', output_file)
+    configmap = launcher_config(config, cluster)
+    configmap_file = launcher_config_path(output_file)
+    if configmap is None:
+        if os.path.exists(configmap_file):
+            os.remove(configmap_file)  # not one left from an s3:// compile
+    else:
+        with open(configmap_file + '.tmp', 'w', encoding='utf-8') as f:
+            f.write('# The ConfigMap KFP\'s launcher reads for the s3:// pipeline root, in the '
+                    'runs\' namespace:\n#   kubectl apply -n NAMESPACE -f kfp-launcher.yaml\n'
+                    '# Written by kubeflow/compile.py with the spec beside it.\n')
+            yaml.safe_dump(configmap, f, sort_keys=True, width=4096)
+        os.replace(configmap_file + '.tmp', configmap_file)
     return output_file
 
 

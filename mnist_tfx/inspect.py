@@ -9,7 +9,8 @@
 
 Every command reads the ML Metadata a run wrote (by default
 <output-root>/metadata/<pipeline-name>.sqlite, as run_local.py writes it; --metadata for another
-file or a mysql:// server) and takes --json for scripts. Errors (an unknown id, a missing or
+file or a mysql:// server; --kfp-metadata HOST:PORT for the runs of Kubeflow Pipelines, from its
+metadata service) and takes --json for scripts. Errors (an unknown id, a missing or
 non-MLMD database, a server that does not answer) are one line and exit code 2.
 """
 
@@ -296,6 +297,10 @@ def _common_options(parser: argparse.ArgumentParser, defaults) -> None:
     parser.add_argument('--metadata', metavar='PATH_OR_URI', default=default(None),
                         help='ML Metadata: a SQLite file or mysql://user:password@host:port/db '
                         '(default: <output-root>/metadata/<pipeline-name>.sqlite)')
+    parser.add_argument('--kfp-metadata', metavar='HOST:PORT', default=default(None),
+                        help='Kubeflow Pipelines\' ML Metadata service, e.g. localhost:8080 '
+                        'after `kubectl -n kubeflow port-forward svc/metadata-grpc-service '
+                        '8080:8080`')
     parser.add_argument('--output-root', default=default(config.output_root))
     parser.add_argument('--pipeline-name', default=default(config.pipeline_name))
     parser.add_argument('--json', action='store_true', default=default(False),
@@ -340,15 +345,22 @@ def main(argv=None) -> int:
     logging.getLogger('tensorflow').setLevel(logging.ERROR)
     from ml_metadata import errors as mlmd_errors  # pylint: disable=g-import-not-at-top
     from mnist_tfx.pipeline import metadata  # pylint: disable=g-import-not-at-top
+    if args.kfp_metadata and args.metadata:
+        print('error: give --metadata or --kfp-metadata, not both', file=sys.stderr)
+        return 2
     config = config_lib.RunConfig(output_root=args.output_root, metadata=args.metadata,
                                   pipeline_name=args.pipeline_name)
-    problem = config.metadata_problem()
+    problem = None if args.kfp_metadata else config.metadata_problem()
     if problem:
         print(f'error: {problem}', file=sys.stderr)
         return 2
-    target = config.metadata_target
+    target = args.kfp_metadata or config.metadata_target
     try:
-        store = metadata.open_store(target)
+        if args.kfp_metadata:
+            from mnist_tfx.pipeline import kfp_metadata  # pylint: disable=g-import-not-at-top
+            store = kfp_metadata.open_kfp_store(args.kfp_metadata)
+        else:
+            store = metadata.open_store(target)
         name = args.pipeline_name
         if args.command == 'runs':
             result, show = runs(store, name), _print_runs

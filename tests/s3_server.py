@@ -79,15 +79,17 @@ class S3Server:
         self.client.create_bucket(Bucket=name)
         return name
 
-    def objects(self, uri: str) -> Dict[str, int]:
-        """{key relative to uri: bytes} of every object under an s3:// URI."""
+    def objects(self, uri: str, markers: bool = False) -> Dict[str, int]:
+        """{key relative to uri: bytes} of every object under an s3:// URI; folder markers
+        (zero-byte `folder/` objects) only with markers."""
         bucket, _, prefix = uri[len('s3://'):].partition('/')
         prefix = prefix.rstrip('/') + '/' if prefix else ''
         found = {}
         for page in self.client.get_paginator('list_objects_v2').paginate(Bucket=bucket,
                                                                           Prefix=prefix):
             for item in page.get('Contents', []):
-                found[item['Key'][len(prefix):]] = item['Size']
+                if markers or not item['Key'].endswith('/'):
+                    found[item['Key'][len(prefix):]] = item['Size']
         return found
 
     def read(self, uri: str) -> bytes:

@@ -163,17 +163,23 @@ def test_compile_rejects_bad_options(tmp_path):
 
 
 SECRET = 'mlpipeline-minio-artifact'  # Kubeflow's MinIO credentials, with its key names
+SECRETS = {SECRET: {'accesskey': 'test-access-key', 'secretkey': 'test-secret-key'}}
 
 
 @pytest.fixture(scope='module')
 def kfp_run(tmp_path_factory, digits, s3):
     """Two runs of the compiled spec on 400 digits (an .npz given as the `data` parameter),
-    with an s3:// pipeline root on the S3 server: the first with a low accuracy threshold, the
-    second with an unreachable one. The tasks get the endpoint and the credentials only from
-    what compile.py put in the spec (the launcher's own environment has none)."""
+    the first as KFP master runs it (log publishing on, executor-logs added to every task),
+    the second as KFP 2.3.0 does; an s3:// pipeline root on the S3 server, each task's outputs
+    left GCS-shaped (a zero-byte marker for every folder, tests/gcs_shaped), opened by the
+    launcher only through the kfp-launcher ConfigMap compile.py wrote. The tasks get the
+    endpoint and the credentials only from the spec (the launcher's own environment has
+    none). Both runs are recorded in an ML Metadata gRPC service as KFP records them."""
     from mnist_tfx.kubeflow import runner
     from mnist_tfx.pipeline.config import RunConfig
     import s3_server
+    import yaml
+    from mlmd_server import MlmdServer
     root = tmp_path_factory.mktemp('kfp')
     s3.make_bucket('kfp')
     images, labels = digits
@@ -191,22 +197,32 @@ def kfp_run(tmp_path_factory, digits, s3):
                                         str(root / 'pipeline.yaml'))
     spec = kfp_launcher.load_spec(spec_path)
     assert spec['defaultPipelineRoot'] == 's3://kfp/root/mnist'
+    with open(runner.launcher_config_path(spec_path), encoding='utf-8') as f:
+        launcher_config = yaml.safe_load(f)
+    metadata_server = MlmdServer(str(root / 'kfp-mlmd.sqlite'), str(root / 'mlmd.log'))
     # deploy.py sends the compiled root with every run (the backend would use minio:// else).
     launcher = kfp_launcher.Launcher(
         spec, str(root / 'work'), pipeline_root=spec['defaultPipelineRoot'],
         env=s3_server.without_store_variables(kfp_launcher.python_env()),
-        platform=kfp_launcher.load_platform_spec(spec_path), store=s3,
-        secrets={SECRET: {'accesskey': s3_server.ACCESS_KEY,
-                          'secretkey': s3_server.SECRET_KEY}})
-    first = launcher.run('run-1', {'data': str(data), 'epochs': 1,
-                                   'accuracy_threshold': 0.3})
-    # Other digits at the same location: KFP's cache key would not see the change.
-    np.savez(data, x_train=images[400:800], y_train=labels[400:800],
-             x_test=images[4000:4100], y_test=labels[4000:4100])
-    second = launcher.run('run-2', {'data': str(data), 'epochs': 1,
-                                    'accuracy_threshold': 1.0})
-    return {'launcher': launcher, 'first': first, 'second': second, 'root': root,
-            'data': str(data), 'serving': 's3://kfp/root/serving/mnist', 'spec': spec_path}
+        platform=kfp_launcher.load_platform_spec(spec_path), secrets=SECRETS,
+        launcher_config=launcher_config, backend=kfp_launcher.BACKENDS['master'],
+        metadata_store=metadata_server.client(), gcs_markers=True)
+    try:
+        first = launcher.run('run-1', {'data': str(data), 'epochs': 1,
+                                       'accuracy_threshold': 0.3})
+        first_inputs = dict(launcher.executor_inputs)
+        # Other digits at the same location: KFP's cache key would not see the change.
+        np.savez(data, x_train=images[400:800], y_train=labels[400:800],
+                 x_test=images[4000:4100], y_test=labels[4000:4100])
+        launcher.backend = kfp_launcher.BACKENDS['2.3.0']
+        second = launcher.run('run-2', {'data': str(data), 'epochs': 1,
+                                        'accuracy_threshold': 1.0})
+        yield {'launcher': launcher, 'first': first, 'second': second, 'root': root,
+               'data': str(data), 'serving': 's3://kfp/root/serving/mnist', 'spec': spec_path,
+               'first_inputs': first_inputs, 'launcher_config': launcher_config,
+               'metadata': metadata_server.address}
+    finally:
+        metadata_server.stop()
 
 
 def _versions(s3, serving):
@@ -219,7 +235,7 @@ def test_compiled_spec_executes_and_pushes(kfp_run, s3):
     assert all(command[:3] == ENTRYPOINT for command in launcher.commands.values())
     examples = first['MnistExampleGen']['examples'][0]
     assert examples['metadata']['source_path'] == kfp_run['data']  # the `data` parameter
-    assert examples['uri'].startswith('s3://kfp/root/mnist/run-1/MnistExampleGen/')
+    assert examples['uri'].startswith('s3://kfp/root/mnist/mnist/run-1/MnistExampleGen/')
     assert json.loads(examples['metadata']['split_names']) == ['train', 'eval', 'test']
     # The `epochs` parameter reached run_fn: it trained exactly one epoch.
     timing = s3.read(first['Trainer']['model_run'][0]['uri'] + '/fit_timing.json')
@@ -264,7 +280,8 @@ def test_tasks_get_the_store_only_from_the_spec(kfp_run):
     launcher = kfp_launcher.Launcher(spec, str(kfp_run['root'] / 'no-secret'),
                                      pipeline_root=spec['defaultPipelineRoot'],
                                      env=kfp_launcher.python_env(),
-                                     platform=platform, store=kfp_run['launcher'].store)
+                                     platform=platform,
+                                     launcher_config=kfp_run['launcher_config'])
     with pytest.raises(kfp_launcher.TaskFailed, match=f'secret "{SECRET}" not found'):
         launcher.run('no-secret')
     assert runner.DEFAULT_S3_SECRET_KEYS == ('AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY')
@@ -291,7 +308,7 @@ def test_bad_data_location_fails_its_task_naming_the_file(kfp_run, tmp_path):
     launcher = kfp_launcher.Launcher(previous.spec, str(tmp_path / 'work'),
                                      pipeline_root='s3://kfp/bad-data', env=previous.env,
                                      platform=previous.platform, secrets=previous.secrets,
-                                     store=previous.store)
+                                     launcher_config=previous.launcher_config)
     missing = str(tmp_path / 'no-such-data')
     with pytest.raises(kfp_launcher.TaskFailed) as failure:
         launcher.run('bad', {'data': missing})
@@ -305,7 +322,8 @@ def test_launcher_refuses_unresolved_placeholders(tmp_path):
             'deploymentSpec': {'executors': {'A_executor': {'container': {
                 'image': 'x', 'command': ['python'],
                 'args': ["{{$.inputs.parameters['missing']}}"]}}}}}
-    launcher = kfp_launcher.Launcher(spec, str(tmp_path / 'work'), str(tmp_path / 'root'))
+    launcher = kfp_launcher.Launcher(spec, str(tmp_path / 'work'), 'minio://bucket/root',
+                                     secrets=SECRETS)
     with pytest.raises(ValueError, match='unresolved placeholder'):
         launcher.run('run')
 
@@ -448,10 +466,12 @@ def test_without_a_pipeline_root_the_backend_default_fails_the_first_task(tmp_pa
                                           '{{$}}']}}}},
             'defaultPipelineRoot': str(tmp_path / 'never-used')}
     launcher = kfp_launcher.Launcher(spec, str(tmp_path / 'work'),
-                                     env=kfp_launcher.python_env())
+                                     env=kfp_launcher.python_env(), secrets=SECRETS,
+                                     backend=kfp_launcher.BACKENDS['2.3.0'])
     launcher.run('run')
     assert launcher.pipeline_root == kfp_launcher.BACKEND_DEFAULT_PIPELINE_ROOT
-    assert 'minio://mlpipeline/v2/artifacts/run/A/out' in ' '.join(launcher.commands['A'])
+    assert 'minio://mlpipeline/v2/artifacts/pipeline/run/A/out' in ' '.join(
+        launcher.commands['A'])
 
 
 def test_check_passes_the_compiled_spec_and_names_what_the_backend_refuses(golden_compile,

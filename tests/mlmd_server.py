@@ -1,0 +1,103 @@
+"""An ML Metadata gRPC service on loopback: a stand-in for KFP's metadata-grpc-service.
+
+Kubeflow Pipelines runs ML Metadata's `metadata_store_server` (C++) behind the service
+`metadata-grpc-service`; no binary of it can be installed here. This stand-in serves the same
+gRPC API (ml_metadata's own MetadataStoreService protos) and answers every call with the same
+C++ MetadataStore the real server wraps (metadata_store_service_impl.cc hands each request to
+MetadataStore's method of the same name), through the ml-metadata package's binding, on a
+SQLite file. Errors go back as the status codes the store returns.
+
+    python tests/mlmd_server.py --port PORT --sqlite FILE   (what MlmdServer starts)
+"""
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import time
+from concurrent import futures
+
+
+class MlmdServer:
+    """The stand-in in a subprocess on 127.0.0.1:<free port>; `address` is HOST:PORT."""
+
+    def __init__(self, sqlite_path: str, log_path: str):
+        with socket.socket() as s:
+            s.bind(('127.0.0.1', 0))
+            self.port = s.getsockname()[1]
+        self.address = f'127.0.0.1:{self.port}'
+        self._log = open(log_path, 'w', encoding='utf-8')  # pylint: disable=consider-using-with
+        self._process = subprocess.Popen(  # pylint: disable=consider-using-with
+            [sys.executable, os.path.abspath(__file__), '--port', str(self.port),
+             '--sqlite', sqlite_path], stdout=self._log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection(('127.0.0.1', self.port), timeout=1).close()
+                break
+            except OSError:
+                if self._process.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError(f'the ML Metadata service did not start (log: '
+                                       f'{log_path})') from None
+                time.sleep(0.2)
+
+    def client(self):
+        """A MetadataStore client of this service, as `inspect --kfp-metadata` opens one."""
+        from ml_metadata import metadata_store  # pylint: disable=g-import-not-at-top
+        from ml_metadata.proto import metadata_store_pb2  # pylint: disable=g-import-not-at-top
+        return metadata_store.MetadataStore(metadata_store_pb2.MetadataStoreClientConfig(
+            host='127.0.0.1', port=self.port))
+
+    def stop(self) -> None:
+        from conftest import stop_process  # pylint: disable=g-import-not-at-top
+        stop_process(self._process)
+        self._log.close()
+
+
+def serve(port: int, sqlite_path: str) -> None:
+    import grpc  # pylint: disable=g-import-not-at-top
+    from ml_metadata.metadata_store.pywrap.metadata_store_extension import metadata_store as cc  # pylint: disable=g-import-not-at-top
+    from ml_metadata.proto import metadata_store_pb2  # pylint: disable=g-import-not-at-top
+    from ml_metadata.proto import metadata_store_service_pb2 as service_pb2  # pylint: disable=g-import-not-at-top
+
+    config = metadata_store_pb2.ConnectionConfig()
+    config.sqlite.filename_uri = sqlite_path
+    config.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READWRITE_OPENCREATE
+    migration = metadata_store_pb2.MigrationOptions(enable_upgrade_migration=True)
+    store = cc.CreateMetadataStore(config.SerializeToString(), migration.SerializeToString())
+    codes = {code.value[0]: code for code in grpc.StatusCode}
+    service = service_pb2.DESCRIPTOR.services_by_name['MetadataStoreService']
+    handlers = {}
+    for method in service.methods:
+        request_class = getattr(service_pb2, method.input_type.name)
+        response_class = getattr(service_pb2, method.output_type.name)
+        call = getattr(cc, method.name, None)
+        if call is None:
+            continue  # not in this binding: the client here never calls it
+
+        def handler(request, context, call=call, response_class=response_class):
+            response, message, status = call(store, request.SerializeToString())
+            if status != 0:
+                context.abort(codes.get(status, grpc.StatusCode.UNKNOWN),
+                              message.decode('utf-8', 'replace'))
+            return response_class.FromString(response)
+
+        handlers[method.name] = grpc.unary_unary_rpc_method_handler(
+            handler, request_deserializer=request_class.FromString,
+            response_serializer=response_class.SerializeToString)
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+    server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(
+        service.full_name, handlers)])
+    server.add_insecure_port(f'127.0.0.1:{port}')
+    server.start()
+    server.wait_for_termination()
+
+
+if __name__ == '__main__':
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--port', type=int, required=True)
+    parser.add_argument('--sqlite', required=True)
+    arguments = parser.parse_args()
+    serve(arguments.port, arguments.sqlite)
