@@ -17,6 +17,9 @@ if __name__ == '__main__':
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or '.') != _here]
 
 ENTRYPOINT_MODULE = 'mnist_tfx.kubeflow.entrypoint'
+# The argument through which the entrypoint learns the outputs a component declares
+# (kubeflow/runner.py adds it).
+OUTPUTS_SPEC_FLAG = '--json_serialized_outputs_spec_args'
 # Executors whose output depends on more than their input artifacts and parameters: the files
 # at a data location, or the serving directory.
 READS_OUTSIDE_INPUTS = ('mnist_tfx.components.mnist_example_gen.executor.',
@@ -61,12 +64,26 @@ def problems(spec: Dict[str, Any]) -> List[str]:
         if container is None:
             continue
         command = container.get('command', []) + container.get('args', [])
-        if (component.get('inputDefinitions', {}).get('artifacts')
-                and ENTRYPOINT_MODULE not in command
-                and any('kubeflow_v2_run_executor' in part for part in command)):
+        tfx_direct = (ENTRYPOINT_MODULE not in command
+                      and any('kubeflow_v2_run_executor' in part for part in command))
+        if component.get('inputDefinitions', {}).get('artifacts') and tfx_direct:
             found.append(f'task {name}: runs TFX\'s entrypoint directly; the backend sends input '
                          'artifacts without a type (metadata/converter.go, toRuntimeArtifact), '
-                         f'which it cannot parse: use {ENTRYPOINT_MODULE}')
+                         f'which it cannot parse: use {ENTRYPOINT_MODULE} (every KFP version)')
+        if ENTRYPOINT_MODULE in command and OUTPUTS_SPEC_FLAG not in command:
+            found.append(f'task {name}: no {OUTPUTS_SPEC_FLAG}; with log publishing on (the '
+                         'default) the driver adds an executor-logs output of type '
+                         'system.Artifact (driver.go, provisionOutputs), which TFX cannot '
+                         'import: recompile with compile.py (KFP 2.5.0 and newer)')
+        elif tfx_direct:
+            found.append(f'task {name}: TFX\'s entrypoint parses every output, and with log '
+                         'publishing on (the default) the driver adds executor-logs of type '
+                         'system.Artifact, which it cannot import (KFP 2.5.0 and newer)')
+        if root.startswith('gs://') and ENTRYPOINT_MODULE not in command:
+            found.append(f'task {name}: on gs:// TensorFlow leaves zero-byte folder markers in '
+                         'its outputs, on which the launcher\'s download of the next task\'s '
+                         'inputs fails (objectstore.DownloadBlob, kubeflow/pipelines#13476); '
+                         f'{ENTRYPOINT_MODULE} removes them (every KFP version)')
         cached = task.get('cachingOptions', {}).get('enableCache', False)
         if cached and _executor_class(container).startswith(READS_OUTSIDE_INPUTS):
             found.append(f'task {name}: cached by KFP, whose cache key holds input artifact '
@@ -85,6 +102,9 @@ def notes(spec: Dict[str, Any], platform: Optional[Dict[str, Any]] = None) -> Li
            for executor in executors.values() for field in NEWER_RESOURCE_FIELDS):
         found.append('CPU/memory request fields: needs a KFP 2.3 or newer server')
     if spec.get('defaultPipelineRoot', '').startswith('s3://'):
+        found.append('s3:// root: KFP\'s launcher opens the bucket itself, from the '
+                     'kfp-launcher ConfigMap of the runs\' namespace: apply the kfp-launcher.yaml '
+                     'compile.py wrote (every KFP version)')
         configs = ((platform or {}).get('platforms', {}).get('kubernetes', {})
                    .get('deploymentSpec', {}).get('executors', {}))
         given = lambda label: any(  # noqa: E731

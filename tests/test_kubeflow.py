@@ -273,7 +273,9 @@ def test_tasks_get_the_store_only_from_the_spec(kfp_run):
     import yaml
     with open(kfp_run['spec'], encoding='utf-8') as f:
         documents = list(yaml.safe_load_all(f))
-    assert not [n for n in check.notes(*documents) if 's3://' in n]
+    assert [n for n in check.notes(*documents) if 's3://' in n] == [
+        "s3:// root: KFP's launcher opens the bucket itself, from the kfp-launcher ConfigMap of "
+        "the runs' namespace: apply the kfp-launcher.yaml compile.py wrote (every KFP version)"]
     # Beam's worker processes register s3:// too (a plugin module they import at start).
     assert '--beam_plugin=tensorflow_io' in json.dumps(executors)
     # Without the secret in the cluster, the first task fails as Kubernetes fails a pod.
@@ -491,13 +493,20 @@ def test_check_passes_the_compiled_spec_and_names_what_the_backend_refuses(golde
     gate = spec['deploymentSpec']['executors']['AnomaliesGate_executor']['container']
     gate['command'] = ['python', '-m', 'tfx.orchestration.kubeflow.v2.container.'
                        'kubeflow_v2_run_executor']
+    trainer = spec['deploymentSpec']['executors']['Trainer_executor']['container']
+    flag = trainer['args'].index(check.OUTPUTS_SPEC_FLAG)
+    trainer['args'][flag:flag + 2] = []  # compiled before entrypoint.py learnt the outputs
     spec['defaultPipelineRoot'] = 'minio://mlpipeline/v2/artifacts'
     found = check.problems(spec)
-    assert len(found) == 4, found
+    assert len(found) == 6, found
     assert found[0].startswith('pipeline root minio://mlpipeline/v2/artifacts: minio://')
     assert any(line.startswith("task AnomaliesGate: runs TFX's entrypoint directly")
                for line in found)
     assert any(line.startswith('task MnistExampleGen: cached by KFP') for line in found)
+    assert any(line.startswith('task Trainer: no --json_serialized_outputs_spec_args')
+               and line.endswith('(KFP 2.5.0 and newer)') for line in found)
+    assert any(line.startswith("task AnomaliesGate: TFX's entrypoint parses every output")
+               for line in found)
     assert any(line.startswith('task resolver: a resolver executor') and 'dag.go' in line
                for line in found)
     import yaml
@@ -505,4 +514,219 @@ def test_check_passes_the_compiled_spec_and_names_what_the_backend_refuses(golde
     bad.write_text(yaml.safe_dump(spec))
     result = subprocess.run([sys.executable, os.path.join(REPO, 'kubeflow', 'check.py'),
                              str(bad)], capture_output=True, text=True, timeout=60)
-    assert result.returncode == 1 and len(result.stdout.splitlines()) == 4
+    assert result.returncode == 1 and len(result.stdout.splitlines()) == 6
+    # On gs:// every task that does not clear TensorFlow's folder markers is named.
+    spec['defaultPipelineRoot'] = 'gs://bucket/tfx'
+    assert [line for line in check.problems(spec) if 'kubeflow/pipelines#13476' in line] == [
+        line for line in check.problems(spec) if line.startswith('task AnomaliesGate: on gs://')]
+
+
+def test_entrypoint_drops_the_outputs_the_backend_adds(golden_compile):
+    """With log publishing on (KFP 2.5 and newer, the default manifests) the driver adds an
+    `executor-logs` output of type system.Artifact to every task; TFX 1.16's entrypoint cannot
+    import that class and the task dies before its executor runs. entrypoint.py keeps only the
+    outputs the component declares, and unwraps input metadata KFP's ML Metadata wrapped."""
+    from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_entrypoint_utils as utils
+    from google.protobuf import json_format
+    from kfp.pipeline_spec import pipeline_spec_pb2
+    from mnist_tfx.kubeflow import entrypoint
+    from mnist_tfx.pipeline import nodes
+    spec = kfp_launcher.load_spec(golden_compile)
+    component = spec['components'][nodes.ANOMALIES_GATE]
+    container = spec['deploymentSpec']['executors'][component['executorLabel']]['container']
+    (declared,) = component['outputDefinitions']['artifacts']
+    executor_input = {
+        'inputs': {'artifacts': {'statistics': {'artifacts': [
+            {'name': '7', 'uri': '/stats', 'type': {'instanceSchema': ''},
+             'metadata': {'split_names': '["train"]', 'spans': {'list': [1.0, 2.0]},
+                          'spec': {'struct': {'shape': [28, 28]}}}}]}}},
+        'outputs': {'artifacts': {
+            declared: {'artifacts': [{'name': declared, 'uri': '/out',
+                                      'type': component['outputDefinitions']['artifacts'][
+                                          declared]['artifactType']}]},
+            'executor-logs': {'artifacts': [{'name': 'executor-logs', 'uri': '/logs-0',
+                                             'type': {'schemaTitle': 'system.Artifact'}}]}},
+            'outputFile': '/tmp/unused.json'}}
+    argv = [arg.replace('{{$}}', json.dumps(executor_input))
+            for arg in container['command'] + container['args']]
+
+    def parsed(arguments):
+        invocation = arguments[arguments.index(entrypoint.INVOCATION_FLAG) + 1]
+        message = json_format.Parse(invocation, pipeline_spec_pb2.ExecutorInput())
+        return (utils.parse_raw_artifact_dict(message.inputs.artifacts, {}),
+                utils.parse_raw_artifact_dict(message.outputs.artifacts, {}))
+
+    # TFX 1.16's entrypoint on what the backend sends: the added output's class cannot be
+    # imported (and the untyped input cannot be parsed either).
+    bad = json.loads(json.dumps(executor_input))
+    bad['inputs']['artifacts']['statistics']['artifacts'][0]['type'] = {
+        'instanceSchema': 'title: tfx.ExampleStatistics\ntype: object\n'}
+    bad_argv = [arg.replace('{{$}}', json.dumps(bad))
+                for arg in container['command'] + container['args']]
+    with pytest.raises(ImportError, match='system.Artifact'):
+        parsed(bad_argv)
+    adapted, _ = entrypoint.adapt_invocation(argv)
+    assert entrypoint.OUTPUTS_SPEC_FLAG not in ' '.join(adapted)  # TFX never sees our flag
+    inputs, outputs = parsed(adapted)
+    assert list(outputs) == [declared]
+    (statistics,) = inputs['statistics']
+    assert statistics.type_name == 'ExampleStatistics'
+    assert statistics.get_json_value_custom_property('spans') == [1.0, 2.0]
+    assert statistics.get_json_value_custom_property('spec') == {'shape': [28, 28]}
+
+
+def test_launcher_download_trips_over_folder_markers_the_entrypoint_clears(s3, tmp_path):
+    """kubeflow/pipelines#13476: the launcher copies an input object by object, and the
+    zero-byte `folder/` objects TensorFlow's GCS filesystem leaves become files where folders
+    must go. storage.remove_directory_markers (run by entrypoint.py after each task) removes
+    every marker of a folder that holds something; an empty folder keeps its own."""
+    import s3_server
+    s3.make_bucket('markers')
+    for key in ('a/model/', 'a/model/saved_model.pb', 'a/model/variables/',
+                'a/model/variables/v.index', 'a/model/empty/', 'a/model_run/',
+                'a/model_run/log'):
+        s3.client.put_object(Bucket='markers', Key=key, Body=b'' if key.endswith('/') else b'x')
+    config = {'data': {'providers': yaml_dump({'s3': {'default': {
+        'endpoint': s3.endpoint.split('://')[1], 'disableSSL': True, 'region': 'us-east-1',
+        'forcePathStyle': True, 'credentials': {'fromEnv': False, 'secretRef': {
+            'secretName': SECRET, 'accessKeyKey': 'accesskey', 'secretKeyKey': 'secretkey'}}}}})}}
+    secrets = {SECRET: {'accesskey': s3_server.ACCESS_KEY, 'secretkey': s3_server.SECRET_KEY}}
+    for version in ('2.3.0', 'master'):
+        bucket = kfp_launcher.Bucket('s3://markers/a', config, secrets,
+                                     kfp_launcher.BACKENDS[version])
+        with pytest.raises(OSError):
+            bucket.download('s3://markers/a/model', str(tmp_path / version / 'model'),
+                            kfp_launcher.BACKENDS[version].download_under_prefix_only)
+    code = ('import sys; from mnist_tfx.components import object_store, storage; '
+            'object_store.prepare(sys.argv[1]); '
+            'print(storage.remove_directory_markers(sys.argv[1])); object_store.exit_now(0)')
+    for uri in ('s3://markers/a/model', 's3://markers/a/model_run'):
+        process = subprocess.run([sys.executable, '-c', code, uri], capture_output=True,
+                                 text=True, timeout=120, env=s3.env(kfp_launcher.python_env()))
+        assert process.returncode == 0, process.stderr[-2000:]
+    assert sorted(k for k in s3.objects('s3://markers/a', markers=True) if k.endswith('/')) == [
+        'model/empty/']
+    local = tmp_path / 'after' / 'model'
+    bucket.download('s3://markers/a/model', str(local), True)
+    assert (local / 'saved_model.pb').read_bytes() == b'x'
+    assert (local / 'variables' / 'v.index').is_file() and (local / 'empty').is_file()
+
+
+def yaml_dump(value):
+    import yaml
+    return yaml.safe_dump(value)
+
+
+def test_launcher_opens_the_bucket_only_through_the_generated_configmap(s3, tmp_path):
+    """compile.py writes the kfp-launcher ConfigMap an s3:// root needs; without it the
+    launcher would use AWS's endpoint (config/s3.go), and without the secret it names it
+    cannot open the bucket."""
+    from mnist_tfx.kubeflow import runner
+    from mnist_tfx.pipeline.config import RunConfig
+    import s3_server
+    import yaml
+    cluster = runner.ClusterConfig(image='x', pipeline_root='s3://configmap/root',
+                                   s3_endpoint=s3.endpoint, s3_secret=SECRET,
+                                   s3_secret_keys=('accesskey', 'secretkey'))
+    configmap = runner.launcher_config(RunConfig(), cluster)
+    assert configmap['metadata']['name'] == 'kfp-launcher'
+    assert configmap['data']['defaultPipelineRoot'] == 's3://configmap/root/mnist'
+    default = yaml.safe_load(configmap['data']['providers'])['s3']['default']
+    assert default == {'endpoint': s3.endpoint.split('://')[1], 'disableSSL': True,
+                       'region': 'us-east-1', 'forcePathStyle': True, 'credentials': {
+                           'fromEnv': False, 'secretRef': {'secretName': SECRET,
+                                                           'accessKeyKey': 'accesskey',
+                                                           'secretKeyKey': 'secretkey'}}}
+    gs = runner.ClusterConfig(image='x', pipeline_root='gs://b/root')
+    assert runner.launcher_config(RunConfig(), gs) is None
+    # compile.py writes it beside the spec (and none for gs://).
+    output = compile_cli(tmp_path, '--image', 'x', '--pipeline-root', 's3://configmap/root',
+                         '--s3-endpoint', s3.endpoint, '--s3-secret', SECRET,
+                         '--s3-secret-keys', 'accesskey,secretkey')
+    with open(runner.launcher_config_path(output), encoding='utf-8') as f:
+        assert yaml.safe_load(f) == configmap
+
+    s3.make_bucket('configmap')
+    s3.client.put_object(Bucket='configmap', Key='root/x/file', Body=b'x')
+    secrets = {SECRET: {'accesskey': s3_server.ACCESS_KEY, 'secretkey': s3_server.SECRET_KEY}}
+    master = kfp_launcher.BACKENDS['master']
+    kfp_launcher.Bucket('s3://configmap/root', configmap, secrets, master).download(
+        's3://configmap/root/x', str(tmp_path / 'ok'), True)
+    assert (tmp_path / 'ok' / 'file').read_bytes() == b'x'
+    with pytest.raises(ValueError, match='has no s3 provider'):
+        kfp_launcher.Bucket('s3://configmap/root', None, secrets, master)
+    with pytest.raises(ValueError, match='failed to get secret'):
+        kfp_launcher.Bucket('s3://configmap/root', configmap, {}, master)
+
+
+def kfp_inspect(address, *args, env=None):
+    return subprocess.run([sys.executable, '-m', 'mnist_tfx.inspect', '--kfp-metadata', address,
+                           *args], capture_output=True, text=True, timeout=300, cwd=REPO,
+                          env=env)
+
+
+def test_inspect_reads_the_kubeflow_runs_from_kfp_metadata(kfp_run, s3, tmp_path):
+    """What the emulated backend recorded in ML Metadata (served over gRPC by the stand-in of
+    KFP's metadata service, tests/mlmd_server.py) answers `inspect` as a local run's does:
+    runs, a run's tasks and artifacts, lineage from the pushed model back to the data, the
+    report. The artifacts themselves are read from the bucket."""
+    address = kfp_run['metadata']
+    env = s3.env(kfp_launcher.python_env())
+
+    def answer(*args):
+        result = kfp_inspect(address, '--json', *args, env=env)
+        assert result.returncode == 0, result.stderr[-2000:]
+        return json.loads(result.stdout)
+
+    listed = answer('runs')
+    assert [r['run_id'] for r in listed] == ['run-2', 'run-1']
+    second, first = listed
+    assert first['state'] == second['state'] == 'complete'
+    (version,) = _versions(s3, kfp_run['serving'])
+    assert (first['blessed'], first['pushed_version']) == (True, version)
+    assert (second['blessed'], second['pushed_version']) == (False, None)
+    run = answer('run', 'run-1')
+    from mnist_tfx.pipeline import pipeline as pipeline_def
+    assert {c['component'] for c in run['components']} == set(pipeline_def.COMPONENTS)
+    examples = next(c for c in run['components'] if c['component'] == 'MnistExampleGen')
+    (artifact,) = examples['outputs']['examples']
+    assert artifact['type'] == 'Examples'
+    assert artifact['properties']['split_names'] == '["train", "eval", "test"]'
+    assert 'executor-logs' in examples['outputs']  # the launcher's own output, as recorded
+    # Lineage: the pushed int8 model back through the Pusher and the Trainer to the data.
+    pushed = f'{kfp_run["serving"]}/{version}/assets.extra/model_int8.tflite'
+    tree = answer('lineage', pushed)
+    made = []
+    node = tree
+    while 'made_by' in node:
+        made.append(node['made_by']['component'])
+        assert node['made_by']['run_id'] == 'run-1'
+        inputs = {i['key']: i for i in node['made_by']['inputs']}
+        node = inputs.get('model') or inputs.get('examples') or {}
+    # Transform read ExampleGen's examples, whose own producer is shown once, above.
+    assert made == ['Pusher', 'Trainer', 'Transform'], made
+    assert node['uri'] == kfp_run['first']['MnistExampleGen']['examples'][0]['uri']
+    text = kfp_inspect(address, 'lineage', pushed, env=env).stdout
+    assert 'made by Pusher' in text and 'made by MnistExampleGen' in text
+    report = tmp_path / 'report.html'
+    result = kfp_inspect(address, 'report', 'run-1', '--out', str(report), env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    html = report.read_text()
+    from mnist_tfx.pipeline.report import SECTIONS
+    assert all(f'id="{section}"' in html for section in SECTIONS)
+    assert 'blessed' in html
+
+
+def test_inspect_kfp_metadata_errors_are_one_line(tmp_path):
+    import socket
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        closed = s.getsockname()[1]
+    for address, message in ((f'127.0.0.1:{closed}', f'ML Metadata at 127.0.0.1:{closed} did '
+                              'not answer'),
+                             ('no-port', '--kfp-metadata no-port: expected HOST:PORT')):
+        started = time.monotonic()
+        result = kfp_inspect(address, 'runs')
+        assert result.returncode == 2 and time.monotonic() - started < 60
+        assert result.stderr.count('\n') == 1 and result.stderr.startswith(f'error: {message}'), \
+            result.stderr
