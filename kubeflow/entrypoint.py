@@ -12,9 +12,8 @@ backend (kubeflow/pipelines backend/src/v2; docs/kubeflow.md has the version tab
      reads it back, a list as {"list": [...]} and an object as {"struct": {...}}
      (converter.go, StructValueToMLMDValue);
   3. outputs the component does not declare are dropped before TFX parses them: with
-     PUBLISH_LOGS on (the default from KFP 2.5) the driver adds `executor-logs`
-     (`executor-logs-<retry>` from 2.16.1) of type system.Artifact, whose class TFX cannot
-     import. The launcher writes that file itself, from the command's stdout and stderr.
+     PUBLISH_LOGS on (the default from KFP 2.5) the driver adds `executor-logs` of type
+     system.Artifact, whose class TFX cannot import. The launcher writes that file itself, from the command's stdout and stderr.
      The declared outputs come from `--json_serialized_outputs_spec_args`, which compile.py
      adds and which TFX never sees;
   4. after the executor, null metadata values are left out of the executor output (the
@@ -32,7 +31,7 @@ import json
 import os
 import sys
 import traceback
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Tuple
 
 INVOCATION_FLAG = '--json_serialized_invocation_args'
 INPUTS_SPEC_FLAG = '--json_serialized_inputs_spec_args'

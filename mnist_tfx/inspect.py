@@ -359,6 +359,11 @@ def main(argv=None) -> int:
         if args.kfp_metadata:
             from mnist_tfx.pipeline import kfp_metadata  # pylint: disable=g-import-not-at-top
             store = kfp_metadata.open_kfp_store(args.kfp_metadata)
+            if args.command in ('diff', 'report'):  # these read the artifacts themselves
+                for root in store.pipeline_roots():
+                    problem = object_store.prepare(root)
+                    if problem:
+                        raise object_store.StoreError(problem)
         else:
             store = metadata.open_store(target)
         name = args.pipeline_name

@@ -71,6 +71,15 @@ class KfpStore:
         self._node_type_id = -1  # not a type of the store: node contexts are made up here
         self._node_ids: Dict[str, int] = {}  # "<pipeline>.<task>" -> made-up context id
 
+    def pipeline_roots(self) -> List[str]:
+        """Where the runs wrote their artifacts: each run context's `pipeline_root`."""
+        roots = set()
+        for context in self._store.get_contexts_by_type(KFP_RUN_CONTEXT):
+            root = context.custom_properties.get('pipeline_root')
+            if root is not None and root.string_value:
+                roots.add(root.string_value.split('?', 1)[0])
+        return sorted(roots)
+
     # -- contexts
 
     def _run_context(self, context: pb.Context) -> pb.Context:

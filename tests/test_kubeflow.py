@@ -724,6 +724,8 @@ def test_inspect_kfp_metadata_errors_are_one_line(tmp_path):
         closed = s.getsockname()[1]
     for address, message in ((f'127.0.0.1:{closed}', f'ML Metadata at 127.0.0.1:{closed} did '
                               'not answer'),
+                             ('nohost.invalid:8080', 'ML Metadata at nohost.invalid:8080 did not '
+                              'answer'),
                              ('no-port', '--kfp-metadata no-port: expected HOST:PORT')):
         started = time.monotonic()
         result = kfp_inspect(address, 'runs')
