@@ -1,4 +1,6 @@
-# Two commands: `make run` and `make test`. Both bootstrap the virtual environment first.
+# `make run` runs the pipeline; `make test` lints and runs the whole suite, `make test-fast` the
+# tests that run no pipeline (units and executor tests); `make lint` alone. Each bootstraps the
+# virtual environment first.
 SHELL := /bin/bash
 .SHELLFLAGS := -o pipefail -ec
 
@@ -14,7 +16,7 @@ PYTEST_ARGS ?=
 # once per package about each. The warnings are noise, errors still fail the build.
 PIP_NOISE := is ignored: it is neither a file nor a directory
 
-.PHONY: install run test golden clean
+.PHONY: install run lint test test-fast golden clean
 
 # TensorFlow.js for the web page, from the npm package at a pinned version, checked against the
 # registry's integrity hash; only its one browser bundle is kept (web/vendor/tf.min.js).
@@ -72,8 +74,17 @@ $(STAMP): requirements.txt setup.py
 run: install
 	$(VPY) pipeline/run_local.py $(ARGS)
 
-test: install
+# ruff, pinned in requirements.txt, with ruff.toml.
+lint: install
+	$(VENV)/bin/ruff check --no-cache --quiet .
+
+test: lint
 	$(VPY) -m pytest tests $(PYTEST_ARGS)
+
+# Tests marked e2e run the pipeline, a server-backed run or a training job; the rest are units
+# and executor tests on small fixtures (docs/tests.md says which tier proves what).
+test-fast: lint
+	$(VPY) -m pytest tests -m "not e2e" $(PYTEST_ARGS)
 
 # Rewrites tests/golden/kubeflow_pipeline.yaml from the current code; review its diff.
 golden: install

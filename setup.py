@@ -13,7 +13,8 @@ declares only the direct dependencies, unpinned, for information.
 
 from setuptools import setup
 
-_FOLDERS = ('pipeline', 'data', 'components', 'components.mnist_example_gen', 'components.anomalies_gate',
+_FOLDERS = ('pipeline', 'data', 'components', 'components.mnist_example_gen',
+            'components.anomalies_gate',
             'components.pushed_baseline', 'components.data_schema',
             'components.tflite_exporter', 'components.tflite_validator',
             'components.model_pusher', 'components.parameterized', 'kubeflow', 'model', 'web',

@@ -22,7 +22,7 @@ import tempfile
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import pipeline_bench  # noqa: E402  pylint: disable=wrong-import-position
+import pipeline_bench  # noqa: E402
 
 # The edge challenge: under 5 MB, over 30 frames per second on a device; a Raspberry-Pi-class
 # ARM core is taken as about ten times slower than one core of this machine.
@@ -34,9 +34,9 @@ DEVICE_FPS = 30
 def bare_keras(examples, epochs: int, batch_size: int, learning_rate: float, width: float,
                resolution: int):
     """The edge network trained with bare Keras on the pipeline's train split; test accuracy."""
-    from mnist_tfx.components.artifacts import image_spec  # pylint: disable=g-import-not-at-top
-    from mnist_tfx.model.model import ModelSpec, build_model  # pylint: disable=g-import-not-at-top
-    from mnist_tfx.model.trainer import FitTimer  # pylint: disable=g-import-not-at-top
+    from mnist_tfx.components.artifacts import image_spec
+    from mnist_tfx.model.model import ModelSpec, build_model
+    from mnist_tfx.model.trainer import FitTimer
     spec = image_spec(examples)
     x_train, y_train = pipeline_bench.model_arrays(examples, 'train')
     x_test, y_test = pipeline_bench.model_arrays(examples, 'test')

@@ -20,13 +20,13 @@ def main(argv=None) -> int:
     parser.add_argument('--fashion', default='/usr/share/datasets/fashion-mnist')
     parser.add_argument('--size', type=int, default=4000, help='images per set')
     args = parser.parse_args(argv)
-    import tensorflow as tf  # pylint: disable=g-import-not-at-top
-    import tensorflow_data_validation as tfdv  # pylint: disable=g-import-not-at-top
-    from mnist_tfx import schema as schema_lib  # pylint: disable=g-import-not-at-top
-    from mnist_tfx.components.anomalies_gate import executor as gate  # pylint: disable=g-import-not-at-top
-    from mnist_tfx.components.anomalies_gate import thresholds  # pylint: disable=g-import-not-at-top
-    from mnist_tfx.data import sources  # pylint: disable=g-import-not-at-top
-    from mnist_tfx.components.mnist_example_gen.executor import to_example  # pylint: disable=g-import-not-at-top
+    import tensorflow as tf
+    import tensorflow_data_validation as tfdv
+    from mnist_tfx import schema as schema_lib
+    from mnist_tfx.components.anomalies_gate import executor as gate
+    from mnist_tfx.components.anomalies_gate import thresholds
+    from mnist_tfx.data import sources
+    from mnist_tfx.components.mnist_example_gen.executor import to_example
 
     schema = schema_lib.load_schema()
     work = tempfile.mkdtemp()

@@ -7,7 +7,7 @@ its check for a trained model or the Evaluator's blessing. Their names carry a n
 container entrypoint imports a custom type by that name, which mnist_tfx/__init__.py answers.
 """
 
-from typing import Dict
+from typing import Any, Dict
 
 from tfx.types import artifact_utils
 from tfx.types.artifact import Artifact
@@ -30,14 +30,15 @@ class TFLiteBlessing(Artifact):
 
 def image_spec(examples: Artifact):
     """The ImageSpec (shape, class names) ExampleGen recorded on an Examples artifact."""
-    from mnist_tfx.data import sources  # pylint: disable=g-import-not-at-top
+    from mnist_tfx.data import sources
     return sources.ImageSpec.from_json(examples.get_string_custom_property(IMAGE_SPEC_PROPERTY))
 
 
-def load_statistics(artifact: Artifact) -> Dict[str, "statistics_pb2.DatasetFeatureStatistics"]:
-    """TFDV statistics of every split of an ExampleStatistics artifact, by split name."""
-    from tensorflow_metadata.proto.v0 import statistics_pb2  # pylint: disable=g-import-not-at-top
-    from mnist_tfx.components import storage  # pylint: disable=g-import-not-at-top
+def load_statistics(artifact: Artifact) -> Dict[str, Any]:
+    """TFDV statistics (DatasetFeatureStatistics) of every split of an ExampleStatistics
+    artifact, by split name."""
+    from tensorflow_metadata.proto.v0 import statistics_pb2
+    from mnist_tfx.components import storage
     result = {}
     for split in artifact_utils.decode_split_names(artifact.split_names):
         path = storage.join(artifact_utils.get_split_uri([artifact], split), STATISTICS_FILE)

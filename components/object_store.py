@@ -106,7 +106,7 @@ def probe(uri: str, timeout: float = PROBE_TIMEOUT_SECONDS) -> str:
     The S3 client TensorFlow uses retries a closed port for minutes (`prepare` reports an
     endpoint that takes no TCP connection at once): the write gives up after `timeout`
     seconds, leaving its thread behind (the caller exits with `exit_now`)."""
-    from tfx.dsl.io import fileio  # pylint: disable=g-import-not-at-top
+    from tfx.dsl.io import fileio
     probe_file = f'{uri.rstrip("/")}/.write-check-{os.getpid()}'
     outcome: List[str] = []
 
@@ -116,7 +116,7 @@ def probe(uri: str, timeout: float = PROBE_TIMEOUT_SECONDS) -> str:
                 f.write(b'ok')
             fileio.remove(probe_file)
             outcome.append('')
-        except Exception as e:  # pylint: disable=broad-except
+        except Exception as e:
             # Any filesystem error (no bucket, refused credentials, no connection) is the
             # answer; its first line is what the user needs.
             outcome.append(' '.join(str(e).split()) or type(e).__name__)
@@ -151,8 +151,8 @@ def prepare(uri: str) -> str:
     if problem:
         return problem
     try:
-        import tensorflow_io  # noqa: F401  pylint: disable=g-import-not-at-top,unused-import
-        import boto3  # noqa: F401  pylint: disable=g-import-not-at-top,unused-import
+        import tensorflow_io  # noqa: F401
+        import boto3  # noqa: F401
     except ImportError as e:
         return f'{uri}: s3:// needs the {e.name} package (make install installs it)'
     _s3_in_use = True  # registered: the process must end with exit_now
@@ -173,5 +173,5 @@ def exit_now(code: int, abandon_threads: bool = False) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     if _s3_in_use or abandon_threads:
-        os._exit(code)  # pylint: disable=protected-access
+        os._exit(code)
     sys.exit(code)

@@ -19,7 +19,7 @@ WORDS = ('zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight',
 
 def colourize(digit: np.ndarray, rng: np.random.Generator, side: int) -> np.ndarray:
     """A 28x28 digit (0 background, 255 stroke) as an RGB image side x side."""
-    from PIL import Image  # pylint: disable=g-import-not-at-top
+    from PIL import Image
     paper = rng.uniform(120, 255, 3)
     ink = paper * rng.uniform(0.0, 0.45, 3)
     resized = np.asarray(Image.fromarray(digit.astype(np.uint8)).resize(
@@ -33,8 +33,8 @@ def colourize(digit: np.ndarray, rng: np.random.Generator, side: int) -> np.ndar
 
 def make(out: str, per_class: int = 200, classes: int = 10, test_share: float = 0.2,
          seed: int = 0) -> None:
-    from PIL import Image  # pylint: disable=g-import-not-at-top
-    from mnist_tfx.data import sources  # pylint: disable=g-import-not-at-top
+    from PIL import Image
+    from mnist_tfx.data import sources
     images, labels = sources.read_split(
         sources.detect_source(sources.default_data_path()), sources.SOURCE_TRAIN)
     rng = np.random.default_rng(seed)

@@ -32,7 +32,7 @@ def is_image_name(name: str) -> bool:
 
 
 def _pil():
-    from PIL import Image  # pylint: disable=g-import-not-at-top
+    from PIL import Image
     return Image
 
 
@@ -94,7 +94,7 @@ def to_shape(image: np.ndarray, shape: Tuple[int, int, int]) -> np.ndarray:
         else:
             out = np.repeat(out[..., :1], channels, axis=-1)
     if out.shape[:2] != (height, width):
-        Image = _pil()  # pylint: disable=invalid-name
+        Image = _pil()
         out = np.stack([np.asarray(Image.fromarray(out[..., c], mode='F').resize(
             (width, height), Image.BILINEAR)) for c in range(channels)], axis=-1)
     if integer:

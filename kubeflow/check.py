@@ -123,7 +123,7 @@ def main(argv=None) -> int:
     parser.add_argument('spec', nargs='?', default='pipeline.yaml',
                         help='the compiled spec (default %(default)s)')
     args = parser.parse_args(argv)
-    import yaml  # pylint: disable=g-import-not-at-top
+    import yaml
     try:
         with open(args.spec, encoding='utf-8') as f:
             documents = list(yaml.safe_load_all(f))

@@ -1,8 +1,8 @@
 """Uploads the compiled pipeline to Kubeflow Pipelines and starts a run.
 
-    python kubeflow/compile.py --image IMAGE --pipeline-root gs://bucket/tfx   # writes pipeline.yaml
+    python kubeflow/compile.py --image IMAGE --pipeline-root gs://bucket/tfx  # pipeline.yaml
     python kubeflow/deploy.py --host https://kfp.example.com --param epochs=8
-    python kubeflow/deploy.py --host http://localhost:8080 --dry-run           # prints, sends nothing
+    python kubeflow/deploy.py --host http://localhost:8080 --dry-run   # prints, sends nothing
 
 The first upload creates the pipeline; later ones add a version to it, named by the spec's
 content. Runs go to an experiment (created when missing) with the parameters given by --param
@@ -44,7 +44,7 @@ class DeployError(Exception):
 
 def load_spec(path: str) -> Dict[str, Any]:
     """The compiled pipeline spec, or a DeployError that names the file and the problem."""
-    import yaml  # pylint: disable=g-import-not-at-top
+    import yaml
     try:
         with open(path, encoding='utf-8') as f:
             spec = next(iter(yaml.safe_load_all(f)), None)
@@ -165,14 +165,14 @@ def _name_filter(name: str) -> str:
 
 
 def _client(args: argparse.Namespace):
-    import kfp  # pylint: disable=g-import-not-at-top
+    import kfp
     kwargs = {'host': args.host}
     if args.namespace:
         kwargs['namespace'] = args.namespace
     if os.environ.get(TOKEN_ENV):
         kwargs['existing_token'] = os.environ[TOKEN_ENV]
     elif os.environ.get(SA_TOKEN_PATH_ENV):
-        from kfp.client import set_volume_credentials  # pylint: disable=g-import-not-at-top
+        from kfp.client import set_volume_credentials
         kwargs['credentials'] = set_volume_credentials.ServiceAccountTokenVolumeCredentials(
             os.environ[SA_TOKEN_PATH_ENV])
     return kfp.Client(**kwargs)
@@ -180,7 +180,7 @@ def _client(args: argparse.Namespace):
 
 def deploy(args: argparse.Namespace, what: Dict[str, Any], stream=sys.stdout) -> Dict[str, str]:
     """Uploads the pipeline (or a new version), ensures the experiment, starts the run."""
-    import kfp_server_api  # pylint: disable=g-import-not-at-top
+    import kfp_server_api
     if args.host:
         check_reachable(args.host)
     step = 'connect'

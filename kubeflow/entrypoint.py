@@ -1,6 +1,7 @@
 """The container command of every task: TFX's Kubeflow v2 executor, made safe for KFP's backend.
 
-    python -m mnist_tfx.kubeflow.entrypoint --executor_class_path ... --json_serialized_invocation_args ...
+    python -m mnist_tfx.kubeflow.entrypoint --executor_class_path ... \
+        --json_serialized_invocation_args ...
 
 It takes the arguments of TFX's `kubeflow_v2_run_executor` (plus one of its own, below) and
 runs its `main` unchanged, adapting what goes in and what comes out to the open-source KFP
@@ -13,7 +14,8 @@ backend (kubeflow/pipelines backend/src/v2; docs/kubeflow.md has the version tab
      (converter.go, StructValueToMLMDValue);
   3. outputs the component does not declare are dropped before TFX parses them: with
      PUBLISH_LOGS on (the default from KFP 2.5) the driver adds `executor-logs` of type
-     system.Artifact, whose class TFX cannot import. The launcher writes that file itself, from the command's stdout and stderr.
+     system.Artifact, whose class TFX cannot import. The launcher writes that file itself,
+     from the command's stdout and stderr.
      The declared outputs come from `--json_serialized_outputs_spec_args`, which compile.py
      adds and which TFX never sees;
   4. after the executor, null metadata values are left out of the executor output (the
@@ -118,7 +120,7 @@ def finish_outputs(executor_input: Dict[str, Any]) -> None:
                     artifact['metadata'] = {k: v for k, v in metadata.items() if v is not None}
         with open(output_file, 'w', encoding='utf-8') as f:
             json.dump(written, f)
-    from mnist_tfx.components import storage  # pylint: disable=g-import-not-at-top
+    from mnist_tfx.components import storage
     for artifact_list in executor_input.get('outputs', {}).get('artifacts', {}).values():
         for artifact in artifact_list.get('artifacts', []):
             storage.remove_directory_markers(artifact.get('uri', ''))
@@ -127,25 +129,25 @@ def finish_outputs(executor_input: Dict[str, Any]) -> None:
 def main(argv=None) -> int:
     """Runs TFX's entrypoint; returns its exit status."""
     try:
-        import tensorflow_io  # noqa: F401  pylint: disable=g-import-not-at-top,unused-import
+        import tensorflow_io  # noqa: F401
     except ImportError:
         pass
-    from absl import app  # pylint: disable=g-import-not-at-top
-    from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_run_executor as tfx_entry  # pylint: disable=g-import-not-at-top
+    from absl import app
+    from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_run_executor as tfx_entry
     argv, executor_input = adapt_invocation(argv or sys.argv)
     try:
         app.run(tfx_entry.main, argv=argv,
-                flags_parser=tfx_entry._parse_flags)  # pylint: disable=protected-access
+                flags_parser=tfx_entry._parse_flags)
         status = 0
     except SystemExit as e:
         status = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-    except BaseException:  # pylint: disable=broad-except
+    except BaseException:
         traceback.print_exc()
         return 1
     if status == 0:
         try:
             finish_outputs(executor_input)
-        except Exception:  # pylint: disable=broad-except
+        except Exception:
             traceback.print_exc()
             return 1
     return status
@@ -155,4 +157,4 @@ if __name__ == '__main__':
     status = main()
     sys.stdout.flush()
     sys.stderr.flush()
-    os._exit(status)  # pylint: disable=protected-access
+    os._exit(status)

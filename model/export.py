@@ -45,7 +45,7 @@ def save_keras_export(model, path: str, shape) -> None:
     interpreter's XNNPACK delegate leaves the model to slower kernels (0.078 vs 0.027 ms per
     image for the float32 model, measured on 2 cores).
     """
-    import keras  # pylint: disable=g-import-not-at-top
+    import keras
     archive = keras.export.ExportArchive()
     archive.track(model)
     archive.add_endpoint('serve', model.call, input_signature=[
@@ -103,7 +103,7 @@ def _without_keras2_traces():
     graphs). tf_keras' own switch for this (`save_traces`, public in Model.save) is set here
     directly: the one private name the project uses from it, checked by tests/test_serving.py.
     """
-    from tf_keras.src.saving.legacy.saved_model import utils  # pylint: disable=g-import-not-at-top
+    from tf_keras.src.saving.legacy.saved_model import utils
     return utils.keras_option_scope(save_traces=False)
 
 
@@ -112,7 +112,7 @@ def describe_signatures(saved_model_dir: str):
 
     Each input and output is {'dtype': 'uint8', 'shape': [-1, 28, 28]} (-1: any size).
     """
-    from tensorflow.core.protobuf import saved_model_pb2  # pylint: disable=g-import-not-at-top
+    from tensorflow.core.protobuf import saved_model_pb2
     saved_model = saved_model_pb2.SavedModel()
     with tf.io.gfile.GFile(os.path.join(saved_model_dir, 'saved_model.pb'), 'rb') as f:
         saved_model.ParseFromString(f.read())
@@ -125,13 +125,14 @@ def describe_signatures(saved_model_dir: str):
 
     return {name: {'method_name': signature.method_name,
                    'inputs': {key: tensor(info) for key, info in sorted(signature.inputs.items())},
-                   'outputs': {key: tensor(info) for key, info in sorted(signature.outputs.items())}}
+                   'outputs': {key: tensor(info)
+                               for key, info in sorted(signature.outputs.items())}}
             for graph in serving[:1] for name, signature in sorted(graph.signature_def.items())
             if not name.startswith('__')}  # __saved_model_init_op is TensorFlow's, not a client's
 
 
 def expected_signatures():
     """The signatures of model/signatures.json."""
-    import json  # pylint: disable=g-import-not-at-top
+    import json
     with open(SIGNATURES_FILE) as f:
         return json.load(f)

@@ -38,7 +38,7 @@ class TFLiteClassifier:
     """One .tflite model, run one image at a time (as on a device)."""
 
     def __init__(self, path: str, num_threads: int = 1):
-        import tensorflow as tf  # pylint: disable=g-import-not-at-top
+        import tensorflow as tf
         self.path = path
         if '://' in path:  # object storage: the interpreter reads local files only
             with tf.io.gfile.GFile(path, 'rb') as f:

@@ -88,7 +88,8 @@ def input_fn(file_pattern, data_accessor: DataAccessor,
 
 
 def materialize(dataset: tf.data.Dataset,
-                limit_bytes: int = IN_MEMORY_LIMIT_BYTES) -> Optional[Tuple[np.ndarray, np.ndarray]]:
+                limit_bytes: int = IN_MEMORY_LIMIT_BYTES,
+                ) -> Optional[Tuple[np.ndarray, np.ndarray]]:
     """(images, labels) of a finite dataset of batches, or None once it passes limit_bytes."""
     images, labels, total = [], [], 0
     for x, y in dataset:

@@ -39,8 +39,8 @@ def parse_address(address: str) -> Tuple[str, int]:
 def open_kfp_store(address: str) -> 'KfpStore':
     """KFP's ML Metadata at HOST:PORT; one line of MetadataError when it does not answer or
     holds no Kubeflow Pipelines runs."""
-    from ml_metadata import errors  # pylint: disable=g-import-not-at-top
-    from ml_metadata import metadata_store  # pylint: disable=g-import-not-at-top
+    from ml_metadata import errors
+    from ml_metadata import metadata_store
     host, port = parse_address(address)
     config = pb.MetadataStoreClientConfig(host=host, port=port,
                                           client_timeout_sec=CLIENT_TIMEOUT_SECONDS)
@@ -238,8 +238,8 @@ def _declared_properties(title: str) -> Dict[str, int]:
     if title not in _property_names:
         declared: Dict[str, int] = {}
         try:
-            from tfx.orchestration.kubeflow.v2 import compiler_utils  # pylint: disable=g-import-not-at-top
-            from tfx.utils import import_utils  # pylint: disable=g-import-not-at-top
+            from tfx.orchestration.kubeflow.v2 import compiler_utils
+            from tfx.utils import import_utils
             path = compiler_utils.TITLE_TO_CLASS_PATH.get(title, title)
             artifact_class = import_utils.import_class_by_path(path)
             declared = dict(artifact_class().artifact_type.properties)

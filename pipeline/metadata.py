@@ -85,7 +85,7 @@ def open_store(target: str, create: bool = False) -> mlmd.MetadataStore:
     config = connection_config(target, create)
     try:
         return mlmd.MetadataStore(config)
-    except Exception as e:  # pylint: disable=broad-except  # MLMD raises its own status errors
+    except Exception as e:  # MLMD raises its own status errors
         if is_mysql(target):
             raise MetadataError(f'{redact(target)}: cannot use the MySQL server '
                                 f'{config.mysql.host}:{config.mysql.port} ({e})') from None
@@ -203,7 +203,7 @@ def get_artifact(store: mlmd.MetadataStore, artifact_id: int) -> metadata_store_
 def artifact_for_path(store: mlmd.MetadataStore, path: str) -> metadata_store_pb2.Artifact:
     """The artifact that holds a file or folder: the longest artifact URI (or pushed
     destination) that the path is in."""
-    from mnist_tfx.components import object_store  # pylint: disable=g-import-not-at-top
+    from mnist_tfx.components import object_store
     path = object_store.absolute(path)
     best, best_len = None, -1
     for artifact in store.get_artifacts():
@@ -227,7 +227,7 @@ def value_of(value: metadata_store_pb2.Value):
     if kind is None:
         return None
     if kind == 'struct_value':
-        from google.protobuf import json_format  # pylint: disable=g-import-not-at-top
+        from google.protobuf import json_format
         return json_format.MessageToDict(value.struct_value)
     if kind == 'proto_value':
         return str(value.proto_value)

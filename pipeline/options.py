@@ -227,7 +227,7 @@ def add_output_arguments(parser: argparse.ArgumentParser) -> None:
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
     """The RunConfig that parsed options describe."""
-    names = {f for f in RunConfig.__dataclass_fields__}  # pylint: disable=no-member
+    names = {f for f in RunConfig.__dataclass_fields__}
     values = {k: v for k, v in vars(args).items() if k in names}
     values['beam_pipeline_args'] = tuple(values.get('beam_pipeline_args') or ())
     return RunConfig(**values)
@@ -240,7 +240,7 @@ def curated_schema_file(config: RunConfig, source_file: str = schema.SCHEMA_FILE
     same path would be served from the cache. A content-addressed path makes an edit a new
     input, and records which schema a run used even after the file changes.
     """
-    from mnist_tfx.components import storage  # pylint: disable=g-import-not-at-top
+    from mnist_tfx.components import storage
     with open(source_file, 'rb') as f:
         content = f.read()
     digest = hashlib.sha256(content).hexdigest()[:16]
@@ -257,7 +257,7 @@ def curated_schema_file(config: RunConfig, source_file: str = schema.SCHEMA_FILE
 
 def model_code_version() -> str:
     """A fingerprint of the Python files of mnist_tfx.model (preprocessing, CNN, trainer)."""
-    from mnist_tfx import model  # pylint: disable=g-import-not-at-top
+    from mnist_tfx import model
     digest = hashlib.sha256()
     folder = os.path.dirname(os.path.abspath(model.__file__))
     for name in sorted(os.listdir(folder)):
@@ -310,7 +310,7 @@ def _no_tfx_package(user_args) -> List[str]:
     """DIRECT_RUNNER_WORKERS when a user's arguments keep the DirectRunner and name no
     dependencies."""
     # Beam is imported only for a user's own arguments (the default ones need no parsing).
-    from apache_beam.options.pipeline_options import PipelineOptions  # pylint: disable=g-import-not-at-top
+    from apache_beam.options.pipeline_options import PipelineOptions
     given = PipelineOptions(flags=list(user_args)).get_all_options()
     if given.get('runner') not in (None, 'DirectRunner', 'direct') or any(
             given.get(flag) for flag in ('extra_packages', 'setup_file', 'requirements_file',

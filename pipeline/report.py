@@ -30,8 +30,10 @@ SECTIONS = ('overview', 'data', 'anomalies', 'training', 'evaluation', 'models',
 _CSS = """
 body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}
 h1{font-size:1.6em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:1.6em}
-table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ddd;padding:3px 8px;text-align:right}
-th{background:#f4f4f4}.ok{color:#1a7f37}.bad{color:#c62828}.charts{display:flex;flex-wrap:wrap;gap:1.5em}
+table{border-collapse:collapse;margin:.5em 0}
+td,th{border:1px solid #ddd;padding:3px 8px;text-align:right}
+th{background:#f4f4f4}.ok{color:#1a7f37}.bad{color:#c62828}
+.charts{display:flex;flex-wrap:wrap;gap:1.5em}
 figure{margin:0}figcaption{font-size:.85em;color:#555}code{background:#f4f4f4;padding:0 3px}
 .grid img{image-rendering:pixelated;width:56px;height:56px;margin:2px;border:1px solid #ccc}
 """
@@ -50,7 +52,8 @@ def _svg_bars(values: Sequence[float], labels: Sequence[str], title: str, width:
         h = (height - 40) * value / top
         x = 30 + i * step
         bars.append(f'<rect x="{x + 2:.1f}" y="{height - 20 - h:.1f}" width="{step - 4:.1f}" '
-                    f'height="{h:.1f}" fill="#4a7fc1"><title>{_esc(label)}: {value:g}</title></rect>'
+                    f'height="{h:.1f}" fill="#4a7fc1">'
+                    f'<title>{_esc(label)}: {value:g}</title></rect>'
                     f'<text x="{x + step / 2:.1f}" y="{height - 6}" font-size="10" '
                     f'text-anchor="middle">{_esc(label)}</text>')
     return (f'<figure><svg width="{width}" height="{height}" role="img">{"".join(bars)}'
@@ -79,13 +82,14 @@ def _svg_lines(series: Dict[str, List[float]], title: str, width: int = 420,
                      f'fill="{colour}">{_esc(name)}</text>')
     parts.append(f'<text x="2" y="20" font-size="10">{high:.3f}</text>'
                  f'<text x="2" y="{height - 25}" font-size="10">{low:.3f}</text>'
-                 f'<text x="{width / 2:.0f}" y="{height - 5}" font-size="10">epoch 1-{longest}</text>')
+                 f'<text x="{width / 2:.0f}" y="{height - 5}" font-size="10">'
+                 f'epoch 1-{longest}</text>')
     return (f'<figure><svg width="{width}" height="{height}" role="img">{"".join(parts)}</svg>'
             f'<figcaption>{_esc(title)}</figcaption></figure>')
 
 
 def _png(image: np.ndarray) -> str:
-    from PIL import Image  # pylint: disable=g-import-not-at-top
+    from PIL import Image
     buffer = io.BytesIO()
     Image.fromarray(image.astype(np.uint8)).save(buffer, format='PNG')
     return 'data:image/png;base64,' + base64.b64encode(buffer.getvalue()).decode()
@@ -93,7 +97,7 @@ def _png(image: np.ndarray) -> str:
 
 def _training_curves(log_dir: Optional[str]) -> Dict[str, Dict[str, List[float]]]:
     """{'loss': {'train': [...], 'validation': [...]}, 'accuracy': {...}} from event files."""
-    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    import tensorflow as tf
     curves: Dict[str, Dict[str, List[float]]] = collections.defaultdict(dict)
     if not log_dir:
         return curves
@@ -117,8 +121,8 @@ def _training_curves(log_dir: Optional[str]) -> Dict[str, Dict[str, List[float]]
 
 def _split_data(examples) -> Dict[str, Tuple[np.ndarray, np.ndarray]]:
     """(pixels [n, H, W, C], labels [n]) of every split of an Examples artifact (MLMD proto)."""
-    from mnist_tfx.components.tflite_validator.executor import read_examples  # pylint: disable=g-import-not-at-top
-    from tfx.types import artifact_utils, standard_artifacts  # pylint: disable=g-import-not-at-top
+    from mnist_tfx.components.tflite_validator.executor import read_examples
+    from tfx.types import artifact_utils, standard_artifacts
     artifact = standard_artifacts.Examples()
     artifact.set_mlmd_artifact(examples)
     return {split: read_examples(artifact, split)[1:]
@@ -131,8 +135,8 @@ MAX_CONFUSION_CLASSES = 20
 
 def _confusion(model_uri: str, pixels: np.ndarray, labels: np.ndarray,
                num_classes: int) -> np.ndarray:
-    import tensorflow as tf  # pylint: disable=g-import-not-at-top
-    from mnist_tfx.model.export import CLASS_IDS_KEY, IMAGES_SIGNATURE  # pylint: disable=g-import-not-at-top
+    import tensorflow as tf
+    from mnist_tfx.model.export import CLASS_IDS_KEY, IMAGES_SIGNATURE
     serve = tf.saved_model.load(path_utils.serving_model_dir(model_uri)).signatures[
         IMAGES_SIGNATURE]
     images = features.as_images_input(pixels, pixels.shape[1:])
@@ -169,8 +173,8 @@ def _lineage_svg(nodes: Dict[str, metadata.NodeRun]) -> str:
              'orient="auto"><path d="M0,0 L7,3 L0,6 z" fill="#777"/></marker></defs>']
     for a, b in edges:
         (xa, ya), (xb, yb) = pos[a], pos[b]
-        parts.append(f'<line x1="{xa + box_w}" y1="{ya + box_h / 2}" x2="{xb}" y2="{yb + box_h / 2}"'
-                     ' stroke="#777" marker-end="url(#arrow)"/>')
+        parts.append(f'<line x1="{xa + box_w}" y1="{ya + box_h / 2}" x2="{xb}" '
+                     f'y2="{yb + box_h / 2}" stroke="#777" marker-end="url(#arrow)"/>')
     for node, (x, y) in pos.items():
         state = nodes[node].state
         parts.append(f'<rect x="{x}" y="{y}" width="{box_w}" height="{box_h}" rx="5" '
@@ -198,12 +202,14 @@ def build_report(store, pipeline_name: str, run_id: str, metadata_label: str,
 
     verdict = ('<span class="ok">blessed</span>' if summary.blessed
                else '<span class="bad">not blessed</span>' if summary.blessed is False else '—')
+    started_at = datetime.datetime.fromtimestamp(started / 1000)
+    pushed_to = summary.pushed_to or summary.not_pushed_reason or 'nothing'
     out.append('<section id="overview"><h2>Overview</h2><table>'
-               f'<tr><th>started</th><td>{_esc(datetime.datetime.fromtimestamp(started / 1000))}</td></tr>'
+               f'<tr><th>started</th><td>{_esc(started_at)}</td></tr>'
                f'<tr><th>took</th><td>{(ended - started) / 1000:.1f} s</td></tr>'
                f'<tr><th>components</th><td>{_esc(dict(states))}</td></tr>'
                f'<tr><th>model</th><td>{verdict}</td></tr>'
-               f'<tr><th>pushed to</th><td>{_esc(summary.pushed_to or summary.not_pushed_reason or "nothing")}</td></tr>'
+               f'<tr><th>pushed to</th><td>{_esc(pushed_to)}</td></tr>'
                + (f'<tr><th>error</th><td class="bad">{_esc(summary.error)}</td></tr>'
                   if summary.error else '') +
                f'<tr><th>ML Metadata</th><td><code>{_esc(metadata_label)}</code></td></tr>'
@@ -218,7 +224,7 @@ def build_report(store, pipeline_name: str, run_id: str, metadata_label: str,
         labels_seen = max(int(labels.max(initial=0)) for _, labels in data.values()) + 1
         names = summary.class_names or [str(i) for i in range(labels_seen)]
         out.append('<table><tr><th>split</th><th>examples</th></tr>' + ''.join(
-            f'<tr><td>{_esc(s)}</td><td>{len(l):,}</td></tr>' for s, (_, l) in data.items())
+            f'<tr><td>{_esc(s)}</td><td>{len(y):,}</td></tr>' for s, (_, y) in data.items())
             + '</table><div class="charts">')
         for split, (pixels, labels) in data.items():
             counts = np.bincount(labels.astype(np.int64), minlength=len(names))
@@ -291,7 +297,8 @@ def build_report(store, pipeline_name: str, run_id: str, metadata_label: str,
         if model is not None and examples is not None and 'eval' in data and \
                 len(names) <= MAX_CONFUSION_CLASSES:
             matrix = _confusion(model.uri, *data['eval'], len(names))
-            out.append('<h3>Confusion matrix (eval split; rows: true class, columns: predicted)</h3>'
+            out.append('<h3>Confusion matrix (eval split; rows: true class, '
+                       'columns: predicted)</h3>'
                        '<table id="confusion"><tr><th></th>' + ''.join(
                            f'<th>{_esc(n)}</th>' for n in names) + '</tr>')
             for i, row in enumerate(matrix):

@@ -75,10 +75,10 @@ def _server_answers(metadata, target: str) -> bool:
 def _check_gpus(count: int) -> str:
     """Why the Trainer could not have the GPUs asked for; '' when it can (the Trainer checks
     again where it runs, which on Kubeflow is another machine)."""
-    import warnings  # pylint: disable=g-import-not-at-top
+    import warnings
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')  # import-time notices of TensorFlow's dependencies
-        from mnist_tfx.model import trainer  # pylint: disable=g-import-not-at-top
+        from mnist_tfx.model import trainer
     try:
         trainer.require_gpus(count)
     except trainer.GpuError as e:
@@ -122,8 +122,8 @@ def _serving_problem(config: RunConfig, spec: sources.ImageSpec) -> str:
     from one version to the next, a model for other images or other classes. The last pushed
     model is also the Evaluator's baseline, which must take the same examples.
     """
-    from mnist_tfx.components import pushed_layout  # pylint: disable=g-import-not-at-top
-    from mnist_tfx.components.tflite_exporter.convert import FLOAT32_FILE  # pylint: disable=g-import-not-at-top
+    from mnist_tfx.components import pushed_layout
+    from mnist_tfx.components.tflite_exporter.convert import FLOAT32_FILE
     version, card = pushed_layout.latest(config.serving_dir)
     if card is None:
         return ''
@@ -140,7 +140,7 @@ def _serving_problem(config: RunConfig, spec: sources.ImageSpec) -> str:
 def _finish(metadata, target: str, run_id: str, interrupted: bool = False,
             error: str = '') -> None:
     """Records the end of a run in ML Metadata, if ML Metadata still answers."""
-    from ml_metadata import errors as mlmd_errors  # pylint: disable=g-import-not-at-top
+    from ml_metadata import errors as mlmd_errors
     try:
         metadata.finish_run(metadata.open_store(target, create=True), run_id, interrupted,
                             error)
@@ -166,7 +166,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def _redacted(target: str) -> str:
     if target.startswith('mysql://'):
-        from mnist_tfx.pipeline import metadata  # pylint: disable=g-import-not-at-top
+        from mnist_tfx.pipeline import metadata
         return metadata.redact(target)
     return target
 
@@ -212,17 +212,17 @@ def run(config: RunConfig, verbose: bool = False, stream=sys.stdout,
         return 0
 
     # Heavy imports (TensorFlow, TFX, Beam) only once the options and data are known good.
-    from absl import logging as absl_logging  # pylint: disable=g-import-not-at-top
-    from ml_metadata import errors as mlmd_errors  # pylint: disable=g-import-not-at-top
-    from tfx.orchestration.local.local_dag_runner import LocalDagRunner  # pylint: disable=g-import-not-at-top
-    from tfx.dsl.compiler import compiler  # pylint: disable=g-import-not-at-top
-    from tfx.dsl.compiler import constants as compiler_constants  # pylint: disable=g-import-not-at-top
-    from tfx.orchestration.portable import runtime_parameter_utils  # pylint: disable=g-import-not-at-top
-    from mnist_tfx.pipeline import metadata  # pylint: disable=g-import-not-at-top
-    from mnist_tfx.pipeline import pipeline as pipeline_def  # pylint: disable=g-import-not-at-top
-    from mnist_tfx.pipeline import progress  # pylint: disable=g-import-not-at-top
-    from mnist_tfx.pipeline import report  # pylint: disable=g-import-not-at-top
-    from mnist_tfx.pipeline import summary  # pylint: disable=g-import-not-at-top
+    from absl import logging as absl_logging
+    from ml_metadata import errors as mlmd_errors
+    from tfx.orchestration.local.local_dag_runner import LocalDagRunner
+    from tfx.dsl.compiler import compiler
+    from tfx.dsl.compiler import constants as compiler_constants
+    from tfx.orchestration.portable import runtime_parameter_utils
+    from mnist_tfx.pipeline import metadata
+    from mnist_tfx.pipeline import pipeline as pipeline_def
+    from mnist_tfx.pipeline import progress
+    from mnist_tfx.pipeline import report
+    from mnist_tfx.pipeline import summary
 
     absl_logging.set_verbosity(absl_logging.INFO)
     if not verbose:
@@ -276,7 +276,7 @@ def run(config: RunConfig, verbose: bool = False, stream=sys.stdout,
         print('\ninterrupted' + (f' during {component}' if component else '')
               + f' (run {run_id} recorded as interrupted)', file=sys.stderr)
         return 130
-    except Exception as e:  # pylint: disable=broad-except
+    except Exception as e:
         failure = e
     finally:
         logging.getLogger().removeHandler(handler)

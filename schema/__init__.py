@@ -15,7 +15,7 @@ VALIDATIONS_FILE = os.path.join(SCHEMA_DIR, 'validations.pbtxt')
 
 def load_schema(path: str = SCHEMA_FILE):
     """The schema as a tensorflow_metadata Schema proto."""
-    from tensorflow_metadata.proto.v0 import schema_pb2  # pylint: disable=g-import-not-at-top
+    from tensorflow_metadata.proto.v0 import schema_pb2
     with open(path) as f:
         return text_format.Parse(f.read(), schema_pb2.Schema())
 
@@ -30,7 +30,7 @@ def load_validations(path: str = VALIDATIONS_FILE, dark_background: bool = True)
     dark_background False leaves out the check that images are light strokes on a dark
     background (MNIST's convention, which a folder of photos does not follow).
     """
-    from tensorflow_data_validation.anomalies.proto import (  # pylint: disable=g-import-not-at-top
+    from tensorflow_data_validation.anomalies.proto import (
         custom_validation_config_pb2)
     with open(path) as f:
         config = text_format.Parse(f.read(), custom_validation_config_pb2.CustomValidationConfig())

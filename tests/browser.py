@@ -22,7 +22,8 @@ def render(page: str, screenshot: str, width: int = 1200, height: int = 3000
     """(the DOM after rendering, console messages) of a local HTML file; saves a screenshot."""
     url = 'file://' + os.path.abspath(page)
     messages, dom = [], ''
-    for extra in (['--dump-dom'], [f'--screenshot={screenshot}', f'--window-size={width},{height}']):
+    screenshot_args = [f'--screenshot={screenshot}', f'--window-size={width},{height}']
+    for extra in (['--dump-dom'], screenshot_args):
         with tempfile.TemporaryDirectory() as profile:
             result = subprocess.run([CHROMIUM, *_FLAGS, f'--user-data-dir={profile}', *extra, url],
                                     capture_output=True, text=True, timeout=120)

@@ -87,6 +87,17 @@ def runs(tmp_path_factory, digits):
     return first, second, root / 'outputs'
 
 
+# Fixtures that run the pipeline (locally, into a bucket, or as an emulated Kubeflow run): a test
+# that uses one, directly or through another fixture, is in the e2e tier (pytest.ini).
+E2E_FIXTURES = frozenset({'runs', 's3_runs', 'kfp_run', 'cnn_run', 'later'})
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if E2E_FIXTURES.intersection(item.fixturenames):
+            item.add_marker(pytest.mark.e2e)
+
+
 def run_cli(*args, timeout=900):
     """Runs pipeline/run_local.py in a fresh interpreter; returns the CompletedProcess."""
     return subprocess.run([sys.executable, RUN_LOCAL, *args], capture_output=True, text=True,

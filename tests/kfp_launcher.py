@@ -73,7 +73,8 @@ class Backend:
     # Output URIs <run root>/<task>/<uuid>/<output> (from 2.4.0, 219725d9f0); before,
     # <run root>/<task>/<output>.
     output_uri_salt: bool
-    # executor-logs at .../executor-logs-<retry index> (2.16.1 and 2.17.0, qualifyExecutorLogsForRetry).
+    # executor-logs at .../executor-logs-<retry index> (2.16.1 and 2.17.0,
+    # qualifyExecutorLogsForRetry).
     logs_retry_suffix: bool
     # DownloadBlob skips keys that are not under the artifact's prefix, a sibling such as
     # model_run beside model (from 2.17.0, 793a01f045, isBlobKeyUnderPrefix).
@@ -157,7 +158,7 @@ def schema_title(artifact_type: Dict[str, Any]) -> str:
 
 def to_mlmd_value(name: str, key: str, value: Any):
     """A metadata value as converter.go's StructValueToMLMDValue stores it."""
-    from ml_metadata.proto import metadata_store_pb2  # pylint: disable=g-import-not-at-top
+    from ml_metadata.proto import metadata_store_pb2
     result = metadata_store_pb2.Value()
     if value is None:
         raise TaskFailed(name, -1, '', f'unable to produce MLMD artifact for output "{key}": '
@@ -179,14 +180,14 @@ def to_mlmd_value(name: str, key: str, value: Any):
 
 
 def _struct(value: Dict[str, Any]):
-    from google.protobuf import json_format, struct_pb2  # pylint: disable=g-import-not-at-top
+    from google.protobuf import json_format, struct_pb2
     return json_format.ParseDict(value, struct_pb2.Struct())
 
 
 def from_mlmd_value(value) -> Any:
     """An ML Metadata value as toRuntimeArtifact hands it downstream: ints and doubles as
     numbers, a struct as stored (wrapper included)."""
-    from google.protobuf import json_format  # pylint: disable=g-import-not-at-top
+    from google.protobuf import json_format
     kind = value.WhichOneof('value')
     if kind in ('int_value', 'double_value'):
         return float(getattr(value, kind))
@@ -199,8 +200,8 @@ class KfpMetadata:
     """Records runs in ML Metadata the way KFP's driver and launcher do (metadata/client.go)."""
 
     def __init__(self, store=None):
-        from ml_metadata import metadata_store  # pylint: disable=g-import-not-at-top
-        from ml_metadata.proto import metadata_store_pb2 as pb  # pylint: disable=g-import-not-at-top
+        from ml_metadata import metadata_store
+        from ml_metadata.proto import metadata_store_pb2 as pb
         self.pb = pb
         if store is None:  # an in-memory store of the same library
             config = pb.ConnectionConfig()
@@ -250,7 +251,8 @@ class KfpMetadata:
                            ('pod_name', f'{task.lower()}-{uuid.uuid4().hex[:8]}'),
                            ('pod_uid', str(uuid.uuid4())), ('namespace', 'kubeflow'),
                            ('cache_fingerprint', fingerprint),
-                           ('cached_execution_id', '' if cached_from is None else str(cached_from))):
+                           ('cached_execution_id',
+                            '' if cached_from is None else str(cached_from))):
             props[key].string_value = value
         props['parent_dag_id'].int_value = dag_id
         props['inputs'].struct_value.CopyFrom(_struct(parameters))
@@ -381,8 +383,8 @@ class Bucket:
         if '://' not in endpoint:
             endpoint = ('http://' if chosen.get('disableSSL') else 'https://') + endpoint
         path_style = chosen.get('forcePathStyle', True) if backend.path_style_setting else True
-        import boto3  # pylint: disable=g-import-not-at-top
-        from botocore.config import Config  # pylint: disable=g-import-not-at-top
+        import boto3
+        from botocore.config import Config
         self.client = boto3.client(
             's3', endpoint_url=endpoint, region_name=chosen.get('region') or 'us-east-1',
             aws_access_key_id=secret[ref['accessKeyKey']],
@@ -620,7 +622,7 @@ class Launcher:
                 bucket = self._bucket(name, uri)
                 try:
                     bucket.download(uri, local, self.backend.download_under_prefix_only)
-                except Exception as e:  # pylint: disable=broad-except  # OSError, botocore
+                except Exception as e:  # OSError, botocore
                     raise TaskFailed(name, -1, '', f'failed to download input artifact {key!r} '
                                      f'from remote storage URI {uri}: {e}') from e
 

@@ -38,7 +38,8 @@ class MariaDB:
             f.write(f"CREATE USER '{USER}'@'127.0.0.1' IDENTIFIED BY '{PASSWORD}';\n"
                     f"GRANT ALL PRIVILEGES ON *.* TO '{USER}'@'127.0.0.1';\n")
         subprocess.run(['mariadb-install-db', '--no-defaults', f'--datadir={self.datadir}',
-                        '--user=root', '--skip-test-db', '--auth-root-authentication-method=socket'],
+                        '--user=root', '--skip-test-db',
+                        '--auth-root-authentication-method=socket'],
                        check=True, capture_output=True, timeout=300)
         self.process = subprocess.Popen(
             ['mariadbd', '--no-defaults', f'--datadir={self.datadir}', '--user=root',

@@ -27,8 +27,8 @@ class MlmdServer:
             s.bind(('127.0.0.1', 0))
             self.port = s.getsockname()[1]
         self.address = f'127.0.0.1:{self.port}'
-        self._log = open(log_path, 'w', encoding='utf-8')  # pylint: disable=consider-using-with
-        self._process = subprocess.Popen(  # pylint: disable=consider-using-with
+        self._log = open(log_path, 'w', encoding='utf-8')
+        self._process = subprocess.Popen(
             [sys.executable, os.path.abspath(__file__), '--port', str(self.port),
              '--sqlite', sqlite_path], stdout=self._log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60
@@ -45,26 +45,27 @@ class MlmdServer:
 
     def client(self):
         """A MetadataStore client of this service, as `inspect --kfp-metadata` opens one."""
-        from ml_metadata import metadata_store  # pylint: disable=g-import-not-at-top
-        from ml_metadata.proto import metadata_store_pb2  # pylint: disable=g-import-not-at-top
+        from ml_metadata import metadata_store
+        from ml_metadata.proto import metadata_store_pb2
         return metadata_store.MetadataStore(metadata_store_pb2.MetadataStoreClientConfig(
             host='127.0.0.1', port=self.port))
 
     def stop(self) -> None:
-        from conftest import stop_process  # pylint: disable=g-import-not-at-top
+        from conftest import stop_process
         stop_process(self._process)
         self._log.close()
 
 
 def serve(port: int, sqlite_path: str) -> None:
-    import grpc  # pylint: disable=g-import-not-at-top
-    from ml_metadata.metadata_store.pywrap.metadata_store_extension import metadata_store as cc  # pylint: disable=g-import-not-at-top
-    from ml_metadata.proto import metadata_store_pb2  # pylint: disable=g-import-not-at-top
-    from ml_metadata.proto import metadata_store_service_pb2 as service_pb2  # pylint: disable=g-import-not-at-top
+    import grpc
+    from ml_metadata.metadata_store.pywrap.metadata_store_extension import metadata_store as cc
+    from ml_metadata.proto import metadata_store_pb2
+    from ml_metadata.proto import metadata_store_service_pb2 as service_pb2
 
     config = metadata_store_pb2.ConnectionConfig()
     config.sqlite.filename_uri = sqlite_path
-    config.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READWRITE_OPENCREATE
+    sqlite_config = metadata_store_pb2.SqliteMetadataSourceConfig
+    config.sqlite.connection_mode = sqlite_config.READWRITE_OPENCREATE
     migration = metadata_store_pb2.MigrationOptions(enable_upgrade_migration=True)
     store = cc.CreateMetadataStore(config.SerializeToString(), migration.SerializeToString())
     codes = {code.value[0]: code for code in grpc.StatusCode}

@@ -49,8 +49,8 @@ class S3Server:
             raise RuntimeError(f'{os.path.normpath(MOTO_SERVER)} is missing: run make install')
         self.port = free_port()
         self.endpoint = f'http://127.0.0.1:{self.port}'
-        self._log = open(log_path, 'w', encoding='utf-8')  # pylint: disable=consider-using-with
-        self._process = subprocess.Popen(  # pylint: disable=consider-using-with
+        self._log = open(log_path, 'w', encoding='utf-8')
+        self._process = subprocess.Popen(
             [MOTO_SERVER, '-H', '127.0.0.1', '-p', str(self.port)],
             stdout=self._log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from conftest import REPO, RUN_LOCAL, idx_bytes, run_cli, write_idx_dir
 from mnist_tfx.pipeline import metadata
@@ -89,6 +90,7 @@ def test_bad_option_value(tmp_path):
     assert result.returncode == 2 and '1.5 is not between 0 and 1' in result.stderr
 
 
+@pytest.mark.e2e  # runs the pipeline
 def test_inverted_images_stop_at_the_gate(tmp_path, digits):
     """Data that parses but is wrong: the validator gate stops the run before Transform."""
     images, labels = digits
@@ -127,6 +129,7 @@ def test_csv_with_the_label_first_is_refused(tmp_path, digits):
         f'error: {data}: every label is 0: a classifier needs two classes or more'
 
 
+@pytest.mark.e2e  # runs the pipeline
 def test_one_class_dominating_stops_at_the_gate(tmp_path, digits):
     """Every class present, but nine in ten images of one: the gate stops it, and why is kept."""
     images, labels = digits
@@ -200,6 +203,7 @@ def _runs_state(out):
     return [run['state'] for run in json.loads(result.stdout)]
 
 
+@pytest.mark.e2e  # runs the pipeline
 def test_ctrl_c_is_one_line_and_the_run_is_recorded_as_interrupted(tmp_path, digits):
     process, out, _ = _start(tmp_path, digits, 'start   StatisticsGen')
     process.send_signal(signal.SIGINT)
@@ -212,6 +216,7 @@ def test_ctrl_c_is_one_line_and_the_run_is_recorded_as_interrupted(tmp_path, dig
     assert _runs_state(out) == ['interrupted']
 
 
+@pytest.mark.e2e  # runs the pipeline
 def test_a_killed_run_is_not_shown_as_running(tmp_path, digits):
     process, out, _ = _start(tmp_path, digits, 'start   StatisticsGen')
     process.kill()

@@ -190,7 +190,8 @@ def test_tflite_from_another_model_fails_the_check(runs, tmp_path, digits):
     other = build_model()
     export.save_keras_export(other, str(tmp_path / 'keras'), (28, 28, 1))
     run_conversion(str(tmp_path / 'keras'),
-                   tflite.pixels_to_model_input(digits[0][:50], (28, 28, 1)), str(tmp_path / 'tflite'))
+                   tflite.pixels_to_model_input(digits[0][:50], (28, 28, 1)),
+                   str(tmp_path / 'tflite'))
     from tfx.types import standard_artifacts
     artifact = standard_artifacts.Examples()
     artifact.set_mlmd_artifact(examples)

@@ -15,7 +15,7 @@ import sys
 
 import pytest
 
-from conftest import REPO, RUN_LOCAL, require_system_tool, run_cli, write_idx_dir
+from conftest import REPO, require_system_tool, run_cli, write_idx_dir
 from mnist_tfx.data import sources
 from mnist_tfx.pipeline import metadata
 from mnist_tfx.pipeline import pipeline as pipeline_def
@@ -66,7 +66,8 @@ def later(runs, tmp_path_factory, digits):
     digits_dir = str(root.parent / 'data')  # the e2e runs' data, as conftest wrote it
     third = run_cli('--data', digits_dir, *COMMON[2:], '--epochs', '2', '--output-root', copy)
     return {'pushed': pushed, 'root': copy, 'stopped': (stopped, stopped_nodes),
-            'refused': (refused, refused_nodes), 'versions': versions_after_refused, 'third': (third, _nodes(copy))}
+            'refused': (refused, refused_nodes), 'versions': versions_after_refused,
+            'third': (third, _nodes(copy))}
 
 
 def test_fashion_after_digits_stops_at_the_gate(later):

@@ -58,7 +58,8 @@ module.model_variables = [variable.value for variable in model.variables]
 def serve(x):
     return {'probabilities': module.model(x, training=False)}
 export_dir = os.path.join(os.environ['WORK'], '1')
-tf.saved_model.save(module, export_dir, signatures={'serving_default': serve.get_concrete_function()})
+tf.saved_model.save(module, export_dir,
+                    signatures={'serving_default': serve.get_concrete_function()})
 session, signatures = tf_serving._load_bundle(export_dir)
 served = session.run(signatures['serving_default'].outputs['probabilities'].name,
                      {signatures['serving_default'].inputs['images'].name: images[:8]})
@@ -76,6 +77,7 @@ print(json.dumps({
 '''
 
 
+@pytest.mark.e2e  # a training job under MirroredStrategy
 @pytest.mark.parametrize('architecture', ['cnn', 'edge'])
 def test_two_replica_training(architecture, tmp_path):
     """The seed CNN and the edge network (MobileNetV3-Small) under two replicas."""
@@ -114,4 +116,4 @@ def test_one_device_trains_without_mirroring():
     strategy = trainer.default_strategy()
     assert not isinstance(strategy, tf.distribute.MirroredStrategy)
     assert strategy.num_replicas_in_sync == 1
-    assert trainer._devices(strategy) == ['/device:CPU:0']  # pylint: disable=protected-access
+    assert trainer._devices(strategy) == ['/device:CPU:0']

@@ -16,6 +16,8 @@ from mariadb import PASSWORD, MariaDB
 from mnist_tfx.pipeline import metadata
 from mnist_tfx.pipeline import pipeline as pipeline_def
 
+pytestmark = pytest.mark.e2e  # pipeline runs against the server
+
 
 @pytest.fixture(scope='module')
 def server(tmp_path_factory):

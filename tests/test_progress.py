@@ -33,7 +33,7 @@ def test_a_swallowed_ctrl_c_stops_the_run_at_the_next_component_boundary():
     """Ctrl-C's KeyboardInterrupt can be swallowed where it lands (it was, inside StatisticsGen's
     Beam pipeline, and the run went on); run_local's handler marks it, and the next record of a
     component finishing or starting raises it again, naming the component."""
-    import pytest  # pylint: disable=g-import-not-at-top
+    import pytest
     out = io.StringIO()
     handler = ProgressHandler(out)
     _log(handler, logging.INFO, 'Component %s is running.', 'StatisticsGen')

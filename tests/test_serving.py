@@ -96,7 +96,7 @@ def test_the_export_writes_no_keras2_traces(base_path):
     """Transform's layer (a tf_keras model) is saved without the call traces tf_keras would add
     for reloading it as a layer (export._without_keras2_traces): nothing serves from them, and
     tracing them was most of the export's time. The signatures above still serve."""
-    from tensorflow.core.protobuf import saved_model_pb2  # pylint: disable=g-import-not-at-top
+    from tensorflow.core.protobuf import saved_model_pb2
     base, version = base_path
     saved_model = saved_model_pb2.SavedModel()
     saved_model.ParseFromString((base / version / 'saved_model.pb').read_bytes())

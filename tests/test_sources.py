@@ -264,7 +264,8 @@ def test_uris_are_read_through_tensorflow_filesystems(tmp_path, digits):
             tf.io.gfile.copy(os.path.join(top, name), f'{base}_photos/{relative}')
     folders = sources.detect_source(f'{base}_photos')
     assert folders.format == 'folders'
-    assert sources.check_source(folders).spec == sources.ImageSpec(30, 30, 3, ('one', 'two', 'zero'))
+    assert sources.check_source(folders).spec == sources.ImageSpec(30, 30, 3,
+                                                                   ('one', 'two', 'zero'))
 
 
 # --- folders of images -----------------------------------------------------------------------

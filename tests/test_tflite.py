@@ -62,7 +62,7 @@ def test_conversion_writes_float32_and_int8(converted, digits):
     assert abs(keras_accuracy - int8_accuracy) <= 0.02
 
 
-@pytest.mark.parametrize('architecture', ['cnn', 'edge'])
+@pytest.mark.parametrize('architecture', ['cnn', pytest.param('edge', marks=pytest.mark.e2e)])
 def test_mixed_precision_model_converts_through_its_float32_copy(tmp_path, digits, architecture):
     """Trained under mixed_float16, a network cannot be converted as it is (float16 kernels the
     TFLite builtins lack); its float32 copy converts and predicts what the trained model does."""

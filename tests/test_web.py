@@ -51,9 +51,10 @@ def test_model_card_and_summary_carry_the_browser_check(runs, version_dir):
     assert tfjs['agreement'] >= 0.999 and tfjs['examples'] > 50
     assert tfjs['latency_ms'] > 0 and tfjs['tfjs_version'] == '4.22.0'
     folder = pushed_layout.extra(version_dir, pushed_layout.TFJS_DIR)
-    assert tfjs['bytes'] == sum(os.path.getsize(os.path.join(folder, n)) for n in os.listdir(folder))
+    assert tfjs['bytes'] == sum(os.path.getsize(os.path.join(folder, n))
+                                for n in os.listdir(folder))
     assert 'model.json' in os.listdir(folder)
-    line = next(l for l in first.stdout.splitlines() if l.strip().startswith('TF.js:'))
+    line = next(x for x in first.stdout.splitlines() if x.strip().startswith('TF.js:'))
     assert 'agrees with SavedModel on 100.00%' in line and 'images in Chromium' in line
 
 
@@ -145,6 +146,6 @@ def test_web_cli_refuses_a_folder_without_a_model(tmp_path):
     result = subprocess.run([sys.executable, '-m', 'mnist_tfx.web', str(tmp_path)],
                             capture_output=True, text=True, cwd=REPO, timeout=120)
     assert result.returncode == 2
-    (line,) = [l for l in result.stderr.splitlines() if l.startswith('error:')]
+    (line,) = [x for x in result.stderr.splitlines() if x.startswith('error:')]
     assert str(tmp_path) in line and 'model.json: missing' in line
     assert 'Traceback' not in result.stderr

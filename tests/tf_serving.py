@@ -52,7 +52,7 @@ def versions(base_path: str) -> Dict[int, str]:
 
 def _load_bundle(path: str):
     """(session, signature defs) of the `serve` MetaGraph, restored and initialised."""
-    from tensorflow.core.protobuf import saved_model_pb2  # pylint: disable=g-import-not-at-top
+    from tensorflow.core.protobuf import saved_model_pb2
     saved_model = saved_model_pb2.SavedModel()
     with tf.io.gfile.GFile(os.path.join(path, 'saved_model.pb'), 'rb') as f:
         saved_model.ParseFromString(f.read())
@@ -93,7 +93,7 @@ class Servable:
         self.warmup_records = self._warm_up()
 
     def _warm_up(self) -> int:
-        from tensorflow_serving.apis import prediction_log_pb2  # pylint: disable=g-import-not-at-top
+        from tensorflow_serving.apis import prediction_log_pb2
         path = os.path.join(self.path, WARMUP_FILE)
         if not tf.io.gfile.exists(path):
             return 0
@@ -102,7 +102,7 @@ class Servable:
             log = prediction_log_pb2.PredictionLog()
             try:
                 log.ParseFromString(record)
-            except Exception as e:  # pylint: disable=broad-except
+            except Exception as e:
                 raise ServingError(f'Failed to parse warmup record from {path}: {e}') from e
             kind = log.WhichOneof('log_type')
             if kind != 'predict_log':  # the only kind this model's records may hold

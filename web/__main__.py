@@ -14,7 +14,7 @@ DEFAULT = os.path.join('outputs', 'serving', 'mnist')
 
 
 def _version_dir(path: str) -> str:
-    from mnist_tfx.components import pushed_layout  # pylint: disable=g-import-not-at-top
+    from mnist_tfx.components import pushed_layout
     if os.path.isfile(os.path.join(path, 'saved_model.pb')):
         return path
     newest = pushed_layout.versions(path) if os.path.isdir(path) else []
@@ -27,8 +27,8 @@ def main(argv=None) -> int:
     parser.add_argument('version_dir', nargs='?', default=DEFAULT)
     parser.add_argument('--port', type=int, default=8000, help='0 picks a free port')
     args = parser.parse_args(argv)
-    from mnist_tfx.components import pushed_layout  # pylint: disable=g-import-not-at-top
-    from mnist_tfx.web import server  # pylint: disable=g-import-not-at-top
+    from mnist_tfx.components import pushed_layout
+    from mnist_tfx.web import server
     version_dir = _version_dir(args.version_dir)
     model = pushed_layout.extra(version_dir, os.path.join(pushed_layout.TFJS_DIR, 'model.json'))
     try:

@@ -38,7 +38,7 @@ class Chromium:
 
     def __init__(self, binary: Optional[str] = None, width: int = 1000, height: int = 900,
                  timeout: float = 60):
-        import websocket  # pylint: disable=g-import-not-at-top
+        import websocket
         self.binary = binary or find_chromium()
         if not self.binary:
             raise BrowserError('no Chromium found (install Debian\'s chromium package)')
@@ -99,7 +99,7 @@ class Chromium:
 
     def send(self, method: str, **params) -> Dict[str, Any]:
         """Sends one command and returns its result; events seen meanwhile are recorded."""
-        import websocket  # pylint: disable=g-import-not-at-top
+        import websocket
         ident = next(self._ids)
         try:
             self._socket.send(json.dumps({'id': ident, 'method': method, 'params': params}))

@@ -24,8 +24,8 @@ def in_browser(tfjs_dir: str, model_card: Optional[str], pixels: np.ndarray,
     with server.Server(site) as web, cdp.Chromium(chromium, timeout=120) as browser:
         browser.open(web.url, ready='document.body.dataset.ready')
         if browser.evaluate('document.body.dataset.ready') != 'true':
-            return {'errors': [browser.evaluate('document.getElementById("model-info").textContent')]
-                    + browser.errors}
+            info = browser.evaluate('document.getElementById("model-info").textContent')
+            return {'errors': [info] + browser.errors}
         result = browser.evaluate("mnist.check('check/pixels.bin', 'check/expected.json')")
         result['errors'] = list(browser.errors)
     return result

@@ -41,8 +41,8 @@ def convert(saved_model_dir: str, local_dir: str) -> int:
 
 def main(argv=None) -> int:
     saved_model_dir, local_dir = (argv or sys.argv[1:])[:2]
-    from tensorflowjs.converters import tf_saved_model_conversion_v2  # pylint: disable=g-import-not-at-top
-    from mnist_tfx.model import export  # pylint: disable=g-import-not-at-top
+    from tensorflowjs.converters import tf_saved_model_conversion_v2
+    from mnist_tfx.model import export
     tf_saved_model_conversion_v2.convert_tf_saved_model(
         saved_model_dir, local_dir, signature_def=export.IMAGES_SIGNATURE,
         saved_model_tags='serve')

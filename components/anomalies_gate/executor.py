@@ -1,4 +1,5 @@
-"""Executor of AnomaliesGate: fails the run, naming each problem, when the data is not fit to train on.
+"""Executor of AnomaliesGate: fails the run, naming each problem, when the data is not fit
+to train on.
 
 ExampleValidator only records anomalies; on its own a pipeline would go on to train on bad
 data. The gate turns these into a failed execution, so that Transform (and through it Trainer,
@@ -149,7 +150,7 @@ def measure_drift(current: statistics_pb2.DatasetFeatureStatistics,
                   previous: statistics_pb2.DatasetFeatureStatistics, schema: schema_pb2.Schema,
                   max_label_drift: float, max_pixel_drift: float) -> List[Dict[str, Any]]:
     """TFDV's drift measurements of the label and the pixels, each with its threshold."""
-    import tensorflow_data_validation as tfdv  # pylint: disable=g-import-not-at-top
+    import tensorflow_data_validation as tfdv
     wrap = lambda stats: statistics_pb2.DatasetFeatureStatisticsList(datasets=[stats])  # noqa: E731
     anomalies = tfdv.validate_statistics(
         wrap(current), _drift_schema(schema, max_label_drift, max_pixel_drift),
@@ -205,7 +206,7 @@ class Executor(base_executor.BaseExecutor):
     def Do(self, input_dict: Dict[str, List[types.Artifact]],
            output_dict: Dict[str, List[types.Artifact]], exec_properties: Dict[str, Any]) -> None:
         get = lambda key: artifact_utils.get_single_instance(input_dict[key])  # noqa: E731
-        import tensorflow_data_validation as tfdv  # pylint: disable=g-import-not-at-top
+        import tensorflow_data_validation as tfdv
         schema = tfdv.load_schema_text(
             storage.join(get(spec.SCHEMA_KEY).uri, 'schema.pbtxt'))
         lines = describe_anomalies(load_anomalies(get(spec.ANOMALIES_KEY)))

@@ -80,7 +80,7 @@ def _read_file(item, spec: sources.ImageSpec) -> tf.train.Example:
 @beam.ptransform_fn
 @beam.typehints.with_input_types(beam.Pipeline)
 @beam.typehints.with_output_types(tf.train.Example)
-def _ReadSourceSplit(pipeline: beam.Pipeline, source: sources.Source,  # pylint: disable=invalid-name
+def _ReadSourceSplit(pipeline: beam.Pipeline, source: sources.Source,
                      split: str, spec: sources.ImageSpec) -> beam.pvalue.PCollection:
     if source.format == sources.FORMAT_FOLDERS:
         # One element per file, reshuffled before decoding so that workers share the files.
@@ -114,12 +114,12 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
         # The base class calls this for single-input-split configs only; GenerateExamplesByBeam
         # below handles every case, so this is a thin adapter kept for the abstract interface.
         @beam.ptransform_fn
-        def _to_examples(pipeline, exec_properties, split_pattern):  # pylint: disable=unused-argument
+        def _to_examples(pipeline, exec_properties, split_pattern):
             return pipeline | _ReadSourceSplit(self._source, sources.SOURCE_TRAIN, self._spec)
         return _to_examples
 
-    def GenerateExamplesByBeam(self, pipeline: beam.Pipeline,
-                               exec_properties: Dict[str, Any]) -> Dict[str, beam.pvalue.PCollection]:
+    def GenerateExamplesByBeam(self, pipeline: beam.Pipeline, exec_properties: Dict[str, Any],
+                               ) -> Dict[str, beam.pvalue.PCollection]:
         source = self._source = _source(exec_properties)
         spec = self._spec = _data_check(source, exec_properties).spec
         result = super().GenerateExamplesByBeam(pipeline, exec_properties)

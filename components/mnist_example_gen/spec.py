@@ -8,7 +8,8 @@ IMAGE_SIZE_KEY = 'image_size'
 
 
 class MnistExampleGenSpec(standard_component_specs.FileBasedExampleGenSpec):
-    """FileBasedExampleGen's spec, with the format of the source (idx, npz, csv or folders) recorded.
+    """FileBasedExampleGen's spec, with the format of the source (idx, npz, csv or folders)
+    recorded.
 
     The format is an execution property, so ML Metadata shows how each Examples artifact was
     read, and a change of format is never served from the cache.

@@ -127,7 +127,7 @@ def tfjs_model(saved_model_dir: str, target: str, pixels, expected_classes
     Returns (what the model card says of it, why it must not be pushed or None). Without a
     Chromium on the machine the check is recorded as not run, and the model is pushed.
     """
-    from mnist_tfx.web import cdp, check, convert, server  # pylint: disable=g-import-not-at-top
+    from mnist_tfx.web import cdp, check, convert, server
     with tempfile.TemporaryDirectory() as local, tempfile.TemporaryDirectory() as source:
         if object_store.is_remote(saved_model_dir):  # the converter reads local files only
             pushed_layout.copy_saved_model(saved_model_dir, source)
@@ -176,7 +176,7 @@ def _new_version(base_directory: str) -> str:
 
 
 def _int8_quantization(int8_file: str):
-    from mnist_tfx.model.tflite import TFLiteClassifier  # pylint: disable=g-import-not-at-top
+    from mnist_tfx.model.tflite import TFLiteClassifier
     scale, zero_point = TFLiteClassifier(int8_file).input['quantization']
     return float(scale), int(zero_point)
 
@@ -238,7 +238,7 @@ class Executor(base_executor.BaseExecutor):
             serialized, pixels, _ = read_examples(examples, metrics['split'])
             warmup.write(extra(pushed_layout.WARMUP_FILE),
                          warmup.requests(serialized, pixels, model_name=_model_name(base)))
-            import tensorflow as tf  # pylint: disable=g-import-not-at-top
+            import tensorflow as tf
             sample = slice(0, TFJS_CHECK_IMAGES)
             expected = saved_model_classes(tf.saved_model.load(staging), serialized[sample])
             tfjs, refused = tfjs_model(staging, extra(pushed_layout.TFJS_DIR), pixels[sample],

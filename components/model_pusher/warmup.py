@@ -20,8 +20,8 @@ BATCH_SIZES = (1, 8)
 
 def requests(serialized: Sequence[bytes], pixels: np.ndarray, model_name: str) -> List[bytes]:
     """Serialized PredictionLog records: each signature, each batch size, real examples."""
-    from tensorflow_serving.apis import predict_pb2  # pylint: disable=g-import-not-at-top
-    from tensorflow_serving.apis import prediction_log_pb2  # pylint: disable=g-import-not-at-top
+    from tensorflow_serving.apis import predict_pb2
+    from tensorflow_serving.apis import prediction_log_pb2
     images = features.as_images_input(pixels, np.shape(pixels)[1:])
     records = []
     for size in BATCH_SIZES:

@@ -20,7 +20,7 @@ class _BaselineDriver(base_driver.BaseDriver, portable_base_driver.BaseDriver):
 
     KIND = ''
 
-    def __init__(self, metadata_handle):  # pylint: disable=super-init-not-called
+    def __init__(self, metadata_handle):
         base_driver.BaseDriver.__init__(self, metadata_handle)
         portable_base_driver.BaseDriver.__init__(self, metadata_handle)
 

@@ -17,7 +17,7 @@ import json
 
 from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_run_executor as _entry
 
-_run_executor = _entry._run_executor  # pylint: disable=protected-access
+_run_executor = _entry._run_executor
 
 
 def _folders(prefix, keys):
@@ -32,16 +32,17 @@ def _folders(prefix, keys):
 
 def _with_markers(args, beam_args):
     _run_executor(args, beam_args)
-    import boto3  # pylint: disable=g-import-not-at-top
+    import boto3
     client = boto3.client('s3')
     executor_input = json.loads(args.json_serialized_invocation_args)
     for artifacts in executor_input.get('outputs', {}).get('artifacts', {}).values():
         for artifact in artifacts.get('artifacts', []):
             bucket, _, prefix = artifact['uri'][len('s3://'):].partition('/')
-            keys = [item['Key'] for page in client.get_paginator('list_objects_v2').paginate(
-                Bucket=bucket, Prefix=prefix.rstrip('/') + '/') for item in page.get('Contents', [])]
+            pages = client.get_paginator('list_objects_v2').paginate(
+                Bucket=bucket, Prefix=prefix.rstrip('/') + '/')
+            keys = [item['Key'] for page in pages for item in page.get('Contents', [])]
             for marker in _folders(prefix, keys):
                 client.put_object(Bucket=bucket, Key=marker, Body=b'')
 
 
-_entry._run_executor = _with_markers  # pylint: disable=protected-access
+_entry._run_executor = _with_markers
