@@ -34,9 +34,9 @@ DEVICE_FPS = 30
 def bare_keras(examples, epochs: int, batch_size: int, learning_rate: float, width: float,
                resolution: int):
     """The edge network trained with bare Keras on the pipeline's train split; test accuracy."""
-    from mnist_tfx.components.artifacts import image_spec
-    from mnist_tfx.model.model import ModelSpec, build_model
-    from mnist_tfx.model.trainer import FitTimer
+    from image_tfx.components.artifacts import image_spec
+    from image_tfx.model.model import ModelSpec, build_model
+    from image_tfx.model.trainer import FitTimer
     spec = image_spec(examples)
     x_train, y_train = pipeline_bench.model_arrays(examples, 'train')
     x_test, y_test = pipeline_bench.model_arrays(examples, 'test')

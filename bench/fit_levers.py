@@ -28,8 +28,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def arrays(path):
     """(x_train, y_train, x_eval, y_eval): a data set's train split shuffled, cut 80/20."""
-    from mnist_tfx.data import sources
-    from mnist_tfx.model.tflite import pixels_to_model_input
+    from image_tfx.data import sources
+    from image_tfx.model.tflite import pixels_to_model_input
     source = sources.detect_source(path or sources.default_data_path())
     pixels, labels = sources.read_split(source, 'train')
     x = pixels_to_model_input(pixels, pixels.shape[1:])
@@ -43,8 +43,8 @@ def fit(variant, data, epochs, batch_size, steps):
     """(images/s of model.fit, eval accuracy) of one training."""
     import tensorflow as tf
     import keras
-    from mnist_tfx.model import model as model_lib
-    from mnist_tfx.model.trainer import FitTimer, in_memory_dataset
+    from image_tfx.model import model as model_lib
+    from image_tfx.model.trainer import FitTimer, in_memory_dataset
     x_train, y_train, x_eval, y_eval = data
     spec = model_lib.ModelSpec(x_train.shape[1:], int(max(y_train.max(), y_eval.max())) + 1)
     timer = FitTimer()

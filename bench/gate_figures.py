@@ -22,11 +22,11 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     import tensorflow as tf
     import tensorflow_data_validation as tfdv
-    from mnist_tfx import schema as schema_lib
-    from mnist_tfx.components.anomalies_gate import executor as gate
-    from mnist_tfx.components.anomalies_gate import thresholds
-    from mnist_tfx.data import sources
-    from mnist_tfx.components.mnist_example_gen.executor import to_example
+    from image_tfx import schema as schema_lib
+    from image_tfx.components.anomalies_gate import executor as gate
+    from image_tfx.components.anomalies_gate import thresholds
+    from image_tfx.data import sources
+    from image_tfx.components.image_example_gen.executor import to_example
 
     schema = schema_lib.load_schema()
     work = tempfile.mkdtemp()

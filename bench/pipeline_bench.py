@@ -47,10 +47,10 @@ def run_pipeline(root: str, extra: list) -> float:
 def read_run(root: str, pipeline_name: str):
     """(seconds per component, cached per component, fit timing, summary, ExampleGen's
     Examples artifact) of the latest run."""
-    from mnist_tfx.model.trainer import FIT_TIMING_FILE
-    from mnist_tfx.pipeline import metadata
-    from mnist_tfx.pipeline import nodes
-    from mnist_tfx.pipeline import summary
+    from image_tfx.model.trainer import FIT_TIMING_FILE
+    from image_tfx.pipeline import metadata
+    from image_tfx.pipeline import nodes
+    from image_tfx.pipeline import summary
     from tfx.types import standard_artifacts
     path = os.path.join(root, 'metadata', f'{pipeline_name}.sqlite')
     store = metadata.open_store(path)
@@ -67,8 +67,8 @@ def read_run(root: str, pipeline_name: str):
 
 def model_arrays(examples, split: str):
     """(network inputs [n, H, W, C] in [0, 1], labels [n]) of one split of ExampleGen's output."""
-    from mnist_tfx.components.tflite_validator.executor import read_examples
-    from mnist_tfx.model.tflite import pixels_to_model_input
+    from image_tfx.components.tflite_validator.executor import read_examples
+    from image_tfx.model.tflite import pixels_to_model_input
     _, pixels, labels = read_examples(examples, split)
     return pixels_to_model_input(pixels, pixels.shape[1:]), labels
 
@@ -84,8 +84,8 @@ def print_figures(rows, figures, json_path=None) -> None:
 
 def bare_keras(examples, epochs: int, batch_size: int, learning_rate: float):
     """Trains the seed CNN on the pipeline's train split in memory; returns its figures."""
-    from mnist_tfx.model.model import build_model
-    from mnist_tfx.model.trainer import FitTimer
+    from image_tfx.model.model import build_model
+    from image_tfx.model.trainer import FitTimer
 
     x_train, y_train = model_arrays(examples, 'train')
     x_eval, y_eval = model_arrays(examples, 'eval')

@@ -18,10 +18,10 @@ import numpy as np
 
 def _saved_model_bench(path, pixels, labels, runs):
     """(accuracy, latency) of the SavedModel (a version folder)."""
-    from mnist_tfx.model import features
+    from image_tfx.model import features
     import tensorflow as tf
-    from mnist_tfx.model import tflite
-    from mnist_tfx.model.export import CLASS_IDS_KEY, IMAGES_SIGNATURE
+    from image_tfx.model import tflite
+    from image_tfx.model.export import CLASS_IDS_KEY, IMAGES_SIGNATURE
     serve = tf.saved_model.load(path).signatures[IMAGES_SIGNATURE]
     images = features.as_images_input(pixels, pixels.shape[1:])
     classes = np.concatenate([serve(images=tf.constant(images[i:i + 512]))[CLASS_IDS_KEY].numpy()
@@ -32,7 +32,7 @@ def _saved_model_bench(path, pixels, labels, runs):
 
 
 def _tflite_bench(path, pixels, labels, runs):
-    from mnist_tfx.model import tflite
+    from image_tfx.model import tflite
     model = tflite.TFLiteClassifier(path, num_threads=1)
     model_input = tflite.pixels_to_model_input(pixels, model.input_shape)
     classes = np.argmax(model.predict(model_input), axis=-1)
@@ -48,17 +48,17 @@ def main(argv=None) -> int:
     parser.add_argument('--split', default='eval')
     args = parser.parse_args(argv)
 
-    from mnist_tfx.components.tflite_validator.executor import read_examples
+    from image_tfx.components.tflite_validator.executor import read_examples
     from tfx.types import standard_artifacts
-    from mnist_tfx.components import pushed_layout
+    from image_tfx.components import pushed_layout
     extra = lambda name: pushed_layout.extra(args.version_dir, name)  # noqa: E731
     with open(extra(pushed_layout.MODEL_CARD_FILE)) as f:
         card = json.load(f)
     examples = standard_artifacts.Examples()
     examples.uri = card['data']['examples_uri']
     examples.split_names = json.dumps(list(card['data']['examples_per_split']))
-    from mnist_tfx.components.artifacts import IMAGE_SPEC_PROPERTY
-    from mnist_tfx.data.sources import ImageSpec
+    from image_tfx.components.artifacts import IMAGE_SPEC_PROPERTY
+    from image_tfx.data.sources import ImageSpec
     image = card.get('image', {'height': 28, 'width': 28, 'channels': 1})  # older cards: digits
     examples.set_string_custom_property(IMAGE_SPEC_PROPERTY, ImageSpec(
         image['height'], image['width'], image['channels'], tuple(card['classes'])).to_json())

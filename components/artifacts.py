@@ -3,8 +3,8 @@
 They are types of their own, not TFX's Model and ModelBlessing, so that the baseline resolver,
 which looks up every Model and ModelBlessing of the pipeline, never mistakes a TFLite export or
 its check for a trained model or the Evaluator's blessing. Their names carry a namespace
-(`mnist_tfx.`), the form Kubeflow's v2 compiler requires of custom artifact types; Kubeflow's
-container entrypoint imports a custom type by that name, which mnist_tfx/__init__.py answers.
+(`image_tfx.`), the form Kubeflow's v2 compiler requires of custom artifact types; Kubeflow's
+container entrypoint imports a custom type by that name, which image_tfx/__init__.py answers.
 """
 
 from typing import Any, Dict
@@ -20,17 +20,17 @@ STATISTICS_FILE = 'FeatureStats.pb'
 
 class TFLiteModel(Artifact):
     """A folder holding model_float32.tflite and model_int8.tflite of one trained model."""
-    TYPE_NAME = 'mnist_tfx.TFLiteModel'
+    TYPE_NAME = 'image_tfx.TFLiteModel'
 
 
 class TFLiteBlessing(Artifact):
     """The TFLite check's verdict and figures (metrics.json) for one TFLiteModel."""
-    TYPE_NAME = 'mnist_tfx.TFLiteBlessing'
+    TYPE_NAME = 'image_tfx.TFLiteBlessing'
 
 
 def image_spec(examples: Artifact):
     """The ImageSpec (shape, class names) ExampleGen recorded on an Examples artifact."""
-    from mnist_tfx.data import sources
+    from image_tfx.data import sources
     return sources.ImageSpec.from_json(examples.get_string_custom_property(IMAGE_SPEC_PROPERTY))
 
 
@@ -38,7 +38,7 @@ def load_statistics(artifact: Artifact) -> Dict[str, Any]:
     """TFDV statistics (DatasetFeatureStatistics) of every split of an ExampleStatistics
     artifact, by split name."""
     from tensorflow_metadata.proto.v0 import statistics_pb2
-    from mnist_tfx.components import storage
+    from image_tfx.components import storage
     result = {}
     for split in artifact_utils.decode_split_names(artifact.split_names):
         path = storage.join(artifact_utils.get_split_uri([artifact], split), STATISTICS_FILE)
@@ -57,4 +57,4 @@ def example_counts(statistics: Artifact) -> Dict[str, int]:
 class DataCheck(Artifact):
     """The validator gate's findings (data_check.json): label counts per split, drift figures
     against the data of the last pushed model, and which pushed version that was."""
-    TYPE_NAME = 'mnist_tfx.DataCheck'
+    TYPE_NAME = 'image_tfx.DataCheck'

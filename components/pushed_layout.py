@@ -23,8 +23,8 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from tfx.dsl.io import fileio
 
-from mnist_tfx.components import object_store
-from mnist_tfx.components import storage
+from image_tfx.components import object_store
+from image_tfx.components import storage
 
 # TF Serving's names (tensorflow/cc/saved_model/constants.h, saved_model_warmup_util.h).
 EXTRA_DIR = 'assets.extra'

@@ -34,7 +34,7 @@ def colourize(digit: np.ndarray, rng: np.random.Generator, side: int) -> np.ndar
 def make(out: str, per_class: int = 200, classes: int = 10, test_share: float = 0.2,
          seed: int = 0) -> None:
     from PIL import Image
-    from mnist_tfx.data import sources
+    from image_tfx.data import sources
     images, labels = sources.read_split(
         sources.detect_source(sources.default_data_path()), sources.SOURCE_TRAIN)
     rng = np.random.default_rng(seed)

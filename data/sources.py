@@ -36,8 +36,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from mnist_tfx.components.object_store import join
-from mnist_tfx.data import images as imaging
+from image_tfx.components.object_store import join
+from image_tfx.data import images as imaging
 
 FORMAT_IDX = 'idx'
 FORMAT_NPZ = 'npz'

@@ -16,14 +16,14 @@ if __name__ == '__main__':
     _here = os.path.dirname(os.path.abspath(__file__))
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or '.') != _here]
 
-ENTRYPOINT_MODULE = 'mnist_tfx.kubeflow.entrypoint'
+ENTRYPOINT_MODULE = 'image_tfx.kubeflow.entrypoint'
 # The argument through which the entrypoint learns the outputs a component declares
 # (kubeflow/runner.py adds it).
 OUTPUTS_SPEC_FLAG = '--json_serialized_outputs_spec_args'
 # Executors whose output depends on more than their input artifacts and parameters: the files
 # at a data location, or the serving directory.
-READS_OUTSIDE_INPUTS = ('mnist_tfx.components.mnist_example_gen.executor.',
-                        'mnist_tfx.components.pushed_baseline.executor.',
+READS_OUTSIDE_INPUTS = ('image_tfx.components.image_example_gen.executor.',
+                        'image_tfx.components.pushed_baseline.executor.',
                         'tfx.components.example_gen.')
 # Fields of a container's resources that the backend knows from version 2.3 on.
 NEWER_RESOURCE_FIELDS = ('resourceCpuRequest', 'resourceCpuLimit', 'resourceMemoryRequest',

@@ -1,6 +1,6 @@
 """Compiles the pipeline for Kubeflow Pipelines (KFP v2 spec, YAML).
 
-    python kubeflow/compile.py --image ghcr.io/you/mnist-tfx:TAG --pipeline-root gs://bucket/tfx
+    python kubeflow/compile.py --image ghcr.io/you/image-tfx:TAG --pipeline-root gs://bucket/tfx
     python kubeflow/compile.py --help
 
 It compiles the same definition that pipeline/run_local.py runs. The data location, epochs,
@@ -20,14 +20,14 @@ if __name__ == '__main__':
     _here = os.path.dirname(os.path.abspath(__file__))
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or '.') != _here]
 
-from mnist_tfx.kubeflow import check  # noqa: E402
-from mnist_tfx.kubeflow import runner  # noqa: E402
-from mnist_tfx.pipeline import options  # noqa: E402
+from image_tfx.kubeflow import check  # noqa: E402
+from image_tfx.kubeflow import runner  # noqa: E402
+from image_tfx.pipeline import options  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog='compile.py', description='Compile the MNIST TFX pipeline into a Kubeflow '
+        prog='compile.py', description='Compile the image_tfx pipeline into a Kubeflow '
         'Pipelines v2 spec. Data, training and evaluation options set the defaults of the '
         'run parameters.')
     runner.add_cluster_arguments(parser)

@@ -234,7 +234,7 @@ def deploy(args: argparse.Namespace, what: Dict[str, Any], stream=sys.stdout) ->
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog='deploy.py', description='Upload the compiled MNIST TFX pipeline to Kubeflow '
+        prog='deploy.py', description='Upload the compiled image_tfx pipeline to Kubeflow '
         'Pipelines and start a run.')
     parser.add_argument('--host', default=os.environ.get('KF_PIPELINES_ENDPOINT'),
                         help='the KFP API endpoint, e.g. https://kubeflow.example.com/pipeline '

@@ -1,6 +1,6 @@
 """The container command of every task: TFX's Kubeflow v2 executor, made safe for KFP's backend.
 
-    python -m mnist_tfx.kubeflow.entrypoint --executor_class_path ... \
+    python -m image_tfx.kubeflow.entrypoint --executor_class_path ... \
         --json_serialized_invocation_args ...
 
 It takes the arguments of TFX's `kubeflow_v2_run_executor` (plus one of its own, below) and
@@ -120,7 +120,7 @@ def finish_outputs(executor_input: Dict[str, Any]) -> None:
                     artifact['metadata'] = {k: v for k, v in metadata.items() if v is not None}
         with open(output_file, 'w', encoding='utf-8') as f:
             json.dump(written, f)
-    from mnist_tfx.components import storage
+    from image_tfx.components import storage
     for artifact_list in executor_input.get('outputs', {}).get('artifacts', {}).values():
         for artifact in artifact_list.get('artifacts', []):
             storage.remove_directory_markers(artifact.get('uri', ''))

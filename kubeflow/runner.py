@@ -13,14 +13,14 @@ import json
 import os
 from typing import Any, Dict, List, Optional, Tuple
 
-from mnist_tfx.components import object_store
-from mnist_tfx.pipeline import options
-from mnist_tfx.pipeline import nodes
-from mnist_tfx.pipeline.config import RunConfig
+from image_tfx.components import object_store
+from image_tfx.pipeline import options
+from image_tfx.pipeline import nodes
+from image_tfx.pipeline.config import RunConfig
 
 # Where kubeflow/Dockerfile installs the project (editable), so module files, the schema and
 # the shipped data have the same relative paths in the image as in a checkout.
-IMAGE_PROJECT_DIR = '/opt/mnist-tfx'
+IMAGE_PROJECT_DIR = '/opt/image-tfx'
 SCHEMA_RELPATH = os.path.join('schema', 'schema.pbtxt')
 # The Beam-heavy components, which `--cpu`/`--memory` size.
 BEAM_COMPONENTS = (nodes.EXAMPLE_GEN, nodes.STATISTICS_GEN, nodes.TRANSFORM, nodes.EVALUATOR)
@@ -34,7 +34,7 @@ DEFAULT_OUTPUT = 'pipeline.yaml'
 DEFAULT_S3_REGION = 'us-east-1'
 DEFAULT_S3_SECRET_KEYS = ('AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY')
 # Every task's command: TFX's Kubeflow v2 executor behind a thin wrapper (entrypoint.py).
-CONTAINER_COMMAND = ('python', '-m', 'mnist_tfx.kubeflow.entrypoint')
+CONTAINER_COMMAND = ('python', '-m', 'image_tfx.kubeflow.entrypoint')
 # The argument through which entrypoint.py learns the outputs a component declares.
 OUTPUTS_SPEC_FLAG = '--json_serialized_outputs_spec_args'
 # KFP's launcher reads its object-store settings from this ConfigMap in the run's namespace
@@ -143,7 +143,7 @@ UNCACHED_TASKS = (nodes.EXAMPLE_GEN, nodes.BASELINE_STATISTICS, nodes.BASELINE_M
 
 def create_pipeline(config: RunConfig, cluster: ClusterConfig, parameters: Dict[str, Any]):
     """The TFX pipeline that runs on Kubeflow: the local one, with `run_parameters(config)`."""
-    from mnist_tfx.pipeline import pipeline as pipeline_def
+    from image_tfx.pipeline import pipeline as pipeline_def
     kwargs = options.pipeline_kwargs(
         config, source=None,
         schema_file=os.path.join(cluster.project_dir, SCHEMA_RELPATH))
@@ -283,7 +283,7 @@ def add_cluster_arguments(parser: argparse.ArgumentParser) -> None:
     k = parser.add_argument_group('kubeflow')
     k.add_argument('--image', required=True,
                    help='the pipeline image (built from kubeflow/Dockerfile), e.g. '
-                   'ghcr.io/you/mnist-tfx:<git sha>; tag by content so that KFP\'s cache '
+                   'ghcr.io/you/image-tfx:<git sha>; tag by content so that KFP\'s cache '
                    'never mixes code versions')
     k.add_argument('--pipeline-root', required=True, metavar='URI',
                    help='where components write artifacts: gs://bucket/path, '

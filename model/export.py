@@ -18,7 +18,7 @@ import os
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from mnist_tfx.model import features
+from image_tfx.model import features
 
 PREDICTION_KEY = 'probabilities'
 CLASS_IDS_KEY = 'class_ids'

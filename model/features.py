@@ -25,7 +25,7 @@ PREPARE_MNIST, PREPARE_RESIZE = 'mnist', 'resize'
 
 
 def preparation_for(source_format: str) -> str:
-    from mnist_tfx.data.sources import FORMAT_FOLDERS
+    from image_tfx.data.sources import FORMAT_FOLDERS
     return PREPARE_RESIZE if source_format == FORMAT_FOLDERS else PREPARE_MNIST
 
 

@@ -6,7 +6,7 @@ exact function: no second copy of the scaling exists for serving to drift from.
 
 import tensorflow as tf
 
-from mnist_tfx.model import features
+from image_tfx.model import features
 
 
 def preprocessing_fn(inputs):

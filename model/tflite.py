@@ -9,7 +9,7 @@ from typing import Callable
 
 import numpy as np
 
-from mnist_tfx.model import features
+from image_tfx.model import features
 
 
 def pixels_to_model_input(pixels: np.ndarray, shape) -> np.ndarray:

@@ -20,10 +20,10 @@ from absl import logging
 from tfx.components.trainer.fn_args_utils import DataAccessor, FnArgs
 from tfx_bsl.public import tfxio
 
-from mnist_tfx.model import export
-from mnist_tfx.model import features
-from mnist_tfx.model.model import ModelSpec, build_model, float32_copy
-from mnist_tfx.model.params import TrainingParams
+from image_tfx.model import export
+from image_tfx.model import features
+from image_tfx.model.model import ModelSpec, build_model, float32_copy
+from image_tfx.model.params import TrainingParams
 
 class _EpochLog(keras.callbacks.Callback):
     """Logs one line per epoch through absl, shown with run_local.py --verbose."""

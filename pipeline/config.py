@@ -16,9 +16,9 @@ is then the local SQLite file or MySQL database that --metadata names):
 import dataclasses
 from typing import Optional, Tuple
 
-from mnist_tfx.components import object_store
-from mnist_tfx.components.anomalies_gate import thresholds
-from mnist_tfx.model.params import TrainingParams
+from image_tfx.components import object_store
+from image_tfx.components.anomalies_gate import thresholds
+from image_tfx.model.params import TrainingParams
 
 # The edge challenge: a model under 5 MB, over 30 frames per second (on a device: the TFLite
 # check measures this machine, see docs/edge.md).

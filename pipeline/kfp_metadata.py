@@ -4,7 +4,7 @@ KFP's driver and launcher record a run in their own layout (kubeflow/pipelines,
 backend/src/v2/metadata/client.go): a `system.PipelineRun` context named by the run id under a
 `system.Pipeline` context, a `system.ContainerExecution` per task (its name in the custom
 property `task_name`, its parameters in the struct `inputs`), artifacts typed by the schema
-title the compiler wrote (`tfx.Examples`, `mnist_tfx.TFLiteModel`) whose metadata are custom
+title the compiler wrote (`tfx.Examples`, `image_tfx.TFLiteModel`) whose metadata are custom
 properties (numbers as doubles, a list as {"list": ...}, an object as {"struct": ...}), and
 INPUT/OUTPUT events keyed by name. `KfpStore` presents that as the layout TFX's local runner
 writes (pipeline_run and node contexts, TFX type names, properties), so that every reader of
@@ -15,7 +15,7 @@ from typing import Dict, List, Optional, Tuple
 
 from ml_metadata.proto import metadata_store_pb2 as pb
 
-from mnist_tfx.pipeline import metadata
+from image_tfx.pipeline import metadata
 
 KFP_RUN_CONTEXT = 'system.PipelineRun'
 KFP_PIPELINE_CONTEXT = 'system.Pipeline'

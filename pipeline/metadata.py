@@ -34,6 +34,15 @@ RUNNER_ERROR = 'runner_error'  # why a run failed, as run_local.py printed it
 _UNFINISHED = (metadata_store_pb2.Execution.RUNNING, metadata_store_pb2.Execution.NEW)
 
 
+# Node ids of runs recorded before the project was renamed from mnist_tfx (ML Metadata keeps the
+# ids a run was recorded with): read as today's.
+LEGACY_NODE_IDS = {'MnistExampleGen': 'ImageExampleGen'}
+
+
+def current_node_id(node_id: str) -> str:
+    return LEGACY_NODE_IDS.get(node_id, node_id)
+
+
 class MetadataError(RuntimeError):
     """ML Metadata cannot be read, or does not hold what was asked for."""
 
@@ -163,6 +172,7 @@ def node_runs(store: mlmd.MetadataStore, pipeline_name: str,
                      if c.type == NODE_CONTEXT or c.name.startswith(prefix)), None)
         if node is None:
             continue
+        node = current_node_id(node)
         previous = result.get(node)
         if previous is None or previous.execution.id < execution.id:
             result[node] = NodeRun(node, execution,
@@ -176,7 +186,7 @@ def node_of(store: mlmd.MetadataStore, execution_id: int, pipeline_name: str) ->
     prefix = f'{pipeline_name}.'
     for context in store.get_contexts_by_execution(execution_id):
         if context.name.startswith(prefix):
-            return context.name[len(prefix):]
+            return current_node_id(context.name[len(prefix):])
     return ''
 
 
@@ -203,7 +213,7 @@ def get_artifact(store: mlmd.MetadataStore, artifact_id: int) -> metadata_store_
 def artifact_for_path(store: mlmd.MetadataStore, path: str) -> metadata_store_pb2.Artifact:
     """The artifact that holds a file or folder: the longest artifact URI (or pushed
     destination) that the path is in."""
-    from mnist_tfx.components import object_store
+    from image_tfx.components import object_store
     path = object_store.absolute(path)
     best, best_len = None, -1
     for artifact in store.get_artifacts():

@@ -3,7 +3,7 @@
 Kept free of imports so that reading ML Metadata does not have to load TFX.
 """
 
-EXAMPLE_GEN = 'MnistExampleGen'
+EXAMPLE_GEN = 'ImageExampleGen'
 STATISTICS_GEN = 'StatisticsGen'
 SCHEMA_GEN = 'DataSchemaGen'
 EXAMPLE_VALIDATOR = 'ExampleValidator'

@@ -11,12 +11,12 @@ import os
 import re
 from typing import Any, Dict, List, Optional
 
-from mnist_tfx import schema
-from mnist_tfx.components import object_store
-from mnist_tfx.data import sources
-from mnist_tfx.data import images as imaging
-from mnist_tfx.model.params import MIXED_PRECISION_POLICIES, MODELS
-from mnist_tfx.pipeline.config import RunConfig
+from image_tfx import schema
+from image_tfx.components import object_store
+from image_tfx.data import sources
+from image_tfx.data import images as imaging
+from image_tfx.model.params import MIXED_PRECISION_POLICIES, MODELS
+from image_tfx.pipeline.config import RunConfig
 
 _DEFAULTS = RunConfig()
 
@@ -240,7 +240,7 @@ def curated_schema_file(config: RunConfig, source_file: str = schema.SCHEMA_FILE
     same path would be served from the cache. A content-addressed path makes an edit a new
     input, and records which schema a run used even after the file changes.
     """
-    from mnist_tfx.components import storage
+    from image_tfx.components import storage
     with open(source_file, 'rb') as f:
         content = f.read()
     digest = hashlib.sha256(content).hexdigest()[:16]
@@ -256,8 +256,8 @@ def curated_schema_file(config: RunConfig, source_file: str = schema.SCHEMA_FILE
 
 
 def model_code_version() -> str:
-    """A fingerprint of the Python files of mnist_tfx.model (preprocessing, CNN, trainer)."""
-    from mnist_tfx import model
+    """A fingerprint of the Python files of image_tfx.model (preprocessing, CNN, trainer)."""
+    from image_tfx import model
     digest = hashlib.sha256()
     folder = os.path.dirname(os.path.abspath(model.__file__))
     for name in sorted(os.listdir(folder)):

@@ -15,27 +15,27 @@ from tfx.components.statistics_gen.component import StatisticsGen
 from tfx.components.transform.component import Transform
 from tfx.orchestration import pipeline as tfx_pipeline
 
-from mnist_tfx.components.anomalies_gate import component as gate_component
-from mnist_tfx.components.anomalies_gate import thresholds
-from mnist_tfx.components.data_schema.component import DataSchemaGen
-from mnist_tfx.data import sources
-from mnist_tfx.components.mnist_example_gen.component import MnistExampleGen
-from mnist_tfx.components.model_pusher.component import ModelPusher
-from mnist_tfx.components.parameterized import component as parameterized
-from mnist_tfx.components.pushed_baseline.component import PushedModel, PushedStatistics
-from mnist_tfx.components.tflite_exporter.component import TFLiteExporter
-from mnist_tfx.components.tflite_validator.component import TFLiteValidator
-from mnist_tfx.model import export
-from mnist_tfx.model import features
-from mnist_tfx.model.params import TrainingParams
-from mnist_tfx.pipeline.nodes import (  # noqa: F401  (re-exported: pipeline.COMPONENTS etc.)
+from image_tfx.components.anomalies_gate import component as gate_component
+from image_tfx.components.anomalies_gate import thresholds
+from image_tfx.components.data_schema.component import DataSchemaGen
+from image_tfx.data import sources
+from image_tfx.components.image_example_gen.component import ImageExampleGen
+from image_tfx.components.model_pusher.component import ModelPusher
+from image_tfx.components.parameterized import component as parameterized
+from image_tfx.components.pushed_baseline.component import PushedModel, PushedStatistics
+from image_tfx.components.tflite_exporter.component import TFLiteExporter
+from image_tfx.components.tflite_validator.component import TFLiteValidator
+from image_tfx.model import export
+from image_tfx.model import features
+from image_tfx.model.params import TrainingParams
+from image_tfx.pipeline.nodes import (  # noqa: F401  (re-exported: pipeline.COMPONENTS etc.)
     ANOMALIES_GATE, BASELINE_MODEL, BASELINE_STATISTICS, COMPONENTS, EVALUATOR, EXAMPLE_GEN,
     EXAMPLE_VALIDATOR, PUSHER, SCHEMA_GEN, STATISTICS_GEN, TFLITE_EXPORTER, TFLITE_VALIDATOR,
     TRAINER, TRANSFORM)
 
 # Dotted paths TFX imports inside Transform and Trainer (tests/test_entry_points.py imports them).
-PREPROCESSING_FN = 'mnist_tfx.model.preprocessing.preprocessing_fn'
-RUN_FN = 'mnist_tfx.model.trainer.run_fn'
+PREPROCESSING_FN = 'image_tfx.model.preprocessing.preprocessing_fn'
+RUN_FN = 'image_tfx.model.trainer.run_fn'
 
 ACCURACY_METRIC = 'sparse_categorical_accuracy'
 
@@ -154,7 +154,7 @@ def create_pipeline(
     if DATA_PARAMETER in run_parameters:
         data_root, data_format, data_pattern = (run_parameters[DATA_PARAMETER],
                                                 sources.FORMAT_AUTO, sources.AUTO_PATTERN)
-    example_gen = MnistExampleGen(input_base=data_root, source_format=data_format,
+    example_gen = ImageExampleGen(input_base=data_root, source_format=data_format,
                                   pattern=data_pattern, train_buckets=train_buckets,
                                   eval_buckets=eval_buckets, image_size=image_size)
     schema_gen = DataSchemaGen(examples=example_gen.outputs['examples'], schema_file=schema_file)

@@ -18,13 +18,13 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 from tfx.utils import path_utils
 
-from mnist_tfx.components import object_store
-from mnist_tfx.components import storage
-from mnist_tfx.components.storage import folder_bytes
-from mnist_tfx.model import features
-from mnist_tfx.pipeline import metadata
-from mnist_tfx.pipeline import pipeline as pipeline_def
-from mnist_tfx.pipeline import summary as summary_lib
+from image_tfx.components import object_store
+from image_tfx.components import storage
+from image_tfx.components.storage import folder_bytes
+from image_tfx.model import features
+from image_tfx.pipeline import metadata
+from image_tfx.pipeline import pipeline as pipeline_def
+from image_tfx.pipeline import summary as summary_lib
 
 SECTIONS = ('overview', 'data', 'anomalies', 'training', 'evaluation', 'models', 'lineage')
 _CSS = """
@@ -121,7 +121,7 @@ def _training_curves(log_dir: Optional[str]) -> Dict[str, Dict[str, List[float]]
 
 def _split_data(examples) -> Dict[str, Tuple[np.ndarray, np.ndarray]]:
     """(pixels [n, H, W, C], labels [n]) of every split of an Examples artifact (MLMD proto)."""
-    from mnist_tfx.components.tflite_validator.executor import read_examples
+    from image_tfx.components.tflite_validator.executor import read_examples
     from tfx.types import artifact_utils, standard_artifacts
     artifact = standard_artifacts.Examples()
     artifact.set_mlmd_artifact(examples)
@@ -136,7 +136,7 @@ MAX_CONFUSION_CLASSES = 20
 def _confusion(model_uri: str, pixels: np.ndarray, labels: np.ndarray,
                num_classes: int) -> np.ndarray:
     import tensorflow as tf
-    from mnist_tfx.model.export import CLASS_IDS_KEY, IMAGES_SIGNATURE
+    from image_tfx.model.export import CLASS_IDS_KEY, IMAGES_SIGNATURE
     serve = tf.saved_model.load(path_utils.serving_model_dir(model_uri)).signatures[
         IMAGES_SIGNATURE]
     images = features.as_images_input(pixels, pixels.shape[1:])
@@ -350,7 +350,7 @@ def build_report(store, pipeline_name: str, run_id: str, metadata_label: str,
 
     out.append('<section id="lineage"><h2>Lineage</h2>' + _lineage_svg(nodes) +
                '<p>Boxes are this run\'s executions (green: ran, blue: cached, red: failed); '
-               'arrows carry artifacts. <code>python -m mnist_tfx.inspect lineage PATH</code> '
+               'arrows carry artifacts. <code>python -m image_tfx.inspect lineage PATH</code> '
                'follows any file back to its data.</p></section></body></html>')
     return ''.join(out)
 

@@ -25,11 +25,11 @@ if __name__ == '__main__':
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or '.') != _here]
 
 try:
-    from mnist_tfx.components import object_store  # noqa: E402
-    from mnist_tfx.data import images as imaging  # noqa: E402
-    from mnist_tfx.data import sources  # noqa: E402
-    from mnist_tfx.pipeline import options  # noqa: E402
-    from mnist_tfx.pipeline.config import RunConfig  # noqa: E402
+    from image_tfx.components import object_store  # noqa: E402
+    from image_tfx.data import images as imaging  # noqa: E402
+    from image_tfx.data import sources  # noqa: E402
+    from image_tfx.pipeline import options  # noqa: E402
+    from image_tfx.pipeline.config import RunConfig  # noqa: E402
 except ModuleNotFoundError as missing:
     if __name__ != '__main__':
         raise
@@ -78,7 +78,7 @@ def _check_gpus(count: int) -> str:
     import warnings
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')  # import-time notices of TensorFlow's dependencies
-        from mnist_tfx.model import trainer
+        from image_tfx.model import trainer
     try:
         trainer.require_gpus(count)
     except trainer.GpuError as e:
@@ -122,8 +122,8 @@ def _serving_problem(config: RunConfig, spec: sources.ImageSpec) -> str:
     from one version to the next, a model for other images or other classes. The last pushed
     model is also the Evaluator's baseline, which must take the same examples.
     """
-    from mnist_tfx.components import pushed_layout
-    from mnist_tfx.components.tflite_exporter.convert import FLOAT32_FILE
+    from image_tfx.components import pushed_layout
+    from image_tfx.components.tflite_exporter.convert import FLOAT32_FILE
     version, card = pushed_layout.latest(config.serving_dir)
     if card is None:
         return ''
@@ -166,7 +166,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def _redacted(target: str) -> str:
     if target.startswith('mysql://'):
-        from mnist_tfx.pipeline import metadata
+        from image_tfx.pipeline import metadata
         return metadata.redact(target)
     return target
 
@@ -218,11 +218,11 @@ def run(config: RunConfig, verbose: bool = False, stream=sys.stdout,
     from tfx.dsl.compiler import compiler
     from tfx.dsl.compiler import constants as compiler_constants
     from tfx.orchestration.portable import runtime_parameter_utils
-    from mnist_tfx.pipeline import metadata
-    from mnist_tfx.pipeline import pipeline as pipeline_def
-    from mnist_tfx.pipeline import progress
-    from mnist_tfx.pipeline import report
-    from mnist_tfx.pipeline import summary
+    from image_tfx.pipeline import metadata
+    from image_tfx.pipeline import pipeline as pipeline_def
+    from image_tfx.pipeline import progress
+    from image_tfx.pipeline import report
+    from image_tfx.pipeline import summary
 
     absl_logging.set_verbosity(absl_logging.INFO)
     if not verbose:

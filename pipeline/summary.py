@@ -11,13 +11,13 @@ from typing import Dict, List, Optional
 import tensorflow_model_analysis as tfma
 from tfx.types import standard_artifacts
 
-from mnist_tfx.components import storage
-from mnist_tfx.components.anomalies_gate import executor as gate_executor
-from mnist_tfx.components.artifacts import IMAGE_SPEC_PROPERTY, example_counts, image_spec
-from mnist_tfx.components.tflite_validator.executor import METRICS_FILE
-from mnist_tfx.model import features
-from mnist_tfx.pipeline import metadata
-from mnist_tfx.pipeline import pipeline as pipeline_def
+from image_tfx.components import storage
+from image_tfx.components.anomalies_gate import executor as gate_executor
+from image_tfx.components.artifacts import IMAGE_SPEC_PROPERTY, example_counts, image_spec
+from image_tfx.components.tflite_validator.executor import METRICS_FILE
+from image_tfx.model import features
+from image_tfx.pipeline import metadata
+from image_tfx.pipeline import pipeline as pipeline_def
 
 
 @dataclasses.dataclass

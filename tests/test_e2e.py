@@ -15,9 +15,9 @@ import pytest
 import tensorflow as tf
 
 from conftest import REPO, idx_bytes
-from mnist_tfx.components.mnist_example_gen.executor import to_example
-from mnist_tfx.pipeline import metadata
-from mnist_tfx.pipeline import pipeline as pipeline_def
+from image_tfx.components.image_example_gen.executor import to_example
+from image_tfx.pipeline import metadata
+from image_tfx.pipeline import pipeline as pipeline_def
 
 PIPELINE = 'mnist'
 
@@ -177,11 +177,11 @@ def test_version_folder_and_its_records(runs):
 
 
 def test_tflite_from_another_model_fails_the_check(runs, tmp_path, digits):
-    from mnist_tfx.components.tflite_exporter.executor import run_conversion
-    from mnist_tfx.components.tflite_validator import executor as validator
-    from mnist_tfx.model import export
-    from mnist_tfx.model import tflite
-    from mnist_tfx.model.model import build_model
+    from image_tfx.components.tflite_exporter.executor import run_conversion
+    from image_tfx.components.tflite_validator import executor as validator
+    from image_tfx.model import export
+    from image_tfx.model import tflite
+    from image_tfx.model.model import build_model
     _, _, root = runs
     nodes = _latest_nodes(root)
     model_uri = nodes[pipeline_def.TRAINER].outputs['model'][0].uri
@@ -204,7 +204,7 @@ def test_tflite_from_another_model_fails_the_check(runs, tmp_path, digits):
 
 
 def _predict(*args):
-    return subprocess.run([sys.executable, '-m', 'mnist_tfx.predict', *args],
+    return subprocess.run([sys.executable, '-m', 'image_tfx.predict', *args],
                           capture_output=True, text=True, timeout=300, cwd=REPO)
 
 

@@ -13,11 +13,11 @@ import sys
 import pytest
 
 from conftest import REPO, run_cli
-from mnist_tfx.components import pushed_layout
-from mnist_tfx.pipeline import metadata
-from mnist_tfx.pipeline import pipeline as pipeline_def
-from mnist_tfx.schema import load_schema
-from mnist_tfx.model import features
+from image_tfx.components import pushed_layout
+from image_tfx.pipeline import metadata
+from image_tfx.pipeline import pipeline as pipeline_def
+from image_tfx.schema import load_schema
+from image_tfx.model import features
 
 pytestmark = pytest.mark.e2e  # every test here runs the pipeline or reads a run
 
@@ -26,7 +26,7 @@ CLASSES = ['one', 'two', 'zero']  # folder names, sorted: labels 0, 1, 2
 
 @pytest.fixture(scope='module')
 def photos(tmp_path_factory):
-    from mnist_tfx.data import colour_digits
+    from image_tfx.data import colour_digits
     root = str(tmp_path_factory.mktemp('photos'))
     colour_digits.make(root, per_class=150, classes=3, test_share=0.2)
     return root
@@ -74,7 +74,7 @@ def test_predict_json_names_the_class_folders(cnn_run, photos):
         os.path.join(photos, 'test', name)))[0]) for name in CLASSES]
     for fmt in ('int8', 'savedmodel'):
         result = subprocess.run(
-            [sys.executable, '-m', 'mnist_tfx.predict', version_dir, *pictures, '--json',
+            [sys.executable, '-m', 'image_tfx.predict', version_dir, *pictures, '--json',
              '--format', fmt], capture_output=True, text=True, timeout=300, cwd=REPO)
         assert result.returncode == 0, result.stderr[-2000:]
         lines = [json.loads(line) for line in result.stdout.splitlines()]
@@ -111,7 +111,7 @@ def test_predict_classifies_a_video_frame_by_frame(cnn_run, photos, tmp_path):
                                .resize((64, 48)))
             writer.write(np.ascontiguousarray(frame[..., ::-1]))  # OpenCV writes BGR
     writer.release()
-    result = subprocess.run([sys.executable, '-m', 'mnist_tfx.predict', version_dir, '--video',
+    result = subprocess.run([sys.executable, '-m', 'image_tfx.predict', version_dir, '--video',
                              clip, '--json'], capture_output=True, text=True, timeout=300,
                             cwd=REPO)
     assert result.returncode == 0, result.stderr[-2000:]
@@ -123,7 +123,7 @@ def test_predict_classifies_a_video_frame_by_frame(cnn_run, photos, tmp_path):
     # Not a video: one line, exit 2.
     bad = tmp_path / 'notes.mp4'
     bad.write_text('not a video')
-    result = subprocess.run([sys.executable, '-m', 'mnist_tfx.predict', version_dir, '--video',
+    result = subprocess.run([sys.executable, '-m', 'image_tfx.predict', version_dir, '--video',
                              str(bad)], capture_output=True, text=True, timeout=300, cwd=REPO)
     assert result.returncode == 2
     assert result.stderr.strip() == \
@@ -149,12 +149,12 @@ def test_web_page_classifies_a_photo_with_the_colour_model(cnn_run, photos, tmp_
     """The page reads the model's own input size and resizes a dropped photo to it."""
     import numpy as np
     from conftest import require_system_tool, stop_process
-    from mnist_tfx.web import cdp
+    from image_tfx.web import cdp
     require_system_tool(bool(cdp.find_chromium()), 'chromium')
     _, out = cnn_run
     serving = os.path.join(out, 'serving', 'mnist')
     version_dir = os.path.join(serving, pushed_layout.versions(serving)[-1])
-    process = subprocess.Popen([sys.executable, '-m', 'mnist_tfx.web', version_dir, '--port',
+    process = subprocess.Popen([sys.executable, '-m', 'image_tfx.web', version_dir, '--port',
                                 '0'], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                cwd=REPO)
     try:
@@ -165,8 +165,8 @@ def test_web_page_classifies_a_photo_with_the_colour_model(cnn_run, photos, tmp_
         picture = os.path.join(folder, sorted(os.listdir(folder))[0])
         with cdp.Chromium() as browser:
             browser.open(url, ready='document.body.dataset.ready')
-            assert browser.evaluate('JSON.stringify(mnist.state.dims)') == '[46,46,3]'
-            assert browser.evaluate('mnist.state.preparation') == 'resize'
+            assert browser.evaluate('JSON.stringify(imageTfx.state.dims)') == '[46,46,3]'
+            assert browser.evaluate('imageTfx.state.preparation') == 'resize'
             browser.set_file('#file', picture)
             browser.wait_for('document.body.dataset.predictions === "1"')
             text = browser.evaluate('document.getElementById("prediction").textContent')

@@ -16,14 +16,14 @@ from tfx.types import artifact_utils
 from tfx.types import standard_artifacts
 
 from conftest import require_system_tool
-from mnist_tfx import schema as schema_lib
-from mnist_tfx.components.anomalies_gate import executor as gate
-from mnist_tfx.components.anomalies_gate import spec
-from mnist_tfx.components.anomalies_gate import thresholds
-from mnist_tfx.components import artifacts
-from mnist_tfx.components.artifacts import DataCheck
-from mnist_tfx.components.mnist_example_gen import executor as example_gen
-from mnist_tfx.data import sources
+from image_tfx import schema as schema_lib
+from image_tfx.components.anomalies_gate import executor as gate
+from image_tfx.components.anomalies_gate import spec
+from image_tfx.components.anomalies_gate import thresholds
+from image_tfx.components import artifacts
+from image_tfx.components.artifacts import DataCheck
+from image_tfx.components.image_example_gen import executor as example_gen
+from image_tfx.data import sources
 
 FASHION = '/usr/share/datasets/fashion-mnist'
 
@@ -46,7 +46,7 @@ def _anomalies_artifact(tmp_path, by_split):
 
 
 def _stats(tmp_path, pixels, labels, name):
-    """TFDV statistics of tf.Examples made as MnistExampleGen makes them, with the schema."""
+    """TFDV statistics of tf.Examples made as ImageExampleGen makes them, with the schema."""
     path = str(tmp_path / f'{name}.tfrecord')
     with tf.io.TFRecordWriter(path) as writer:
         for row, label in zip(pixels, labels):

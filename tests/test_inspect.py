@@ -8,12 +8,12 @@ import sys
 
 from browser import CHROMIUM, render
 from conftest import REPO, require_system_tool
-from mnist_tfx.pipeline import pipeline as pipeline_def
-from mnist_tfx.pipeline.report import SECTIONS
+from image_tfx.pipeline import pipeline as pipeline_def
+from image_tfx.pipeline.report import SECTIONS
 
 
 def inspect(root, *args):
-    return subprocess.run([sys.executable, '-m', 'mnist_tfx.inspect', '--output-root', str(root),
+    return subprocess.run([sys.executable, '-m', 'image_tfx.inspect', '--output-root', str(root),
                            *args], capture_output=True, text=True, timeout=300, cwd=REPO)
 
 
@@ -91,16 +91,16 @@ def test_lineage_from_a_pushed_tflite_file_back_to_the_data(runs):
     assert json.loads(trainer['parameters']['custom_config'])['mixed_precision'] is None
     assert trainer['run_id'] == _json(root, 'runs')[-1]['run_id']
     text = inspect(root, 'lineage', tflite_file).stdout
-    assert 'made by MnistExampleGen' in text and 'made by DataSchemaGen' in text
+    assert 'made by ImageExampleGen' in text and 'made by DataSchemaGen' in text
 
 
 def test_lineage_down_from_the_data(runs):
     _, _, root = runs
     examples = _json(root, 'artifacts', '--type', 'Examples')
-    raw = next(a for a in examples if '/MnistExampleGen/' in a['uri'])
+    raw = next(a for a in examples if '/ImageExampleGen/' in a['uri'])
     tree = _json(root, 'lineage', str(raw['id']), '--down')
     made = {i['type'] for i in _walk(tree, down=True) if 'type' in i}
-    assert {'Model', 'PushedModel', 'mnist_tfx.TFLiteModel', 'ExampleStatistics'} <= made
+    assert {'Model', 'PushedModel', 'image_tfx.TFLiteModel', 'ExampleStatistics'} <= made
 
 
 def test_clear_errors(runs, tmp_path):
@@ -114,7 +114,7 @@ def test_clear_errors(runs, tmp_path):
     assert missing.returncode == 2 and 'no ML Metadata database there' in missing.stderr
     junk = tmp_path / 'junk.sqlite'
     junk.write_text('not a database')
-    result = subprocess.run([sys.executable, '-m', 'mnist_tfx.inspect', '--metadata', str(junk),
+    result = subprocess.run([sys.executable, '-m', 'image_tfx.inspect', '--metadata', str(junk),
                              'runs'], capture_output=True, text=True, timeout=300, cwd=REPO)
     assert result.returncode == 2 and 'not an ML Metadata database' in result.stderr
 
@@ -142,3 +142,31 @@ def test_report_command(runs, tmp_path):
     assert result.returncode == 0 and out.is_file(), result.stderr
     html = out.read_text()
     assert all(f'<section id="{s}">' in html for s in SECTIONS)
+
+
+# ML Metadata of a run recorded before the project was renamed from mnist_tfx (node
+# MnistExampleGen, artifact types mnist_tfx.*): a folder-photo run whose TFLite check refused
+# the push. Only the database is checked in, not the artifact files it points to.
+RECORDED_BEFORE_RENAME = os.path.join(REPO, 'tests', 'fixtures', 'recorded_before_rename.sqlite')
+
+
+def test_a_run_recorded_before_the_rename_reads_as_today(tmp_path):
+    def answer(*args):
+        result = inspect(tmp_path, '--metadata', RECORDED_BEFORE_RENAME, '--json', *args)
+        assert result.returncode == 0, result.stderr[-2000:]
+        return json.loads(result.stdout)
+
+    (listed,) = answer('runs')
+    assert (listed['state'], listed['blessed'], listed['pushed_version']) == (
+        'complete', True, None)
+    components = {c['component']: c for c in answer('run')['components']}
+    assert set(components) == set(pipeline_def.COMPONENTS)  # MnistExampleGen read as today's
+    (examples,) = components[pipeline_def.EXAMPLE_GEN]['outputs']['examples']
+    (tflite,) = components[pipeline_def.TFLITE_EXPORTER]['outputs']['tflite_model']
+    assert tflite['type'] == 'mnist_tfx.TFLiteModel'  # the type name it was recorded with
+    assert [a['id'] for a in answer('artifacts', '--type', 'mnist_tfx.TFLiteModel')] == [
+        tflite['id']]
+    tree = answer('lineage', str(tflite['id']))
+    assert tree['made_by']['component'] == pipeline_def.TFLITE_EXPORTER
+    found = json.dumps(tree)
+    assert f'"component": "{pipeline_def.EXAMPLE_GEN}"' in found and examples['uri'] in found

@@ -20,9 +20,9 @@ COMPILE = os.path.join(REPO, 'kubeflow', 'compile.py')
 DEPLOY = os.path.join(REPO, 'kubeflow', 'deploy.py')
 GOLDEN = os.path.join(REPO, 'tests', 'golden', 'kubeflow_pipeline.yaml')
 # The options the golden spec is compiled with (see test_golden_spec for refreshing it).
-GOLDEN_ARGS = ['--image', 'ghcr.io/example/mnist-tfx:golden', '--pipeline-root',
+GOLDEN_ARGS = ['--image', 'ghcr.io/example/image-tfx:golden', '--pipeline-root',
                'gs://example-bucket/tfx', '--gpus', '1', '--cpu', '2', '--memory', '4G']
-ENTRYPOINT = ['python', '-m', 'mnist_tfx.kubeflow.entrypoint']  # wraps TFX's v2 entrypoint
+ENTRYPOINT = ['python', '-m', 'image_tfx.kubeflow.entrypoint']  # wraps TFX's v2 entrypoint
 
 
 def compile_cli(tmp_path, *args):
@@ -61,10 +61,10 @@ def test_golden_spec(golden_compile):
 
 def test_spec_loads_with_kfp_and_matches_local_dag(golden_compile):
     from kfp import components
-    from mnist_tfx.pipeline import pipeline as pipeline_def
-    from mnist_tfx.pipeline import options
-    from mnist_tfx.pipeline.config import RunConfig
-    from mnist_tfx.data import sources
+    from image_tfx.pipeline import pipeline as pipeline_def
+    from image_tfx.pipeline import options
+    from image_tfx.pipeline.config import RunConfig
+    from image_tfx.data import sources
 
     component = components.load_component_from_file(golden_compile)
     defaults = RunConfig()
@@ -99,7 +99,7 @@ def test_spec_loads_with_kfp_and_matches_local_dag(golden_compile):
                   if 'container' in executor}
     assert len(containers) == len(pipeline_def.COMPONENTS)
     for container in containers.values():
-        assert container['image'] == 'ghcr.io/example/mnist-tfx:golden'
+        assert container['image'] == 'ghcr.io/example/image-tfx:golden'
         assert container['command'] == ENTRYPOINT
     trainer = containers['Trainer_executor']['resources']
     assert (trainer['accelerator']['resourceType'], trainer['accelerator']['resourceCount']) == (
@@ -108,7 +108,7 @@ def test_spec_loads_with_kfp_and_matches_local_dag(golden_compile):
     assert (trainer['resourceCpuRequest'], trainer['resourceMemoryRequest']) == ('2', '3Gi')
     trainer_config = tasks['Trainer']['inputs']['parameters']['custom_config']
     assert json.loads(trainer_config['runtimeValue']['constant'])['gpus'] == 1
-    for beam_node in ('MnistExampleGen', 'StatisticsGen', 'Transform', 'Evaluator'):
+    for beam_node in ('ImageExampleGen', 'StatisticsGen', 'Transform', 'Evaluator'):
         resources = containers[f'{beam_node}_executor']['resources']
         assert (resources['resourceCpuRequest'], resources['resourceMemoryRequest']) == ('2', '4G')
     assert 'resources' not in containers['Pusher_executor']
@@ -116,7 +116,7 @@ def test_spec_loads_with_kfp_and_matches_local_dag(golden_compile):
     wiring = {(task, key): p['componentInputParameter'] for task, t in tasks.items()
               for key, p in t.get('inputs', {}).get('parameters', {}).items()
               if 'componentInputParameter' in p}
-    assert wiring == {('MnistExampleGen', 'input_base'): 'data',
+    assert wiring == {('ImageExampleGen', 'input_base'): 'data',
                       ('Trainer', 'epochs'): 'epochs', ('Trainer', 'batch_size'): 'batch_size',
                       ('Trainer', 'learning_rate'): 'learning_rate',
                       ('Evaluator', 'accuracy_threshold'): 'accuracy_threshold'}
@@ -127,7 +127,7 @@ def test_spec_loads_with_kfp_and_matches_local_dag(golden_compile):
 def test_dockerfile_matches_the_runner_and_the_pins():
     """The image holds the project where compile.py's spec looks for it, installed the way
     `make install` installs it."""
-    from mnist_tfx.kubeflow import runner
+    from image_tfx.kubeflow import runner
     with open(os.path.join(REPO, 'kubeflow', 'Dockerfile'), encoding='utf-8') as f:
         dockerfile = f.read()
     assert re.search(r'^FROM python:3\.11[-.\w]*$', dockerfile, re.M)
@@ -175,8 +175,8 @@ def kfp_run(tmp_path_factory, digits, s3):
     launcher only through the kfp-launcher ConfigMap compile.py wrote. The tasks get the
     endpoint and the credentials only from the spec (the launcher's own environment has
     none). Both runs are recorded in an ML Metadata gRPC service as KFP records them."""
-    from mnist_tfx.kubeflow import runner
-    from mnist_tfx.pipeline.config import RunConfig
+    from image_tfx.kubeflow import runner
+    from image_tfx.pipeline.config import RunConfig
     import s3_server
     import yaml
     from mlmd_server import MlmdServer
@@ -189,7 +189,7 @@ def kfp_run(tmp_path_factory, digits, s3):
              y_test=labels[4000:4100])
     # The checkout stands in for the image's copy of the project (--project-dir); the int8
     # allowance is widened as in the local e2e test (about 80 eval images).
-    cluster = runner.ClusterConfig(image='example.com/mnist-tfx:test',
+    cluster = runner.ClusterConfig(image='example.com/image-tfx:test',
                                    pipeline_root='s3://kfp/root', project_dir=REPO,
                                    s3_endpoint=s3.endpoint, s3_secret=SECRET,
                                    s3_secret_keys=('accesskey', 'secretkey'))
@@ -233,9 +233,9 @@ def test_compiled_spec_executes_and_pushes(kfp_run, s3):
     first = kfp_run['first']
     launcher = kfp_run['launcher']
     assert all(command[:3] == ENTRYPOINT for command in launcher.commands.values())
-    examples = first['MnistExampleGen']['examples'][0]
+    examples = first['ImageExampleGen']['examples'][0]
     assert examples['metadata']['source_path'] == kfp_run['data']  # the `data` parameter
-    assert examples['uri'].startswith('s3://kfp/root/mnist/mnist/run-1/MnistExampleGen/')
+    assert examples['uri'].startswith('s3://kfp/root/mnist/mnist/run-1/ImageExampleGen/')
     assert json.loads(examples['metadata']['split_names']) == ['train', 'eval', 'test']
     # The `epochs` parameter reached run_fn: it trained exactly one epoch.
     timing = s3.read(first['Trainer']['model_run'][0]['uri'] + '/fit_timing.json')
@@ -257,7 +257,7 @@ def test_compiled_spec_executes_and_pushes(kfp_run, s3):
 def test_tasks_get_the_store_only_from_the_spec(kfp_run):
     """compile.py's --s3-endpoint and --s3-secret are what let the tasks write: the endpoint in
     every container's env, the secret's keys as the AWS credentials (platform spec)."""
-    from mnist_tfx.kubeflow import runner
+    from image_tfx.kubeflow import runner
     spec = kfp_launcher.load_spec(kfp_run['spec'])
     platform = kfp_launcher.load_platform_spec(kfp_run['spec'])
     executors = spec['deploymentSpec']['executors']
@@ -269,7 +269,7 @@ def test_tasks_get_the_store_only_from_the_spec(kfp_run):
         assert secret_env['secretName'] == SECRET
         assert {(k['secretKey'], k['envVar']) for k in secret_env['keyToEnv']} == {
             ('accesskey', 'AWS_ACCESS_KEY_ID'), ('secretkey', 'AWS_SECRET_ACCESS_KEY')}
-    from mnist_tfx.kubeflow import check
+    from image_tfx.kubeflow import check
     import yaml
     with open(kfp_run['spec'], encoding='utf-8') as f:
         documents = list(yaml.safe_load_all(f))
@@ -297,8 +297,8 @@ def test_second_run_resolves_baseline_and_honours_threshold(kfp_run, s3):
     # The data changed at the same location: read anew and trained on, not served from KFP's
     # cache (everything depends on the data, the schema included).
     assert kfp_run['launcher'].cached.get('run-2', []) == []
-    assert (second['MnistExampleGen']['examples'][0]['uri']
-            != kfp_run['first']['MnistExampleGen']['examples'][0]['uri'])
+    assert (second['ImageExampleGen']['examples'][0]['uri']
+            != kfp_run['first']['ImageExampleGen']['examples'][0]['uri'])
     # ...and the accuracy_threshold parameter of 1.0 reached the Evaluator: nothing pushed.
     assert second['Evaluator']['blessing'][0]['metadata']['blessed'] == 0
     assert second['Pusher']['pushed_model'][0]['metadata']['pushed'] == 0
@@ -314,7 +314,7 @@ def test_bad_data_location_fails_its_task_naming_the_file(kfp_run, tmp_path):
     missing = str(tmp_path / 'no-such-data')
     with pytest.raises(kfp_launcher.TaskFailed) as failure:
         launcher.run('bad', {'data': missing})
-    assert failure.value.task == 'MnistExampleGen' and failure.value.returncode == 1
+    assert failure.value.task == 'ImageExampleGen' and failure.value.returncode == 1
     assert f'DataError: {missing}: no such file or directory' in str(failure.value)
 
 
@@ -333,7 +333,7 @@ def test_launcher_refuses_unresolved_placeholders(tmp_path):
 # deploy.py against a recording Kubeflow Pipelines API server.
 
 def deploy_main(capsys, *args):
-    from mnist_tfx.kubeflow import deploy
+    from image_tfx.kubeflow import deploy
     code = deploy.main(list(args))
     out, err = capsys.readouterr()
     return code, out, err
@@ -434,8 +434,8 @@ def test_entrypoint_gives_inputs_the_type_the_backend_leaves_out(golden_compile)
     from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_entrypoint_utils as utils
     from google.protobuf import json_format
     from kfp.pipeline_spec import pipeline_spec_pb2
-    from mnist_tfx.kubeflow import entrypoint
-    from mnist_tfx.pipeline import nodes
+    from image_tfx.kubeflow import entrypoint
+    from image_tfx.pipeline import nodes
     spec = kfp_launcher.load_spec(golden_compile)
     component = spec["components"][nodes.ANOMALIES_GATE]
     container = spec['deploymentSpec']['executors'][component['executorLabel']]['container']
@@ -478,7 +478,7 @@ def test_without_a_pipeline_root_the_backend_default_fails_the_first_task(tmp_pa
 
 def test_check_passes_the_compiled_spec_and_names_what_the_backend_refuses(golden_compile,
                                                                            tmp_path):
-    from mnist_tfx.kubeflow import check
+    from image_tfx.kubeflow import check
     spec = kfp_launcher.load_spec(golden_compile)
     assert check.problems(spec) == []
     assert check.notes(spec) == ['CPU/memory request fields: needs a KFP 2.3 or newer server']
@@ -489,7 +489,7 @@ def test_check_passes_the_compiled_spec_and_names_what_the_backend_refuses(golde
     spec['deploymentSpec']['executors']['resolver_executor'] = {'resolver': {}}
     spec['components']['resolver'] = {'executorLabel': 'resolver_executor'}
     spec['root']['dag']['tasks']['resolver'] = {'componentRef': {'name': 'resolver'}}
-    spec['root']['dag']['tasks']['MnistExampleGen']['cachingOptions'] = {'enableCache': True}
+    spec['root']['dag']['tasks']['ImageExampleGen']['cachingOptions'] = {'enableCache': True}
     gate = spec['deploymentSpec']['executors']['AnomaliesGate_executor']['container']
     gate['command'] = ['python', '-m', 'tfx.orchestration.kubeflow.v2.container.'
                        'kubeflow_v2_run_executor']
@@ -502,7 +502,7 @@ def test_check_passes_the_compiled_spec_and_names_what_the_backend_refuses(golde
     assert found[0].startswith('pipeline root minio://mlpipeline/v2/artifacts: minio://')
     assert any(line.startswith("task AnomaliesGate: runs TFX's entrypoint directly")
                for line in found)
-    assert any(line.startswith('task MnistExampleGen: cached by KFP') for line in found)
+    assert any(line.startswith('task ImageExampleGen: cached by KFP') for line in found)
     assert any(line.startswith('task Trainer: no --json_serialized_outputs_spec_args')
                and line.endswith('(KFP 2.5.0 and newer)') for line in found)
     assert any(line.startswith("task AnomaliesGate: TFX's entrypoint parses every output")
@@ -529,8 +529,8 @@ def test_entrypoint_drops_the_outputs_the_backend_adds(golden_compile):
     from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_entrypoint_utils as utils
     from google.protobuf import json_format
     from kfp.pipeline_spec import pipeline_spec_pb2
-    from mnist_tfx.kubeflow import entrypoint
-    from mnist_tfx.pipeline import nodes
+    from image_tfx.kubeflow import entrypoint
+    from image_tfx.pipeline import nodes
     spec = kfp_launcher.load_spec(golden_compile)
     component = spec['components'][nodes.ANOMALIES_GATE]
     container = spec['deploymentSpec']['executors'][component['executorLabel']]['container']
@@ -597,7 +597,7 @@ def test_launcher_download_trips_over_folder_markers_the_entrypoint_clears(s3, t
         with pytest.raises(OSError):
             bucket.download('s3://markers/a/model', str(tmp_path / version / 'model'),
                             kfp_launcher.BACKENDS[version].download_under_prefix_only)
-    code = ('import sys; from mnist_tfx.components import object_store, storage; '
+    code = ('import sys; from image_tfx.components import object_store, storage; '
             'object_store.prepare(sys.argv[1]); '
             'print(storage.remove_directory_markers(sys.argv[1])); object_store.exit_now(0)')
     for uri in ('s3://markers/a/model', 's3://markers/a/model_run'):
@@ -621,8 +621,8 @@ def test_launcher_opens_the_bucket_only_through_the_generated_configmap(s3, tmp_
     """compile.py writes the kfp-launcher ConfigMap an s3:// root needs; without it the
     launcher would use AWS's endpoint (config/s3.go), and without the secret it names it
     cannot open the bucket."""
-    from mnist_tfx.kubeflow import runner
-    from mnist_tfx.pipeline.config import RunConfig
+    from image_tfx.kubeflow import runner
+    from image_tfx.pipeline.config import RunConfig
     import s3_server
     import yaml
     cluster = runner.ClusterConfig(image='x', pipeline_root='s3://configmap/root',
@@ -660,7 +660,7 @@ def test_launcher_opens_the_bucket_only_through_the_generated_configmap(s3, tmp_
 
 
 def kfp_inspect(address, *args, env=None):
-    return subprocess.run([sys.executable, '-m', 'mnist_tfx.inspect', '--kfp-metadata', address,
+    return subprocess.run([sys.executable, '-m', 'image_tfx.inspect', '--kfp-metadata', address,
                            *args], capture_output=True, text=True, timeout=300, cwd=REPO,
                           env=env)
 
@@ -686,9 +686,9 @@ def test_inspect_reads_the_kubeflow_runs_from_kfp_metadata(kfp_run, s3, tmp_path
     assert (first['blessed'], first['pushed_version']) == (True, version)
     assert (second['blessed'], second['pushed_version']) == (False, None)
     run = answer('run', 'run-1')
-    from mnist_tfx.pipeline import pipeline as pipeline_def
+    from image_tfx.pipeline import pipeline as pipeline_def
     assert {c['component'] for c in run['components']} == set(pipeline_def.COMPONENTS)
-    examples = next(c for c in run['components'] if c['component'] == 'MnistExampleGen')
+    examples = next(c for c in run['components'] if c['component'] == 'ImageExampleGen')
     (artifact,) = examples['outputs']['examples']
     assert artifact['type'] == 'Examples'
     assert artifact['properties']['split_names'] == '["train", "eval", "test"]'
@@ -705,14 +705,14 @@ def test_inspect_reads_the_kubeflow_runs_from_kfp_metadata(kfp_run, s3, tmp_path
         node = inputs.get('model') or inputs.get('examples') or {}
     # Transform read ExampleGen's examples, whose own producer is shown once, above.
     assert made == ['Pusher', 'Trainer', 'Transform'], made
-    assert node['uri'] == kfp_run['first']['MnistExampleGen']['examples'][0]['uri']
+    assert node['uri'] == kfp_run['first']['ImageExampleGen']['examples'][0]['uri']
     text = kfp_inspect(address, 'lineage', pushed, env=env).stdout
-    assert 'made by Pusher' in text and 'made by MnistExampleGen' in text
+    assert 'made by Pusher' in text and 'made by ImageExampleGen' in text
     report = tmp_path / 'report.html'
     result = kfp_inspect(address, 'report', 'run-1', '--out', str(report), env=env)
     assert result.returncode == 0, result.stderr[-2000:]
     html = report.read_text()
-    from mnist_tfx.pipeline.report import SECTIONS
+    from image_tfx.pipeline.report import SECTIONS
     assert all(f'id="{section}"' in html for section in SECTIONS)
     assert 'blessed' in html
 

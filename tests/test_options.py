@@ -5,11 +5,11 @@ import os
 
 import pytest
 
-from mnist_tfx import schema
-from mnist_tfx.data import sources
-from mnist_tfx.pipeline import options
-from mnist_tfx.pipeline import pipeline as pipeline_def
-from mnist_tfx.pipeline.config import RunConfig
+from image_tfx import schema
+from image_tfx.data import sources
+from image_tfx.pipeline import options
+from image_tfx.pipeline import pipeline as pipeline_def
+from image_tfx.pipeline.config import RunConfig
 
 
 def _config(argv, tmp_path):

@@ -6,9 +6,9 @@ import tensorflow_model_analysis as tfma
 from tfx.utils import json_utils
 from tfx.utils import proto_utils
 
-from mnist_tfx.components.parameterized import executor
-from mnist_tfx.model.params import TrainingParams
-from mnist_tfx.pipeline import pipeline as pipeline_def
+from image_tfx.components.parameterized import executor
+from image_tfx.model.params import TrainingParams
+from image_tfx.pipeline import pipeline as pipeline_def
 
 
 def test_accuracy_bounds_come_from_the_parameters():

@@ -5,18 +5,18 @@ import pytest
 import tensorflow as tf
 import tensorflow_data_validation as tfdv
 
-from mnist_tfx import schema
-from mnist_tfx.components.anomalies_gate import executor as gate
-from mnist_tfx.components.mnist_example_gen import executor as example_gen
-from mnist_tfx.data import sources
-from mnist_tfx.model import features
+from image_tfx import schema
+from image_tfx.components.anomalies_gate import executor as gate
+from image_tfx.components.image_example_gen import executor as example_gen
+from image_tfx.data import sources
+from image_tfx.model import features
 
 # What the curated schema adds to an inferred one: the domains and the serving environment.
 CURATED_FIELDS = ('int_domain', 'not_in_environment')
 
 
 def _statistics(tmp_path, pixels, labels, name='data'):
-    """TFDV statistics of tf.Examples made exactly as MnistExampleGen makes them."""
+    """TFDV statistics of tf.Examples made exactly as ImageExampleGen makes them."""
     path = str(tmp_path / f'{name}.tfrecord')
     with tf.io.TFRecordWriter(path) as writer:
         for row, label in zip(pixels, labels):
@@ -93,8 +93,8 @@ def test_pixels_out_of_domain_are_caught(tmp_path, default_data):
 def test_schema_is_made_for_the_data_set(tmp_path):
     """DataSchemaGen's executor: the curated constraints, the data's shape and classes."""
     from tfx.types import standard_artifacts
-    from mnist_tfx.components.artifacts import IMAGE_SPEC_PROPERTY
-    from mnist_tfx.components.data_schema import executor as data_schema
+    from image_tfx.components.artifacts import IMAGE_SPEC_PROPERTY
+    from image_tfx.components.data_schema import executor as data_schema
     examples = standard_artifacts.Examples()
     examples.set_string_custom_property(IMAGE_SPEC_PROPERTY, sources.ImageSpec(
         46, 40, 3, ('one', 'two', 'zero')).to_json())

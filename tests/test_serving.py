@@ -15,8 +15,8 @@ import pytest
 import tensorflow as tf
 
 import tf_serving
-from mnist_tfx.components import pushed_layout
-from mnist_tfx.model import export
+from image_tfx.components import pushed_layout
+from image_tfx.model import export
 
 PIPELINE = 'mnist'
 

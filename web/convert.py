@@ -1,6 +1,6 @@
 """SavedModel -> TensorFlow.js graph model (the `serving_images` signature: raw 28x28 pixels).
 
-    python -m mnist_tfx.web.convert SAVED_MODEL_DIR OUTPUT_DIR
+    python -m image_tfx.web.convert SAVED_MODEL_DIR OUTPUT_DIR
 
 The converter and its dependencies (JAX, TF Decision Forests) are installed apart, in
 `<environment>/tfjs-converter` (requirements-tfjs.txt): installed beside the stack they would
@@ -14,7 +14,7 @@ import sys
 
 MODEL_FILE = 'model.json'
 # Where `make install` (and the Kubeflow image) put the converter: beside the environment.
-CONVERTER_SITE = os.environ.get('MNIST_TFX_TFJS_CONVERTER',
+CONVERTER_SITE = os.environ.get('IMAGE_TFX_TFJS_CONVERTER',
                                 os.path.join(sys.prefix, 'tfjs-converter'))
 
 
@@ -30,7 +30,7 @@ def convert(saved_model_dir: str, local_dir: str) -> int:
                               'there (make install puts it there)')
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
         filter(None, [CONVERTER_SITE, os.environ.get('PYTHONPATH')])), TF_CPP_MIN_LOG_LEVEL='3')
-    result = subprocess.run([sys.executable, '-m', 'mnist_tfx.web.convert', saved_model_dir,
+    result = subprocess.run([sys.executable, '-m', 'image_tfx.web.convert', saved_model_dir,
                              local_dir], capture_output=True, text=True, env=env)
     if result.returncode != 0:
         lines = [line for line in result.stderr.splitlines() if line.strip()]
@@ -42,7 +42,7 @@ def convert(saved_model_dir: str, local_dir: str) -> int:
 def main(argv=None) -> int:
     saved_model_dir, local_dir = (argv or sys.argv[1:])[:2]
     from tensorflowjs.converters import tf_saved_model_conversion_v2
-    from mnist_tfx.model import export
+    from image_tfx.model import export
     tf_saved_model_conversion_v2.convert_tf_saved_model(
         saved_model_dir, local_dir, signature_def=export.IMAGES_SIGNATURE,
         saved_model_tags='serve')

@@ -13,8 +13,8 @@ from typing import Dict, Optional
 
 from tfx.dsl.io import fileio
 
-from mnist_tfx.components import pushed_layout
-from mnist_tfx.components import storage
+from image_tfx.components import pushed_layout
+from image_tfx.components import storage
 
 WEB_DIR = os.path.dirname(os.path.abspath(__file__))
 PAGE_FILES = ('index.html', 'app.js', 'style.css')

@@ -4,11 +4,11 @@ from tfx import types
 from tfx.dsl.components.base import base_component
 from tfx.dsl.components.base import executor_spec
 
-from mnist_tfx.components.anomalies_gate import executor
-from mnist_tfx.components.anomalies_gate.thresholds import (
+from image_tfx.components.anomalies_gate import executor
+from image_tfx.components.anomalies_gate.thresholds import (
     MAX_CLASS_SHARE, MAX_LABEL_DRIFT, MAX_PIXEL_DRIFT)
-from mnist_tfx.components.anomalies_gate.spec import AnomaliesGateSpec
-from mnist_tfx.components.artifacts import DataCheck
+from image_tfx.components.anomalies_gate.spec import AnomaliesGateSpec
+from image_tfx.components.artifacts import DataCheck
 
 
 class AnomaliesGate(base_component.BaseComponent):

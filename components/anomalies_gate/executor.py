@@ -28,10 +28,10 @@ from tfx import types
 from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 
-from mnist_tfx.components import storage
-from mnist_tfx.components.artifacts import load_statistics
-from mnist_tfx.components.anomalies_gate import spec
-from mnist_tfx.model import features
+from image_tfx.components import storage
+from image_tfx.components.artifacts import load_statistics
+from image_tfx.components.anomalies_gate import spec
+from image_tfx.model import features
 
 # Where ExampleValidator writes each split's anomalies (tfx.components.example_validator).
 ANOMALIES_FILE = 'SchemaDiff.pb'

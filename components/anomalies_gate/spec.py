@@ -4,7 +4,7 @@ statistics of the data behind the last pushed model, in; its findings out."""
 from tfx.types import standard_artifacts
 from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
 
-from mnist_tfx.components.artifacts import DataCheck
+from image_tfx.components.artifacts import DataCheck
 
 ANOMALIES_KEY = 'anomalies'
 STATISTICS_KEY = 'statistics'

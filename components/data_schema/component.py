@@ -5,8 +5,8 @@ from tfx.dsl.components.base import base_component
 from tfx.dsl.components.base import executor_spec
 from tfx.types import standard_artifacts
 
-from mnist_tfx.components.data_schema import executor
-from mnist_tfx.components.data_schema.spec import DataSchemaGenSpec
+from image_tfx.components.data_schema import executor
+from image_tfx.components.data_schema.spec import DataSchemaGenSpec
 
 
 class DataSchemaGen(base_component.BaseComponent):

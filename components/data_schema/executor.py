@@ -16,10 +16,10 @@ from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 from tfx.utils import io_utils
 
-from mnist_tfx.components.artifacts import image_spec
-from mnist_tfx.components.data_schema import spec
-from mnist_tfx.data import sources
-from mnist_tfx.model import features
+from image_tfx.components.artifacts import image_spec
+from image_tfx.components.data_schema import spec
+from image_tfx.data import sources
+from image_tfx.model import features
 
 # Where TFX's SchemaGen and ImportSchemaGen write the schema inside a Schema artifact (what
 # TFX's schema readers look for).

@@ -8,8 +8,8 @@ from tfx.dsl.components.base import base_component
 from tfx.dsl.components.base import executor_spec
 from tfx.types import standard_artifacts
 
-from mnist_tfx.components.model_pusher import executor
-from mnist_tfx.components.model_pusher.spec import ModelPusherSpec
+from image_tfx.components.model_pusher import executor
+from image_tfx.components.model_pusher.spec import ModelPusherSpec
 
 
 class ModelPusher(base_component.BaseComponent):

@@ -23,18 +23,18 @@ from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
 from tfx.utils import path_utils
 
-from mnist_tfx.components import object_store
-from mnist_tfx.components import pushed_layout
-from mnist_tfx.components import storage
-from mnist_tfx.components.anomalies_gate.executor import load_result
-from mnist_tfx.components.artifacts import example_counts, image_spec
-from mnist_tfx.components.model_pusher import spec
-from mnist_tfx.components.model_pusher import warmup
-from mnist_tfx.components.tflite_exporter.convert import FLOAT32_FILE, INT8_FILE
-from mnist_tfx.components.tflite_validator.executor import METRICS_FILE, read_examples
-from mnist_tfx.components.tflite_validator.executor import saved_model_classes
-from mnist_tfx.model import export
-from mnist_tfx.model import features
+from image_tfx.components import object_store
+from image_tfx.components import pushed_layout
+from image_tfx.components import storage
+from image_tfx.components.anomalies_gate.executor import load_result
+from image_tfx.components.artifacts import example_counts, image_spec
+from image_tfx.components.model_pusher import spec
+from image_tfx.components.model_pusher import warmup
+from image_tfx.components.tflite_exporter.convert import FLOAT32_FILE, INT8_FILE
+from image_tfx.components.tflite_validator.executor import METRICS_FILE, read_examples
+from image_tfx.components.tflite_validator.executor import saved_model_classes
+from image_tfx.model import export
+from image_tfx.model import features
 
 # The SavedModel's name among the formats of the model card (it is the version folder itself).
 SAVED_MODEL = 'saved_model'
@@ -127,7 +127,7 @@ def tfjs_model(saved_model_dir: str, target: str, pixels, expected_classes
     Returns (what the model card says of it, why it must not be pushed or None). Without a
     Chromium on the machine the check is recorded as not run, and the model is pushed.
     """
-    from mnist_tfx.web import cdp, check, convert, server
+    from image_tfx.web import cdp, check, convert, server
     with tempfile.TemporaryDirectory() as local, tempfile.TemporaryDirectory() as source:
         if object_store.is_remote(saved_model_dir):  # the converter reads local files only
             pushed_layout.copy_saved_model(saved_model_dir, source)
@@ -176,7 +176,7 @@ def _new_version(base_directory: str) -> str:
 
 
 def _int8_quantization(int8_file: str):
-    from mnist_tfx.model.tflite import TFLiteClassifier
+    from image_tfx.model.tflite import TFLiteClassifier
     scale, zero_point = TFLiteClassifier(int8_file).input['quantization']
     return float(scale), int(zero_point)
 

@@ -3,7 +3,7 @@
 from tfx.types import standard_artifacts
 from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
 
-from mnist_tfx.components.artifacts import DataCheck, TFLiteBlessing, TFLiteModel
+from image_tfx.components.artifacts import DataCheck, TFLiteBlessing, TFLiteModel
 
 MODEL_KEY = 'model'
 MODEL_BLESSING_KEY = 'model_blessing'

@@ -11,8 +11,8 @@ from typing import List, Sequence
 import numpy as np
 import tensorflow as tf
 
-from mnist_tfx.model import export
-from mnist_tfx.model import features
+from image_tfx.model import export
+from image_tfx.model import features
 
 # A single request and a small batch, so both shapes are warm.
 BATCH_SIZES = (1, 8)

@@ -15,8 +15,8 @@ from tfx.components.evaluator.component import Evaluator as TfxEvaluator
 from tfx.components.example_validator.component import ExampleValidator as TfxExampleValidator
 from tfx.components.trainer.component import Trainer as TfxTrainer
 
-from mnist_tfx.components.parameterized import executor
-from mnist_tfx.components.parameterized import spec
+from image_tfx.components.parameterized import executor
+from image_tfx.components.parameterized import spec
 
 IntParameter = Union[int, data_types.RuntimeParameter]
 FloatParameter = Union[float, data_types.RuntimeParameter]

@@ -12,8 +12,8 @@ from tfx.types import standard_component_specs as std
 from tfx.utils import json_utils
 from tfx.utils import proto_utils
 
-from mnist_tfx.components.parameterized import spec
-from mnist_tfx.components.pushed_baseline import executor as pushed_baseline
+from image_tfx.components.parameterized import spec
+from image_tfx.components.pushed_baseline import executor as pushed_baseline
 
 # The metric whose bounds the accuracy parameters set (pipeline.eval_config gates on it).
 ACCURACY_CLASS_NAME = 'SparseCategoricalAccuracy'

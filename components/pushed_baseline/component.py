@@ -5,9 +5,9 @@ from tfx.dsl.components.base import base_component
 from tfx.dsl.components.base import executor_spec
 from tfx.types import standard_artifacts
 
-from mnist_tfx.components.pushed_baseline import driver
-from mnist_tfx.components.pushed_baseline import executor
-from mnist_tfx.components.pushed_baseline import spec
+from image_tfx.components.pushed_baseline import driver
+from image_tfx.components.pushed_baseline import executor
+from image_tfx.components.pushed_baseline import spec
 
 
 class PushedStatistics(base_component.BaseComponent):

@@ -11,8 +11,8 @@ from tfx.orchestration.portable import base_driver as portable_base_driver
 from tfx.orchestration.portable import data_types
 from tfx.proto.orchestration import driver_output_pb2
 
-from mnist_tfx.components.pushed_baseline import executor
-from mnist_tfx.components.pushed_baseline import spec
+from image_tfx.components.pushed_baseline import executor
+from image_tfx.components.pushed_baseline import spec
 
 
 class _BaselineDriver(base_driver.BaseDriver, portable_base_driver.BaseDriver):

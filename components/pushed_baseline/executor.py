@@ -18,9 +18,9 @@ from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
 from tfx.utils import path_utils
 
-from mnist_tfx.components import pushed_layout
-from mnist_tfx.components import storage
-from mnist_tfx.components.pushed_baseline import spec
+from image_tfx.components import pushed_layout
+from image_tfx.components import storage
+from image_tfx.components.pushed_baseline import spec
 
 VERSION_PROPERTY = 'pushed_version'
 # Not 'pushed_destination': that names the PushedModel that holds a pushed folder (inspect).

@@ -4,9 +4,9 @@ from tfx import types
 from tfx.dsl.components.base import base_component
 from tfx.dsl.components.base import executor_spec
 
-from mnist_tfx.components.artifacts import TFLiteModel
-from mnist_tfx.components.tflite_exporter import executor
-from mnist_tfx.components.tflite_exporter.spec import TFLiteExporterSpec
+from image_tfx.components.artifacts import TFLiteModel
+from image_tfx.components.tflite_exporter import executor
+from image_tfx.components.tflite_exporter.spec import TFLiteExporterSpec
 
 
 class TFLiteExporter(base_component.BaseComponent):

@@ -2,7 +2,7 @@
 
 Run as a separate process by the TFLiteExporter executor, on local folders:
 
-    python -m mnist_tfx.components.tflite_exporter.convert SAVED_MODEL REPRESENTATIVE.npy OUT_DIR
+    python -m image_tfx.components.tflite_exporter.convert SAVED_MODEL REPRESENTATIVE.npy OUT_DIR
 
 The TFLite converter can abort the whole process (`LLVM ERROR: ...`) instead of raising, so
 the executor runs this in a child process and turns a crash into a failed component with the

@@ -19,12 +19,12 @@ from tfx.dsl.components.base import base_executor
 from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
 
-from mnist_tfx.components import object_store
-from mnist_tfx.components import storage
-from mnist_tfx.components.tflite_exporter import convert
-from mnist_tfx.components.tflite_exporter import spec
-from mnist_tfx.model import export
-from mnist_tfx.model import features
+from image_tfx.components import object_store
+from image_tfx.components import storage
+from image_tfx.components.tflite_exporter import convert
+from image_tfx.components.tflite_exporter import spec
+from image_tfx.model import export
+from image_tfx.model import features
 
 TRAIN_SPLIT = 'train'
 _STDERR_LINES = 15

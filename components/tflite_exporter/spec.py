@@ -3,7 +3,7 @@
 from tfx.types import standard_artifacts
 from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
 
-from mnist_tfx.components.artifacts import TFLiteModel
+from image_tfx.components.artifacts import TFLiteModel
 
 MODEL_KEY = 'model'
 TRANSFORMED_EXAMPLES_KEY = 'transformed_examples'

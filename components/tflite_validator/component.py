@@ -4,9 +4,9 @@ from tfx import types
 from tfx.dsl.components.base import base_component
 from tfx.dsl.components.base import executor_spec
 
-from mnist_tfx.components.artifacts import TFLiteBlessing
-from mnist_tfx.components.tflite_validator import executor
-from mnist_tfx.components.tflite_validator.spec import TFLiteValidatorSpec
+from image_tfx.components.artifacts import TFLiteBlessing
+from image_tfx.components.tflite_validator import executor
+from image_tfx.components.tflite_validator.spec import TFLiteValidatorSpec
 
 
 class TFLiteValidator(base_component.BaseComponent):

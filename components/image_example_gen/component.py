@@ -1,4 +1,4 @@
-"""MnistExampleGen: a file-based ExampleGen for image data sets (IDX, npz, CSV, image folders)."""
+"""ImageExampleGen: a file-based ExampleGen for image data sets (IDX, npz, CSV, image folders)."""
 
 from typing import Optional
 
@@ -9,20 +9,20 @@ from tfx.dsl.components.base import executor_spec
 from tfx.proto import example_gen_pb2
 from tfx.types import standard_artifacts
 
-from mnist_tfx.components.mnist_example_gen import executor
-from mnist_tfx.components.mnist_example_gen.spec import MnistExampleGenSpec
+from image_tfx.components.image_example_gen import executor
+from image_tfx.components.image_example_gen.spec import ImageExampleGenSpec
 
 SOURCE_SPLIT_NAME = 'source'
 
 
-class MnistExampleGen(base_beam_component.BaseBeamComponent):
+class ImageExampleGen(base_beam_component.BaseBeamComponent):
     """Turns an image data set into tf.Examples split into train, eval and (if present) test.
 
     It uses TFX's FileBasedDriver, so input files are fingerprinted and spans resolved like any
     file-based ExampleGen, and its output is one Examples artifact in ML Metadata.
     """
 
-    SPEC_CLASS = MnistExampleGenSpec
+    SPEC_CLASS = ImageExampleGenSpec
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)
     DRIVER_CLASS = driver.FileBasedDriver
 
@@ -47,7 +47,7 @@ class MnistExampleGen(base_beam_component.BaseBeamComponent):
                 example_gen_pb2.SplitConfig.Split(name='train', hash_buckets=train_buckets),
                 example_gen_pb2.SplitConfig.Split(name='eval', hash_buckets=eval_buckets),
             ]))
-        spec = MnistExampleGenSpec(
+        spec = ImageExampleGenSpec(
             input_base=input_base,
             input_config=input_config,
             output_config=output_config,

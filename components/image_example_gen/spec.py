@@ -1,4 +1,4 @@
-"""Component spec of MnistExampleGen: FileBasedExampleGen's parameters plus the source format."""
+"""Component spec of ImageExampleGen: FileBasedExampleGen's parameters plus the source format."""
 
 from tfx.types import standard_component_specs
 from tfx.types.component_spec import ExecutionParameter
@@ -7,7 +7,7 @@ SOURCE_FORMAT_KEY = 'source_format'
 IMAGE_SIZE_KEY = 'image_size'
 
 
-class MnistExampleGenSpec(standard_component_specs.FileBasedExampleGenSpec):
+class ImageExampleGenSpec(standard_component_specs.FileBasedExampleGenSpec):
     """FileBasedExampleGen's spec, with the format of the source (idx, npz, csv or folders)
     recorded.
 

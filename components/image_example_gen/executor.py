@@ -1,4 +1,4 @@
-"""Beam executor of MnistExampleGen: image data sets in, tf.Examples out.
+"""Beam executor of ImageExampleGen: image data sets in, tf.Examples out.
 
 The 'train' source split is hash-split into train and eval by the output config, as every
 TFX ExampleGen does; a 'test' source split (IDX t10k files, x_test/y_test in an npz, a test/
@@ -24,11 +24,11 @@ from tfx.types import artifact_utils
 from tfx.types import standard_component_specs
 from tfx.utils import proto_utils
 
-from mnist_tfx.components.artifacts import IMAGE_SPEC_PROPERTY
-from mnist_tfx.components.mnist_example_gen.spec import IMAGE_SIZE_KEY, SOURCE_FORMAT_KEY
-from mnist_tfx.data import images as imaging
-from mnist_tfx.data import sources
-from mnist_tfx.model import features
+from image_tfx.components.artifacts import IMAGE_SPEC_PROPERTY
+from image_tfx.components.image_example_gen.spec import IMAGE_SIZE_KEY, SOURCE_FORMAT_KEY
+from image_tfx.data import images as imaging
+from image_tfx.data import sources
+from image_tfx.model import features
 
 TEST_SPLIT = 'test'
 

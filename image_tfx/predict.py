@@ -1,9 +1,9 @@
 """Classify images with a pushed model version, as a device would.
 
-    python -m mnist_tfx.predict VERSION_DIR image.png [more.png ...] \
+    python -m image_tfx.predict VERSION_DIR image.png [more.png ...] \
         [--format int8|float32|savedmodel]
                                 [--json]
-    python -m mnist_tfx.predict VERSION_DIR --video clip.mp4 | --camera 0 [--max-frames N]
+    python -m image_tfx.predict VERSION_DIR --video clip.mp4 | --camera 0 [--max-frames N]
 
 VERSION_DIR is one pushed version (serving/<pipeline>/<version>/). Images may be PNG, JPEG or
 anything Pillow reads, of any size and colour, or an IDX images file (each image in it is
@@ -30,9 +30,9 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from mnist_tfx.components import object_store
-from mnist_tfx.data import images as imaging
-from mnist_tfx.model import features
+from image_tfx.components import object_store
+from image_tfx.data import images as imaging
+from image_tfx.model import features
 
 # OpenCV (and FFmpeg inside it) log their own warnings for a missing camera or an unreadable
 # file, where one error line says it; read when cv2 is first imported, which TensorFlow's
@@ -113,7 +113,7 @@ def read_images(path: str) -> List[Tuple[str, np.ndarray]]:
         return [(path, imaging.decode(raw, imaging.RGB))]
     except imaging.ImageError as e:
         image_problem = str(e)
-    from mnist_tfx.data import sources
+    from image_tfx.data import sources
     try:
         images = sources.read_idx(path, sources.IDX_IMAGES_MAGIC)
     except sources.DataError as e:
@@ -128,7 +128,7 @@ class Model:
     """One format of a pushed version: predict(image) -> probabilities [classes]."""
 
     def __init__(self, version_dir: str, fmt: str):
-        from mnist_tfx.components import pushed_layout
+        from image_tfx.components import pushed_layout
         if fmt == 'savedmodel':
             path = version_dir  # a version folder is the SavedModel
             required = os.path.join(version_dir, 'saved_model.pb')
@@ -139,13 +139,13 @@ class Model:
         self.format = fmt
         if fmt == 'savedmodel':
             import tensorflow as tf
-            from mnist_tfx.model.export import IMAGES_INPUT, IMAGES_SIGNATURE
+            from image_tfx.model.export import IMAGES_INPUT, IMAGES_SIGNATURE
             self._tf = tf
             self._serve = tf.saved_model.load(path).signatures[IMAGES_SIGNATURE]
             dims = self._serve.structured_input_signature[1][IMAGES_INPUT].shape[1:]
             self.shape = tuple(dims) if len(dims) == 3 else (*dims, 1)
         else:
-            from mnist_tfx.model import tflite
+            from image_tfx.model import tflite
             self._tflite = tflite
             self._model = tflite.TFLiteClassifier(path)
             self.shape = self._model.input_shape
@@ -176,18 +176,18 @@ def _exists(path: str) -> bool:
     """Whether a file exists, locally or in object storage (a version pushed to s3://)."""
     if not object_store.is_remote(path):
         return os.path.exists(path)
-    from mnist_tfx.components import storage
+    from image_tfx.components import storage
     return storage.exists(path)
 
 
 def _model_card(version_dir: str) -> dict:
-    from mnist_tfx.components import pushed_layout
+    from image_tfx.components import pushed_layout
     return pushed_layout.read_card(version_dir) or {}
 
 
 def _class_names(version_dir: str) -> Optional[List[str]]:
-    from mnist_tfx.components import pushed_layout
-    from mnist_tfx.components import storage
+    from image_tfx.components import pushed_layout
+    from image_tfx.components import storage
     path = pushed_layout.extra(version_dir, pushed_layout.LABELS_FILE)
     if not _exists(path):
         return None  # the class numbers then
@@ -246,7 +246,7 @@ def classify_stream(model: 'Model', capture, first_frame, name: str, as_json: bo
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog='python -m mnist_tfx.predict', description=__doc__,
+    parser = argparse.ArgumentParser(prog='python -m image_tfx.predict', description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('version_dir', help='a pushed version: serving/<pipeline>/<version>')
     parser.add_argument('images', nargs='*', help='PNG/JPEG/... files or IDX images files')
