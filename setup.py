@@ -1,9 +1,10 @@
 """Packaging for image_tfx, the image-classification TFX pipeline.
 
-The repository's top-level folders (pipeline/, components/, model/, schema/) have generic names,
-so they are installed under one package, `image_tfx`, instead of as top-level packages:
-`pipeline/config.py` is imported as `image_tfx.pipeline.config`. The curated schema ships as
-package data of `image_tfx.schema`.
+The repository's top-level folders (data/, components/, model/, pipeline/, runner/, records/,
+kubeflow/, tools/, web/, schema/) have generic names, so they are installed under one package,
+`image_tfx`, instead of as top-level packages. An import names the folder and the file:
+`image_tfx.runner.config` is runner/config.py; image_tfx/ itself holds only the package's
+`__init__`. The curated schema ships as package data of `image_tfx.schema`.
 
 Dependencies are pinned in requirements.txt and installed by `make install`
 (`pip install --ignore-requires-python --no-deps -r requirements.txt`): TFX 1.16 declares
@@ -13,12 +14,12 @@ declares only the direct dependencies, unpinned, for information.
 
 from setuptools import setup
 
-_FOLDERS = ('pipeline', 'data', 'components', 'components.image_example_gen',
-            'components.anomalies_gate',
+# Every folder that holds code (or package data), as dotted package names.
+_FOLDERS = ('data', 'components', 'components.image_example_gen', 'components.anomalies_gate',
             'components.pushed_baseline', 'components.data_schema',
             'components.tflite_exporter', 'components.tflite_validator',
-            'components.model_pusher', 'components.parameterized', 'kubeflow', 'model', 'web',
-            'schema')
+            'components.model_pusher', 'components.parameterized', 'model', 'pipeline',
+            'runner', 'records', 'kubeflow', 'tools', 'web', 'schema')
 
 setup(
     name='image-tfx',
@@ -35,9 +36,9 @@ setup(
                       'tensorflow-data-validation', 'ml-metadata', 'apache-beam', 'mlxtend',
                       'numpy'],
     entry_points={'console_scripts': [
-        'image-tfx-run = image_tfx.pipeline.run_local:main',
-        'image-tfx-predict = image_tfx.predict:main',
-        'image-tfx-inspect = image_tfx.inspect:main',
+        'image-tfx-run = image_tfx.runner.local:run_command',
+        'image-tfx-predict = image_tfx.tools.predict:main',
+        'image-tfx-inspect = image_tfx.records.inspect:main',
         'image-tfx-web = image_tfx.web.__main__:main',
     ]},
 )

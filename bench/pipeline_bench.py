@@ -48,9 +48,9 @@ def read_run(root: str, pipeline_name: str):
     """(seconds per component, cached per component, fit timing, summary, ExampleGen's
     Examples artifact) of the latest run."""
     from image_tfx.model.trainer import FIT_TIMING_FILE
-    from image_tfx.pipeline import metadata
+    from image_tfx.records import metadata
     from image_tfx.pipeline import nodes
-    from image_tfx.pipeline import summary
+    from image_tfx.records import summary
     from tfx.types import standard_artifacts
     path = os.path.join(root, 'metadata', f'{pipeline_name}.sqlite')
     store = metadata.open_store(path)

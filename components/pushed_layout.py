@@ -23,7 +23,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from tfx.dsl.io import fileio
 
-from image_tfx.components import object_store
+from image_tfx.data import object_store
 from image_tfx.components import storage
 
 # TF Serving's names (tensorflow/cc/saved_model/constants.h, saved_model_warmup_util.h).

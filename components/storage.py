@@ -11,8 +11,8 @@ from typing import Dict, Iterator, Tuple
 
 from tfx.dsl.io import fileio
 
-from image_tfx.components import object_store
-from image_tfx.components.object_store import join  # noqa: F401  (re-exported)
+from image_tfx.data import object_store
+from image_tfx.data.object_store import join  # noqa: F401  (re-exported)
 
 
 def makedirs(path: str) -> None:

@@ -36,7 +36,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from image_tfx.components.object_store import join
+from image_tfx.data.object_store import join
 from image_tfx.data import images as imaging
 
 FORMAT_IDX = 'idx'

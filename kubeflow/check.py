@@ -8,13 +8,9 @@ any; 0 and a note of what the spec needs otherwise. Each rule names the file of 
 """
 
 import argparse
-import os
 import sys
 from typing import Any, Dict, List, Optional
 
-if __name__ == '__main__':
-    _here = os.path.dirname(os.path.abspath(__file__))
-    sys.path[:] = [p for p in sys.path if os.path.abspath(p or '.') != _here]
 
 ENTRYPOINT_MODULE = 'image_tfx.kubeflow.entrypoint'
 # The argument through which the entrypoint learns the outputs a component declares

@@ -14,15 +14,10 @@ import argparse
 import os
 import sys
 
-if __name__ == '__main__':
-    # Run as a script, Python puts this folder first on sys.path; keep its modules from
-    # shadowing top-level ones.
-    _here = os.path.dirname(os.path.abspath(__file__))
-    sys.path[:] = [p for p in sys.path if os.path.abspath(p or '.') != _here]
 
-from image_tfx.kubeflow import check  # noqa: E402
-from image_tfx.kubeflow import runner  # noqa: E402
-from image_tfx.pipeline import options  # noqa: E402
+from image_tfx.kubeflow import check
+from image_tfx.kubeflow import runner
+from image_tfx.runner import options
 
 
 def parse_args(argv=None) -> argparse.Namespace:

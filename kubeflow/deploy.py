@@ -24,9 +24,6 @@ import urllib.error
 import urllib.request
 from typing import Any, Dict, List, Optional
 
-if __name__ == '__main__':
-    _here = os.path.dirname(os.path.abspath(__file__))
-    sys.path[:] = [p for p in sys.path if os.path.abspath(p or '.') != _here]
 
 TOKEN_ENV = 'KFP_TOKEN'
 SA_TOKEN_PATH_ENV = 'KF_PIPELINES_SA_TOKEN_PATH'

@@ -13,10 +13,10 @@ import json
 import os
 from typing import Any, Dict, List, Optional, Tuple
 
-from image_tfx.components import object_store
-from image_tfx.pipeline import options
+from image_tfx.data import object_store
+from image_tfx.runner import options
 from image_tfx.pipeline import nodes
-from image_tfx.pipeline.config import RunConfig
+from image_tfx.runner.config import RunConfig
 
 # Where kubeflow/Dockerfile installs the project (editable), so module files, the schema and
 # the shipped data have the same relative paths in the image as in a checkout.

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from conftest import REPO, RUN_LOCAL, idx_bytes, run_cli, write_idx_dir
-from image_tfx.pipeline import metadata
+from image_tfx.records import metadata
 from image_tfx.pipeline import pipeline as pipeline_def
 
 
@@ -149,7 +149,8 @@ def test_one_class_dominating_stops_at_the_gate(tmp_path, digits):
     # Why it failed is kept with the run in ML Metadata, for `inspect run` and the report.
     (run_id,) = metadata.run_ids(store, 'mnist')
     assert metadata.run_error(store, run_id).startswith('AnomaliesGate failed: the data is not')
-    shown = subprocess.run([sys.executable, '-m', 'image_tfx.inspect', 'run', '--output-root',
+    shown = subprocess.run([sys.executable, '-m', 'image_tfx.records.inspect', 'run',
+                            '--output-root',
                             str(out)], capture_output=True, text=True, timeout=120, cwd=REPO)
     assert '  error: AnomaliesGate failed: ' in shown.stdout
 
@@ -196,7 +197,7 @@ def _start(tmp_path, digits, wait_for: str):
 
 
 def _runs_state(out):
-    result = subprocess.run([sys.executable, '-m', 'image_tfx.inspect', 'runs', '--json',
+    result = subprocess.run([sys.executable, '-m', 'image_tfx.records.inspect', 'runs', '--json',
                              '--output-root', str(out)], capture_output=True, text=True,
                             timeout=120, cwd=REPO)
     assert result.returncode == 0, result.stderr

@@ -16,7 +16,7 @@ import tensorflow as tf
 
 from conftest import REPO, idx_bytes
 from image_tfx.components.image_example_gen.executor import to_example
-from image_tfx.pipeline import metadata
+from image_tfx.records import metadata
 from image_tfx.pipeline import pipeline as pipeline_def
 
 PIPELINE = 'mnist'
@@ -204,7 +204,7 @@ def test_tflite_from_another_model_fails_the_check(runs, tmp_path, digits):
 
 
 def _predict(*args):
-    return subprocess.run([sys.executable, '-m', 'image_tfx.predict', *args],
+    return subprocess.run([sys.executable, '-m', 'image_tfx.tools.predict', *args],
                           capture_output=True, text=True, timeout=300, cwd=REPO)
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from conftest import REPO, run_cli
 from image_tfx.components import pushed_layout
-from image_tfx.pipeline import metadata
+from image_tfx.records import metadata
 from image_tfx.pipeline import pipeline as pipeline_def
 from image_tfx.schema import load_schema
 from image_tfx.model import features
@@ -74,7 +74,7 @@ def test_predict_json_names_the_class_folders(cnn_run, photos):
         os.path.join(photos, 'test', name)))[0]) for name in CLASSES]
     for fmt in ('int8', 'savedmodel'):
         result = subprocess.run(
-            [sys.executable, '-m', 'image_tfx.predict', version_dir, *pictures, '--json',
+            [sys.executable, '-m', 'image_tfx.tools.predict', version_dir, *pictures, '--json',
              '--format', fmt], capture_output=True, text=True, timeout=300, cwd=REPO)
         assert result.returncode == 0, result.stderr[-2000:]
         lines = [json.loads(line) for line in result.stdout.splitlines()]
@@ -111,7 +111,8 @@ def test_predict_classifies_a_video_frame_by_frame(cnn_run, photos, tmp_path):
                                .resize((64, 48)))
             writer.write(np.ascontiguousarray(frame[..., ::-1]))  # OpenCV writes BGR
     writer.release()
-    result = subprocess.run([sys.executable, '-m', 'image_tfx.predict', version_dir, '--video',
+    result = subprocess.run([sys.executable, '-m', 'image_tfx.tools.predict', version_dir,
+                             '--video',
                              clip, '--json'], capture_output=True, text=True, timeout=300,
                             cwd=REPO)
     assert result.returncode == 0, result.stderr[-2000:]
@@ -123,7 +124,8 @@ def test_predict_classifies_a_video_frame_by_frame(cnn_run, photos, tmp_path):
     # Not a video: one line, exit 2.
     bad = tmp_path / 'notes.mp4'
     bad.write_text('not a video')
-    result = subprocess.run([sys.executable, '-m', 'image_tfx.predict', version_dir, '--video',
+    result = subprocess.run([sys.executable, '-m', 'image_tfx.tools.predict', version_dir,
+                             '--video',
                              str(bad)], capture_output=True, text=True, timeout=300, cwd=REPO)
     assert result.returncode == 2
     assert result.stderr.strip() == \

@@ -17,7 +17,7 @@ import pytest
 
 from conftest import REPO, require_system_tool, run_cli, write_idx_dir
 from image_tfx.data import sources
-from image_tfx.pipeline import metadata
+from image_tfx.records import metadata
 from image_tfx.pipeline import pipeline as pipeline_def
 
 FASHION = '/usr/share/datasets/fashion-mnist'
@@ -27,8 +27,8 @@ COMMON = ['--epochs', '1', '--accuracy-threshold', '0.3', '--max-int8-accuracy-d
 
 _REFUSED_RUN = '''
 import sys
-from image_tfx.pipeline import run_local
-from image_tfx.pipeline.config import RunConfig
+from image_tfx.runner import local as run_local
+from image_tfx.runner.config import RunConfig
 # An agreement no model reaches: the TFLite check refuses whatever the Evaluator blesses.
 sys.exit(run_local.run(RunConfig(data=sys.argv[1], output_root=sys.argv[2], epochs=1,
                                  accuracy_threshold=0.0, allow_drift=True,

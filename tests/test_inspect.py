@@ -9,11 +9,12 @@ import sys
 from browser import CHROMIUM, render
 from conftest import REPO, require_system_tool
 from image_tfx.pipeline import pipeline as pipeline_def
-from image_tfx.pipeline.report import SECTIONS
+from image_tfx.records.report import SECTIONS
 
 
 def inspect(root, *args):
-    return subprocess.run([sys.executable, '-m', 'image_tfx.inspect', '--output-root', str(root),
+    return subprocess.run([sys.executable, '-m', 'image_tfx.records.inspect',
+                           '--output-root', str(root),
                            *args], capture_output=True, text=True, timeout=300, cwd=REPO)
 
 
@@ -114,7 +115,8 @@ def test_clear_errors(runs, tmp_path):
     assert missing.returncode == 2 and 'no ML Metadata database there' in missing.stderr
     junk = tmp_path / 'junk.sqlite'
     junk.write_text('not a database')
-    result = subprocess.run([sys.executable, '-m', 'image_tfx.inspect', '--metadata', str(junk),
+    result = subprocess.run([sys.executable, '-m', 'image_tfx.records.inspect',
+                             '--metadata', str(junk),
                              'runs'], capture_output=True, text=True, timeout=300, cwd=REPO)
     assert result.returncode == 2 and 'not an ML Metadata database' in result.stderr
 

@@ -62,8 +62,8 @@ def test_golden_spec(golden_compile):
 def test_spec_loads_with_kfp_and_matches_local_dag(golden_compile):
     from kfp import components
     from image_tfx.pipeline import pipeline as pipeline_def
-    from image_tfx.pipeline import options
-    from image_tfx.pipeline.config import RunConfig
+    from image_tfx.runner import options
+    from image_tfx.runner.config import RunConfig
     from image_tfx.data import sources
 
     component = components.load_component_from_file(golden_compile)
@@ -176,7 +176,7 @@ def kfp_run(tmp_path_factory, digits, s3):
     endpoint and the credentials only from the spec (the launcher's own environment has
     none). Both runs are recorded in an ML Metadata gRPC service as KFP records them."""
     from image_tfx.kubeflow import runner
-    from image_tfx.pipeline.config import RunConfig
+    from image_tfx.runner.config import RunConfig
     import s3_server
     import yaml
     from mlmd_server import MlmdServer
@@ -597,7 +597,8 @@ def test_launcher_download_trips_over_folder_markers_the_entrypoint_clears(s3, t
         with pytest.raises(OSError):
             bucket.download('s3://markers/a/model', str(tmp_path / version / 'model'),
                             kfp_launcher.BACKENDS[version].download_under_prefix_only)
-    code = ('import sys; from image_tfx.components import object_store, storage; '
+    code = ('import sys; from image_tfx.data import object_store; '
+            'from image_tfx.components import storage; '
             'object_store.prepare(sys.argv[1]); '
             'print(storage.remove_directory_markers(sys.argv[1])); object_store.exit_now(0)')
     for uri in ('s3://markers/a/model', 's3://markers/a/model_run'):
@@ -622,7 +623,7 @@ def test_launcher_opens_the_bucket_only_through_the_generated_configmap(s3, tmp_
     launcher would use AWS's endpoint (config/s3.go), and without the secret it names it
     cannot open the bucket."""
     from image_tfx.kubeflow import runner
-    from image_tfx.pipeline.config import RunConfig
+    from image_tfx.runner.config import RunConfig
     import s3_server
     import yaml
     cluster = runner.ClusterConfig(image='x', pipeline_root='s3://configmap/root',
@@ -660,7 +661,8 @@ def test_launcher_opens_the_bucket_only_through_the_generated_configmap(s3, tmp_
 
 
 def kfp_inspect(address, *args, env=None):
-    return subprocess.run([sys.executable, '-m', 'image_tfx.inspect', '--kfp-metadata', address,
+    return subprocess.run([sys.executable, '-m', 'image_tfx.records.inspect',
+                           '--kfp-metadata', address,
                            *args], capture_output=True, text=True, timeout=300, cwd=REPO,
                           env=env)
 
@@ -712,7 +714,7 @@ def test_inspect_reads_the_kubeflow_runs_from_kfp_metadata(kfp_run, s3, tmp_path
     result = kfp_inspect(address, 'report', 'run-1', '--out', str(report), env=env)
     assert result.returncode == 0, result.stderr[-2000:]
     html = report.read_text()
-    from image_tfx.pipeline.report import SECTIONS
+    from image_tfx.records.report import SECTIONS
     assert all(f'id="{section}"' in html for section in SECTIONS)
     assert 'blessed' in html
 

@@ -13,7 +13,7 @@ import pytest
 
 from conftest import REPO, RUN_LOCAL, require_system_tool, write_idx_dir
 from mariadb import PASSWORD, MariaDB
-from image_tfx.pipeline import metadata
+from image_tfx.records import metadata
 from image_tfx.pipeline import pipeline as pipeline_def
 
 pytestmark = pytest.mark.e2e  # pipeline runs against the server
@@ -39,7 +39,8 @@ def _args(data, uri, root, *extra):
 
 
 def _inspect(uri, *args):
-    return subprocess.run([sys.executable, '-m', 'image_tfx.inspect', '--metadata', uri, *args],
+    return subprocess.run([sys.executable, '-m', 'image_tfx.records.inspect', '--metadata', uri,
+                           *args],
                           capture_output=True, text=True, timeout=300, cwd=REPO)
 
 

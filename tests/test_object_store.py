@@ -21,11 +21,11 @@ import pytest
 import tf_serving
 from conftest import REPO, RUN_LOCAL, write_idx_dir
 from s3_server import free_port
-from image_tfx.components import object_store
-from image_tfx.pipeline import metadata
+from image_tfx.data import object_store
+from image_tfx.records import metadata
 from image_tfx.pipeline import nodes as pipeline_def
-from image_tfx.pipeline import options
-from image_tfx.pipeline.config import RunConfig
+from image_tfx.runner import options
+from image_tfx.runner.config import RunConfig
 
 PIPELINE = 'mnist'
 BUCKET = 'pipeline'
@@ -226,7 +226,7 @@ def test_predict_runs_a_version_in_the_bucket(s3_runs, tmp_path, digits):
     pushed = _nodes(s3_runs['md'])[pipeline_def.PUSHER].outputs['pushed_model'][0]
     version_uri = pushed.custom_properties['pushed_destination'].string_value
     for fmt in ('int8', 'savedmodel'):
-        result = subprocess.run([sys.executable, '-m', 'image_tfx.predict', version_uri,
+        result = subprocess.run([sys.executable, '-m', 'image_tfx.tools.predict', version_uri,
                                  str(png), '--format', fmt], capture_output=True, text=True,
                                 timeout=300, cwd=REPO, env=s3_runs['env'])
         assert result.returncode == 0, result.stderr
@@ -234,7 +234,7 @@ def test_predict_runs_a_version_in_the_bucket(s3_runs, tmp_path, digits):
 
 
 def _inspect(*args, env):
-    return subprocess.run([sys.executable, '-m', 'image_tfx.inspect', *args],
+    return subprocess.run([sys.executable, '-m', 'image_tfx.records.inspect', *args],
                           capture_output=True, text=True, timeout=300, cwd=REPO, env=env)
 
 
@@ -303,7 +303,7 @@ def test_docs_name_object_store_commands():
 
 @pytest.mark.parametrize('doc,args', doc_commands('run_local.py'))
 def test_run_local_commands_in_the_docs_honour_their_store(doc, args, s3, tmp_path, digits):
-    from image_tfx.pipeline import run_local
+    from image_tfx.runner import local as run_local
     config = options.config_from_args(run_local.parse_args(args))
     root = args[args.index('--output-root') + 1]
     assert config.root == root.rstrip('/') and config.pipeline_root.startswith(root), doc

@@ -7,9 +7,9 @@ import pytest
 
 from image_tfx import schema
 from image_tfx.data import sources
-from image_tfx.pipeline import options
+from image_tfx.runner import options
 from image_tfx.pipeline import pipeline as pipeline_def
-from image_tfx.pipeline.config import RunConfig
+from image_tfx.runner.config import RunConfig
 
 
 def _config(argv, tmp_path):

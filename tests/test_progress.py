@@ -3,7 +3,7 @@
 import io
 import logging
 
-from image_tfx.pipeline.progress import ProgressHandler
+from image_tfx.runner.progress import ProgressHandler
 
 
 def _log(handler, level, msg, *args):

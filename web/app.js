@@ -1,5 +1,5 @@
 // The pushed model in the browser: draw or drop an image, see the class probabilities.
-// Images are prepared as `python -m image_tfx.predict` prepares them (image_tfx/predict.py):
+// Images are prepared as `python -m image_tfx.tools.predict` prepares them (tools/predict.py):
 // for a digit-style model (its card says preparation "mnist") grayscale, the background level
 // removed and the contrast stretched, light strokes on dark, fitted into 20x20 keeping the
 // aspect ratio, centred by centre of mass in 28x28; for any other model the image is resized

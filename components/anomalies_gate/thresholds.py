@@ -1,4 +1,4 @@
-"""Default bounds of the validator gate, free of TFX imports (pipeline/config.py uses them).
+"""Default bounds of the validator gate, free of TFX imports (runner/config.py uses them).
 
 Chosen to pass re-splits of the same data with room and to stop a one-class data set and
 Fashion-MNIST after digits; the figures behind them: docs/data-checks.md.

@@ -23,7 +23,7 @@ from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
 from tfx.utils import path_utils
 
-from image_tfx.components import object_store
+from image_tfx.data import object_store
 from image_tfx.components import pushed_layout
 from image_tfx.components import storage
 from image_tfx.components.anomalies_gate.executor import load_result

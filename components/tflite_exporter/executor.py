@@ -19,7 +19,7 @@ from tfx.dsl.components.base import base_executor
 from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
 
-from image_tfx.components import object_store
+from image_tfx.data import object_store
 from image_tfx.components import storage
 from image_tfx.components.tflite_exporter import convert
 from image_tfx.components.tflite_exporter import spec

@@ -12,11 +12,11 @@ import re
 from typing import Any, Dict, List, Optional
 
 from image_tfx import schema
-from image_tfx.components import object_store
+from image_tfx.data import object_store
 from image_tfx.data import sources
 from image_tfx.data import images as imaging
 from image_tfx.model.params import MIXED_PRECISION_POLICIES, MODELS
-from image_tfx.pipeline.config import RunConfig
+from image_tfx.runner.config import RunConfig
 
 _DEFAULTS = RunConfig()
 

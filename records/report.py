@@ -18,13 +18,13 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 from tfx.utils import path_utils
 
-from image_tfx.components import object_store
+from image_tfx.data import object_store
 from image_tfx.components import storage
 from image_tfx.components.storage import folder_bytes
 from image_tfx.model import features
-from image_tfx.pipeline import metadata
+from image_tfx.records import metadata
 from image_tfx.pipeline import pipeline as pipeline_def
-from image_tfx.pipeline import summary as summary_lib
+from image_tfx.records import summary as summary_lib
 
 SECTIONS = ('overview', 'data', 'anomalies', 'training', 'evaluation', 'models', 'lineage')
 _CSS = """
@@ -350,7 +350,8 @@ def build_report(store, pipeline_name: str, run_id: str, metadata_label: str,
 
     out.append('<section id="lineage"><h2>Lineage</h2>' + _lineage_svg(nodes) +
                '<p>Boxes are this run\'s executions (green: ran, blue: cached, red: failed); '
-               'arrows carry artifacts. <code>python -m image_tfx.inspect lineage PATH</code> '
+               'arrows carry artifacts. <code>python -m image_tfx.records.inspect lineage PATH'
+               '</code> '
                'follows any file back to its data.</p></section></body></html>')
     return ''.join(out)
 

@@ -213,7 +213,7 @@ def get_artifact(store: mlmd.MetadataStore, artifact_id: int) -> metadata_store_
 def artifact_for_path(store: mlmd.MetadataStore, path: str) -> metadata_store_pb2.Artifact:
     """The artifact that holds a file or folder: the longest artifact URI (or pushed
     destination) that the path is in."""
-    from image_tfx.components import object_store
+    from image_tfx.data import object_store
     path = object_store.absolute(path)
     best, best_len = None, -1
     for artifact in store.get_artifacts():

@@ -16,7 +16,7 @@ is then the local SQLite file or MySQL database that --metadata names):
 import dataclasses
 from typing import Optional, Tuple
 
-from image_tfx.components import object_store
+from image_tfx.data import object_store
 from image_tfx.components.anomalies_gate import thresholds
 from image_tfx.model.params import TrainingParams
 

@@ -1,9 +1,9 @@
 """Classify images with a pushed model version, as a device would.
 
-    python -m image_tfx.predict VERSION_DIR image.png [more.png ...] \
+    python -m image_tfx.tools.predict VERSION_DIR image.png [more.png ...] \
         [--format int8|float32|savedmodel]
                                 [--json]
-    python -m image_tfx.predict VERSION_DIR --video clip.mp4 | --camera 0 [--max-frames N]
+    python -m image_tfx.tools.predict VERSION_DIR --video clip.mp4 | --camera 0 [--max-frames N]
 
 VERSION_DIR is one pushed version (serving/<pipeline>/<version>/). Images may be PNG, JPEG or
 anything Pillow reads, of any size and colour, or an IDX images file (each image in it is
@@ -30,7 +30,7 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from image_tfx.components import object_store
+from image_tfx.data import object_store
 from image_tfx.data import images as imaging
 from image_tfx.model import features
 
@@ -246,7 +246,7 @@ def classify_stream(model: 'Model', capture, first_frame, name: str, as_json: bo
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog='python -m image_tfx.predict', description=__doc__,
+    parser = argparse.ArgumentParser(prog='python -m image_tfx.tools.predict', description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('version_dir', help='a pushed version: serving/<pipeline>/<version>')
     parser.add_argument('images', nargs='*', help='PNG/JPEG/... files or IDX images files')

@@ -1,11 +1,11 @@
 """Inspect what ran, from ML Metadata: runs, components, artifacts, lineage, differences.
 
-    python -m image_tfx.inspect runs
-    python -m image_tfx.inspect run [RUN_ID]
-    python -m image_tfx.inspect artifacts [--type Model]
-    python -m image_tfx.inspect lineage PATH_OR_ARTIFACT_ID [--down]
-    python -m image_tfx.inspect diff RUN_A RUN_B
-    python -m image_tfx.inspect report [RUN_ID] --out report.html
+    python -m image_tfx.records.inspect runs
+    python -m image_tfx.records.inspect run [RUN_ID]
+    python -m image_tfx.records.inspect artifacts [--type Model]
+    python -m image_tfx.records.inspect lineage PATH_OR_ARTIFACT_ID [--down]
+    python -m image_tfx.records.inspect diff RUN_A RUN_B
+    python -m image_tfx.records.inspect report [RUN_ID] --out report.html
 
 Every command reads the ML Metadata a run wrote (by default
 <output-root>/metadata/<pipeline-name>.sqlite, as run_local.py writes it; --metadata for another
@@ -24,8 +24,8 @@ import sys
 import warnings
 from typing import Any, Dict, List, Optional
 
-from image_tfx.components import object_store
-from image_tfx.pipeline import config as config_lib
+from image_tfx.data import object_store
+from image_tfx.runner import config as config_lib
 
 _TIME = '%Y-%m-%d %H:%M:%S'
 
@@ -35,14 +35,14 @@ def _when(millis: int) -> str:
 
 
 def _artifact_dict(artifact, type_names) -> Dict[str, Any]:
-    from image_tfx.pipeline import metadata
+    from image_tfx.records import metadata
     return {'id': artifact.id, 'type': type_names.get(artifact.type_id, '?'), 'uri': artifact.uri,
             'properties': metadata.properties_of(artifact)}
 
 
 def runs(store, pipeline_name: str) -> List[Dict[str, Any]]:
     """Every run, newest first: id, start, duration, state, blessed, pushed version."""
-    from image_tfx.pipeline import metadata
+    from image_tfx.records import metadata
     from image_tfx.pipeline import nodes as pipeline_def
     result = []
     for run_id in reversed(metadata.run_ids(store, pipeline_name)):
@@ -66,7 +66,7 @@ def runs(store, pipeline_name: str) -> List[Dict[str, Any]]:
 
 
 def _resolve_run(store, pipeline_name: str, run_id: Optional[str]) -> str:
-    from image_tfx.pipeline import metadata
+    from image_tfx.records import metadata
     ids = metadata.run_ids(store, pipeline_name)
     if not ids:
         raise metadata.MetadataError(f'no runs of pipeline {pipeline_name!r} in ML Metadata')
@@ -80,7 +80,7 @@ def _resolve_run(store, pipeline_name: str, run_id: Optional[str]) -> str:
 
 def run(store, pipeline_name: str, run_id: Optional[str]) -> Dict[str, Any]:
     """Each component's execution in a run: state, duration, inputs and outputs."""
-    from image_tfx.pipeline import metadata
+    from image_tfx.records import metadata
     run_id = _resolve_run(store, pipeline_name, run_id)
     type_names = metadata.artifact_type_names(store)
     nodes = metadata.node_runs(store, pipeline_name, run_id)
@@ -96,7 +96,7 @@ def run(store, pipeline_name: str, run_id: Optional[str]) -> Dict[str, Any]:
 
 def artifacts(store, type_name: Optional[str]) -> List[Dict[str, Any]]:
     """Artifacts (of one type, or all), newest first, with their properties."""
-    from image_tfx.pipeline import metadata
+    from image_tfx.records import metadata
     type_names = metadata.artifact_type_names(store)
     if type_name is not None and type_name not in type_names.values():
         raise metadata.MetadataError(f'no artifact type {type_name!r}; known types: '
@@ -107,7 +107,7 @@ def artifacts(store, type_name: Optional[str]) -> List[Dict[str, Any]]:
 
 def lineage(store, pipeline_name: str, target: str, down: bool = False) -> Dict[str, Any]:
     """The tree of executions and artifacts behind (or, with down, made from) an artifact."""
-    from image_tfx.pipeline import metadata
+    from image_tfx.records import metadata
     if target.isdigit():
         root = metadata.get_artifact(store, int(target))
     else:
@@ -171,8 +171,8 @@ def _flat(properties: Dict[str, Any]) -> Dict[str, Any]:
 
 def diff(store, pipeline_name: str, run_a: str, run_b: str) -> Dict[str, Any]:
     """What changed between two runs: parameters, data, metrics per class, blessing."""
-    from image_tfx.pipeline import metadata
-    from image_tfx.pipeline import summary
+    from image_tfx.records import metadata
+    from image_tfx.records import summary
     run_a = _resolve_run(store, pipeline_name, run_a)
     run_b = _resolve_run(store, pipeline_name, run_b)
     nodes = {r: metadata.node_runs(store, pipeline_name, r) for r in (run_a, run_b)}
@@ -309,7 +309,8 @@ def _common_options(parser: argparse.ArgumentParser, defaults) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog='python -m image_tfx.inspect', description=__doc__,
+    parser = argparse.ArgumentParser(prog='python -m image_tfx.records.inspect',
+                                     description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     _common_options(parser, defaults=True)
     common = argparse.ArgumentParser(add_help=False)
@@ -345,7 +346,7 @@ def main(argv=None) -> int:
     warnings.filterwarnings('ignore')
     logging.getLogger('tensorflow').setLevel(logging.ERROR)
     from ml_metadata import errors as mlmd_errors
-    from image_tfx.pipeline import metadata
+    from image_tfx.records import metadata
     if args.kfp_metadata and args.metadata:
         print('error: give --metadata or --kfp-metadata, not both', file=sys.stderr)
         return 2
@@ -358,7 +359,7 @@ def main(argv=None) -> int:
     target = args.kfp_metadata or config.metadata_target
     try:
         if args.kfp_metadata:
-            from image_tfx.pipeline import kfp_metadata
+            from image_tfx.records import kfp_metadata
             store = kfp_metadata.open_kfp_store(args.kfp_metadata)
             if args.command in ('diff', 'report'):  # these read the artifacts themselves
                 for root in store.pipeline_roots():
@@ -380,7 +381,7 @@ def main(argv=None) -> int:
         elif args.command == 'diff':
             result, show = diff(store, name, args.run_a, args.run_b), _print_diff
         else:
-            from image_tfx.pipeline import report
+            from image_tfx.records import report
             if object_store.is_remote(args.out):
                 problem = object_store.check(args.out.rsplit('/', 1)[0])
                 if problem:

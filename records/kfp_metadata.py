@@ -15,7 +15,7 @@ from typing import Dict, List, Optional, Tuple
 
 from ml_metadata.proto import metadata_store_pb2 as pb
 
-from image_tfx.pipeline import metadata
+from image_tfx.records import metadata
 
 KFP_RUN_CONTEXT = 'system.PipelineRun'
 KFP_PIPELINE_CONTEXT = 'system.Pipeline'

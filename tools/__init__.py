@@ -1,0 +1,1 @@
+"""Tools that use a pushed model: predict."""
