@@ -18,7 +18,8 @@ from setuptools import setup
 _FOLDERS = ('data', 'components', 'components.image_example_gen', 'components.anomalies_gate',
             'components.pushed_baseline', 'components.data_schema',
             'components.tflite_exporter', 'components.tflite_validator',
-            'components.model_pusher', 'components.parameterized', 'model', 'pipeline',
+            'components.model_pusher', 'components.parameterized', 'components.tfjs_exporter',
+            'model', 'pipeline',
             'runner', 'records', 'kubeflow', 'tools', 'web', 'schema')
 
 setup(

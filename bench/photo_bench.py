@@ -23,7 +23,7 @@ def main(argv=None) -> int:
     parser.add_argument('photos', help='class folders zero..nine (or 0..9) of images')
     parser.add_argument('--format', default='int8', choices=('int8', 'float32', 'savedmodel'))
     args = parser.parse_args(argv)
-    from image_tfx import predict
+    from image_tfx.tools import predict
     from image_tfx.data import images as imaging
     from image_tfx.data import sources
     source = sources.detect_source(args.photos)

@@ -16,6 +16,9 @@ from tfx.types.artifact import Artifact
 IMAGE_SPEC_PROPERTY = 'image_spec'
 # Where StatisticsGen writes each split's statistics.
 STATISTICS_FILE = 'FeatureStats.pb'
+# A blessing's figures (TFLiteBlessing, TFJSBlessing), beside its verdict (custom property
+# `blessed`).
+METRICS_FILE = 'metrics.json'
 
 
 class TFLiteModel(Artifact):
@@ -52,6 +55,17 @@ def example_counts(statistics: Artifact) -> Dict[str, int]:
     """Examples per split, from an ExampleStatistics artifact (StatisticsGen's output)."""
     return {split: int(stats.num_examples)
             for split, stats in load_statistics(statistics).items()}
+
+
+class TFJSModel(Artifact):
+    """A folder holding the TensorFlow.js graph model (model.json and its weight files)."""
+    TYPE_NAME = 'image_tfx.TFJSModel'
+
+
+class TFJSBlessing(Artifact):
+    """The browser check's verdict on a TFJSModel and its figures (metrics.json: the model
+    card's entry for the format)."""
+    TYPE_NAME = 'image_tfx.TFJSBlessing'
 
 
 class DataCheck(Artifact):

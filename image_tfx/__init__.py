@@ -7,7 +7,7 @@ The code lives in the repository's top-level folders and is installed beneath th
 # Kubeflow's v2 container entrypoint imports a custom artifact class by its type name
 # ('image_tfx.TFLiteModel'), so the package must answer to those names. Resolved lazily, so
 # that `import image_tfx...` does not load TFX.
-_ARTIFACT_TYPES = ('TFLiteModel', 'TFLiteBlessing', 'DataCheck')
+_ARTIFACT_TYPES = ('TFLiteModel', 'TFLiteBlessing', 'TFJSModel', 'TFJSBlessing', 'DataCheck')
 
 
 def __getattr__(name):

@@ -23,6 +23,7 @@ from image_tfx.components.image_example_gen.component import ImageExampleGen
 from image_tfx.components.model_pusher.component import ModelPusher
 from image_tfx.components.parameterized import component as parameterized
 from image_tfx.components.pushed_baseline.component import PushedModel, PushedStatistics
+from image_tfx.components.tfjs_exporter.component import TFJSExporter
 from image_tfx.components.tflite_exporter.component import TFLiteExporter
 from image_tfx.components.tflite_validator.component import TFLiteValidator
 from image_tfx.model import export
@@ -30,8 +31,8 @@ from image_tfx.model import features
 from image_tfx.model.params import TrainingParams
 from image_tfx.pipeline.nodes import (  # noqa: F401  (re-exported: pipeline.COMPONENTS etc.)
     ANOMALIES_GATE, BASELINE_MODEL, BASELINE_STATISTICS, COMPONENTS, EVALUATOR, EXAMPLE_GEN,
-    EXAMPLE_VALIDATOR, PUSHER, SCHEMA_GEN, STATISTICS_GEN, TFLITE_EXPORTER, TFLITE_VALIDATOR,
-    TRAINER, TRANSFORM)
+    EXAMPLE_VALIDATOR, PUSHER, SCHEMA_GEN, STATISTICS_GEN, TFJS_EXPORTER, TFLITE_EXPORTER,
+    TFLITE_VALIDATOR, TRAINER, TRANSFORM)
 
 # Dotted paths TFX imports inside Transform and Trainer (tests/test_entry_points.py imports them).
 PREPROCESSING_FN = 'image_tfx.model.preprocessing.preprocessing_fn'
@@ -222,11 +223,16 @@ def create_pipeline(
         min_float32_agreement=min_tflite_agreement,
         max_int8_accuracy_drop=max_int8_accuracy_drop,
         max_tflite_bytes=max_tflite_bytes, min_fps=min_fps)
+    tfjs_exporter = TFJSExporter(
+        model=trainer.outputs['model'], examples=example_gen.outputs['examples'],
+    ).with_id(TFJS_EXPORTER)
     pusher = ModelPusher(
         model=trainer.outputs['model'],
         model_blessing=evaluator.outputs['blessing'],
         tflite_model=tflite_exporter.outputs['tflite_model'],
         tflite_blessing=tflite_validator.outputs['blessing'],
+        tfjs_model=tfjs_exporter.outputs['tfjs_model'],
+        tfjs_blessing=tfjs_exporter.outputs['blessing'],
         statistics=statistics_gen.outputs['statistics'],
         examples=example_gen.outputs['examples'],
         data_check=gate.outputs['result'],
@@ -236,7 +242,7 @@ def create_pipeline(
 
     components = [example_gen, schema_gen, statistics_gen, example_validator,
                   baseline_statistics, gate, transform, trainer, baseline_model, evaluator,
-                  tflite_exporter, tflite_validator, pusher]
+                  tflite_exporter, tflite_validator, tfjs_exporter, pusher]
     for component in components:
         if component.id in (platform_configs or {}):
             component.with_platform_config(platform_configs[component.id])

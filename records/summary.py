@@ -13,8 +13,8 @@ from tfx.types import standard_artifacts
 
 from image_tfx.components import storage
 from image_tfx.components.anomalies_gate import executor as gate_executor
-from image_tfx.components.artifacts import IMAGE_SPEC_PROPERTY, example_counts, image_spec
-from image_tfx.components.tflite_validator.executor import METRICS_FILE
+from image_tfx.components.artifacts import IMAGE_SPEC_PROPERTY, METRICS_FILE, example_counts
+from image_tfx.components.artifacts import image_spec
 from image_tfx.model import features
 from image_tfx.records import metadata
 from image_tfx.pipeline import pipeline as pipeline_def

@@ -151,7 +151,7 @@ def test_web_page_classifies_a_photo_with_the_colour_model(cnn_run, photos, tmp_
     """The page reads the model's own input size and resizes a dropped photo to it."""
     import numpy as np
     from conftest import require_system_tool, stop_process
-    from image_tfx.web import cdp
+    from image_tfx.components.tfjs_exporter import cdp
     require_system_tool(bool(cdp.find_chromium()), 'chromium')
     _, out = cnn_run
     serving = os.path.join(out, 'serving', 'mnist')

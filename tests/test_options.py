@@ -65,7 +65,8 @@ def test_pipeline_wiring(tmp_path):
     assert pipeline_def.ANOMALIES_GATE in upstream(pipeline_def.TRANSFORM)
     assert upstream(pipeline_def.PUSHER) >= {pipeline_def.EVALUATOR,
                                              pipeline_def.TFLITE_VALIDATOR,
-                                             pipeline_def.TFLITE_EXPORTER}
+                                             pipeline_def.TFLITE_EXPORTER,
+                                             pipeline_def.TFJS_EXPORTER}
     trainer = nodes[pipeline_def.TRAINER].exec_properties
     assert options.model_code_version() in trainer['custom_config']
     # Values a Kubeflow run sets are execution properties of their own, with the run's values.

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from image_tfx import predict
-from image_tfx.components.artifacts import TFLiteBlessing, TFLiteModel
+from image_tfx.tools import predict
+from image_tfx.components.artifacts import TFJSBlessing, TFLiteBlessing, TFLiteModel
 from image_tfx.components.model_pusher import executor as pusher
 from image_tfx.components.tflite_exporter import convert
 from image_tfx.components.tflite_exporter.executor import ConversionError, run_conversion
@@ -123,10 +123,14 @@ def _blessing(cls, blessed, reasons=''):
     return artifact
 
 
-def test_pusher_pushes_only_with_both_blessings():
+def test_pusher_pushes_only_with_every_blessing():
     model_ok = _blessing(standard_artifacts.ModelBlessing, True)
     tflite_ok = _blessing(TFLiteBlessing, True)
-    assert pusher.not_pushed_reasons(model_ok, tflite_ok) == []
+    tfjs_ok = _blessing(TFJSBlessing, True)
+    assert pusher.not_pushed_reasons(model_ok, tflite_ok, tfjs_ok) == []
+    assert pusher.not_pushed_reasons(model_ok, tflite_ok,
+                                     _blessing(TFJSBlessing, False, 'in Chromium')) == [
+        'the TF.js check failed: in Chromium']
     assert pusher.not_pushed_reasons(_blessing(standard_artifacts.ModelBlessing, False),
                                      tflite_ok) == ['the Evaluator did not bless the model']
     assert pusher.not_pushed_reasons(model_ok, _blessing(TFLiteBlessing, False, 'int8 worse')) \

@@ -18,7 +18,7 @@ from PIL import Image
 
 from conftest import REPO, require_system_tool
 from image_tfx.components import pushed_layout
-from image_tfx.web import cdp
+from image_tfx.components.tfjs_exporter import cdp
 
 PIPELINE = 'mnist'
 
@@ -100,7 +100,7 @@ def test_page_draws_and_classifies_in_chromium(page, version_dir, tmp_path):
 
 
 def test_chosen_image_is_prepared_like_predict(page, digits, tmp_path):
-    from image_tfx import predict
+    from image_tfx.tools import predict
     url, _ = page
     # A real digit as a user has it: dark on white, larger, off centre.
     image = 255 - np.asarray(Image.fromarray(digits[0][7]).resize((140, 140)))
@@ -125,7 +125,7 @@ def test_chosen_image_is_prepared_like_predict(page, digits, tmp_path):
 
 def test_pusher_refuses_a_tfjs_model_that_disagrees(version_dir, tmp_path):
     require_system_tool(bool(cdp.find_chromium()), 'chromium')
-    from image_tfx.components.model_pusher.executor import tfjs_model
+    from image_tfx.components.tfjs_exporter.executor import convert_and_check as tfjs_model
     pixels = np.zeros((20, 784), np.uint8)
     pixels[:, 300:500] = 255
     pixels = pixels.reshape(20, 28, 28, 1)  # as the Pusher reads examples: [n, H, W, C]

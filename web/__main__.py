@@ -28,7 +28,7 @@ def main(argv=None) -> int:
     parser.add_argument('--port', type=int, default=8000, help='0 picks a free port')
     args = parser.parse_args(argv)
     from image_tfx.components import pushed_layout
-    from image_tfx.web import server
+    from image_tfx.components.tfjs_exporter import server
     version_dir = _version_dir(args.version_dir)
     model = pushed_layout.extra(version_dir, os.path.join(pushed_layout.TFJS_DIR, 'model.json'))
     try:

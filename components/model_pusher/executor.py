@@ -13,9 +13,8 @@ so any pushed file leads back to its run through ML Metadata.
 """
 
 import json
-import tempfile
 import time
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional
 
 from tfx import types
 from tfx.dsl.components.base import base_executor
@@ -23,7 +22,6 @@ from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
 from tfx.utils import path_utils
 
-from image_tfx.data import object_store
 from image_tfx.components import pushed_layout
 from image_tfx.components import storage
 from image_tfx.components.anomalies_gate.executor import load_result
@@ -31,8 +29,8 @@ from image_tfx.components.artifacts import example_counts, image_spec
 from image_tfx.components.model_pusher import spec
 from image_tfx.components.model_pusher import warmup
 from image_tfx.components.tflite_exporter.convert import FLOAT32_FILE, INT8_FILE
-from image_tfx.components.tflite_validator.executor import METRICS_FILE, read_examples
-from image_tfx.components.tflite_validator.executor import saved_model_classes
+from image_tfx.components.artifacts import METRICS_FILE
+from image_tfx.components.tflite_validator.executor import read_examples
 from image_tfx.model import export
 from image_tfx.model import features
 
@@ -46,15 +44,16 @@ def _blessed(artifact: types.Artifact) -> bool:
     return artifact.get_int_custom_property('blessed') == 1
 
 
-def not_pushed_reasons(model_blessing: types.Artifact,
-                       tflite_blessing: types.Artifact) -> List[str]:
-    """Why a model must not be pushed; empty when both checks blessed it."""
+def not_pushed_reasons(model_blessing: types.Artifact, tflite_blessing: types.Artifact,
+                       tfjs_blessing: Optional[types.Artifact] = None) -> List[str]:
+    """Why a model must not be pushed; empty when every check blessed it."""
     reasons = []
     if not _blessed(model_blessing):
         reasons.append('the Evaluator did not bless the model')
-    if not _blessed(tflite_blessing):
-        reasons.append('the TFLite check failed: '
-                       + (tflite_blessing.get_string_custom_property('reasons') or 'see metrics'))
+    for name, blessing in (('TFLite', tflite_blessing), ('TF.js', tfjs_blessing)):
+        if blessing is not None and not _blessed(blessing):
+            reasons.append(f'the {name} check failed: '
+                           + (blessing.get_string_custom_property('reasons') or 'see metrics'))
     return reasons
 
 
@@ -113,56 +112,6 @@ def model_card(version: str, class_names: List[str], metrics: Dict[str, Any],
     }
 
 
-# The TF.js model must give the SavedModel's class on this share of the eval images, in Chromium.
-TFJS_MIN_AGREEMENT = 0.999
-# Checked on the first this-many eval images: enough to show a conversion that went wrong, while
-# the browser's software WebGL made a check of every image the longest step of a large run.
-TFJS_CHECK_IMAGES = 2000
-
-
-def tfjs_model(saved_model_dir: str, target: str, pixels, expected_classes
-               ) -> Tuple[Dict[str, Any], Optional[str]]:
-    """Converts to TF.js into `target` and checks it in Chromium.
-
-    Returns (what the model card says of it, why it must not be pushed or None). Without a
-    Chromium on the machine the check is recorded as not run, and the model is pushed.
-    """
-    from image_tfx.web import cdp, check, convert, server
-    with tempfile.TemporaryDirectory() as local, tempfile.TemporaryDirectory() as source:
-        if object_store.is_remote(saved_model_dir):  # the converter reads local files only
-            pushed_layout.copy_saved_model(saved_model_dir, source)
-            saved_model_dir = source
-        size = convert.convert(saved_model_dir, local)
-        entry = {'bytes': size, 'signature': export.IMAGES_SIGNATURE,
-                 'input': 'int32 [batch, ' + ', '.join(str(d) for d in features.images_input_shape(
-                     pixels.shape[1:])) + '], raw pixels 0-255 (TF.js has no uint8)'}
-        chromium = cdp.find_chromium()
-        if chromium is None:
-            entry['browser_check'] = 'not run: no Chromium on this machine'
-        else:
-            try:
-                measured = check.in_browser(local, None, pixels, expected_classes, chromium)
-            except (cdp.BrowserError, server.SetupError, OSError) as e:
-                entry['browser_check'] = f'failed to run: {e}'
-            else:
-                entry.update({key: measured[key] for key in (
-                    'agreement', 'examples', 'latency_ms', 'backend', 'tfjs_version')
-                    if key in measured})
-                entry['browser_check'] = 'passed'
-                reason = None
-                if measured['errors']:
-                    reason = f'the TF.js page reported errors in Chromium: {measured["errors"][0]}'
-                elif measured['agreement'] < TFJS_MIN_AGREEMENT:
-                    reason = (f'the TF.js model gives the SavedModel\'s class on '
-                              f'{measured["agreement"]:.2%} of {measured["examples"]} images in '
-                              f'Chromium (at least {TFJS_MIN_AGREEMENT:.1%} required)')
-                if reason:
-                    entry['browser_check'] = f'FAILED: {reason}'
-                    return entry, reason
-        storage.copy_tree(local, target)
-    return entry, None
-
-
 def _model_name(base_directory: str) -> str:
     """The name TF Serving serves the base directory under (its folder name, by convention)."""
     return base_directory.rstrip('/').rsplit('/', 1)[-1]
@@ -189,9 +138,13 @@ class Executor(base_executor.BaseExecutor):
         get = lambda key: artifact_utils.get_single_instance(input_dict[key])  # noqa: E731
         model, tflite_model = get(spec.MODEL_KEY), get(spec.TFLITE_MODEL_KEY)
         tflite_blessing = get(spec.TFLITE_BLESSING_KEY)
+        tfjs_model, tfjs_blessing = get(spec.TFJS_MODEL_KEY), get(spec.TFJS_BLESSING_KEY)
         pushed = artifact_utils.get_single_instance(output_dict[spec.PUSHED_MODEL_KEY])
+        tfjs = json.loads(storage.read_text(storage.join(tfjs_blessing.uri, METRICS_FILE)))
+        pushed.set_string_custom_property('tfjs', json.dumps(tfjs))
 
-        reasons = not_pushed_reasons(get(spec.MODEL_BLESSING_KEY), tflite_blessing)
+        reasons = not_pushed_reasons(get(spec.MODEL_BLESSING_KEY), tflite_blessing,
+                                     tfjs_blessing)
         if reasons:
             pushed.set_int_custom_property('pushed', 0)
             pushed.set_string_custom_property('not_pushed_reason', '; '.join(reasons))
@@ -207,8 +160,6 @@ class Executor(base_executor.BaseExecutor):
                         storage.join(pushed.uri, MODEL_CARD_FILE), overwrite=True)
             pushed.set_int_custom_property('pushed', 1)
             pushed.set_int_custom_property('already_pushed', 1)
-            pushed.set_string_custom_property('tfjs', json.dumps(
-                card.get('formats', {}).get('tfjs', {})))
             pushed.set_string_custom_property('pushed_destination', storage.join(base, newest))
             pushed.set_string_custom_property('pushed_version', newest)
             return
@@ -238,16 +189,7 @@ class Executor(base_executor.BaseExecutor):
             serialized, pixels, _ = read_examples(examples, metrics['split'])
             warmup.write(extra(pushed_layout.WARMUP_FILE),
                          warmup.requests(serialized, pixels, model_name=_model_name(base)))
-            import tensorflow as tf
-            sample = slice(0, TFJS_CHECK_IMAGES)
-            expected = saved_model_classes(tf.saved_model.load(staging), serialized[sample])
-            tfjs, refused = tfjs_model(staging, extra(pushed_layout.TFJS_DIR), pixels[sample],
-                                       expected)
-            pushed.set_string_custom_property('tfjs', json.dumps(tfjs))
-            if refused:
-                pushed.set_int_custom_property('pushed', 0)
-                pushed.set_string_custom_property('not_pushed_reason', refused)
-                return
+            storage.copy_tree(tfjs_model.uri, extra(pushed_layout.TFJS_DIR))
             card = model_card(
                 version, class_names, metrics, _int8_quantization(extra(INT8_FILE)), model,
                 statistics, examples, sizes, load_result(get(spec.DATA_CHECK_KEY).uri))

@@ -3,12 +3,15 @@
 from tfx.types import standard_artifacts
 from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
 
-from image_tfx.components.artifacts import DataCheck, TFLiteBlessing, TFLiteModel
+from image_tfx.components.artifacts import DataCheck, TFJSBlessing, TFJSModel, TFLiteBlessing
+from image_tfx.components.artifacts import TFLiteModel
 
 MODEL_KEY = 'model'
 MODEL_BLESSING_KEY = 'model_blessing'
 TFLITE_MODEL_KEY = 'tflite_model'
 TFLITE_BLESSING_KEY = 'tflite_blessing'
+TFJS_MODEL_KEY = 'tfjs_model'
+TFJS_BLESSING_KEY = 'tfjs_blessing'
 STATISTICS_KEY = 'statistics'
 EXAMPLES_KEY = 'examples'
 DATA_CHECK_KEY = 'data_check'
@@ -18,7 +21,7 @@ CLASS_NAMES_KEY = 'class_names'
 
 
 class ModelPusherSpec(ComponentSpec):
-    """Both blessings and every export in; one versioned serving folder out."""
+    """Every blessing and every export in; one versioned serving folder out."""
 
     PARAMETERS = {
         BASE_DIRECTORY_KEY: ExecutionParameter(type=str),
@@ -30,6 +33,8 @@ class ModelPusherSpec(ComponentSpec):
         MODEL_BLESSING_KEY: ChannelParameter(type=standard_artifacts.ModelBlessing),
         TFLITE_MODEL_KEY: ChannelParameter(type=TFLiteModel),
         TFLITE_BLESSING_KEY: ChannelParameter(type=TFLiteBlessing),
+        TFJS_MODEL_KEY: ChannelParameter(type=TFJSModel),
+        TFJS_BLESSING_KEY: ChannelParameter(type=TFJSBlessing),
         STATISTICS_KEY: ChannelParameter(type=standard_artifacts.ExampleStatistics),
         EXAMPLES_KEY: ChannelParameter(type=standard_artifacts.Examples),
         DATA_CHECK_KEY: ChannelParameter(type=DataCheck),

@@ -23,14 +23,13 @@ from tfx.types import artifact_utils
 from tfx.utils import path_utils
 
 from image_tfx.components import storage
-from image_tfx.components.artifacts import image_spec
+from image_tfx.components.artifacts import METRICS_FILE, image_spec
 from image_tfx.components.tflite_exporter.convert import FLOAT32_FILE, INT8_FILE
 from image_tfx.components.tflite_validator import spec
 from image_tfx.model import features
 from image_tfx.model import tflite
 from image_tfx.model.export import CLASS_IDS_KEY, IMAGES_SIGNATURE
 
-METRICS_FILE = 'metrics.json'
 _BATCH = 256
 
 

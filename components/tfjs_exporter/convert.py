@@ -1,6 +1,6 @@
 """SavedModel -> TensorFlow.js graph model (the `serving_images` signature: raw 28x28 pixels).
 
-    python -m image_tfx.web.convert SAVED_MODEL_DIR OUTPUT_DIR
+    python -m image_tfx.components.tfjs_exporter.convert SAVED_MODEL_DIR OUTPUT_DIR
 
 The converter and its dependencies (JAX, TF Decision Forests) are installed apart, in
 `<environment>/tfjs-converter` (requirements-tfjs.txt): installed beside the stack they would
@@ -30,8 +30,8 @@ def convert(saved_model_dir: str, local_dir: str) -> int:
                               'there (make install puts it there)')
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
         filter(None, [CONVERTER_SITE, os.environ.get('PYTHONPATH')])), TF_CPP_MIN_LOG_LEVEL='3')
-    result = subprocess.run([sys.executable, '-m', 'image_tfx.web.convert', saved_model_dir,
-                             local_dir], capture_output=True, text=True, env=env)
+    result = subprocess.run([sys.executable, '-m', __name__, saved_model_dir, local_dir],
+                            capture_output=True, text=True, env=env)
     if result.returncode != 0:
         lines = [line for line in result.stderr.splitlines() if line.strip()]
         raise ConversionError(f'{saved_model_dir}: TF.js conversion failed: '

@@ -1,4 +1,5 @@
-"""A local web server for the page and one pushed version's TF.js model.
+"""A local web server for the page (web/) and one TF.js model: the browser check's, and
+`python -m image_tfx.web`'s.
 
 Routes: the page's own files (index.html, app.js, style.css), `vendor/tf.min.js` (TensorFlow.js,
 installed by `make install`), `model/*` (the version's tfjs/ folder), `model_card.json`, and any
@@ -6,6 +7,7 @@ extra in-memory files under `check/` (the pipeline's browser check puts its exam
 """
 
 import http.server
+import importlib.resources
 import mimetypes
 import os
 import threading
@@ -16,7 +18,8 @@ from tfx.dsl.io import fileio
 from image_tfx.components import pushed_layout
 from image_tfx.components import storage
 
-WEB_DIR = os.path.dirname(os.path.abspath(__file__))
+# The page a person uses (web/, package data of image_tfx.web): the check runs the model there.
+WEB_DIR = str(importlib.resources.files('image_tfx.web'))
 PAGE_FILES = ('index.html', 'app.js', 'style.css')
 TFJS_FILE = os.path.join(WEB_DIR, 'vendor', 'tf.min.js')
 

@@ -9,8 +9,8 @@ from typing import Any, Dict, Optional, Sequence
 
 import numpy as np
 
-from image_tfx.web import cdp
-from image_tfx.web import server
+from image_tfx.components.tfjs_exporter import cdp
+from image_tfx.components.tfjs_exporter import server
 
 
 def in_browser(tfjs_dir: str, model_card: Optional[str], pixels: np.ndarray,
