@@ -14,8 +14,6 @@ from tfx.types.artifact import Artifact
 
 # Custom property of ExampleGen's Examples artifact: the data set's ImageSpec as JSON.
 IMAGE_SPEC_PROPERTY = 'image_spec'
-# Where StatisticsGen writes each split's statistics.
-STATISTICS_FILE = 'FeatureStats.pb'
 # A blessing's figures (TFLiteBlessing, TFJSBlessing), beside its verdict (custom property
 # `blessed`).
 METRICS_FILE = 'metrics.json'
@@ -39,13 +37,13 @@ def image_spec(examples: Artifact):
 
 def load_statistics(artifact: Artifact) -> Dict[str, Any]:
     """TFDV statistics (DatasetFeatureStatistics) of every split of an ExampleStatistics
-    artifact, by split name."""
+    artifact, by split name, read with TFX's own reader (it knows each artifact version's
+    file layout)."""
     from tensorflow_metadata.proto.v0 import statistics_pb2
-    from image_tfx.components import storage
+    from tfx.components.statistics_gen import stats_artifact_utils
     result = {}
     for split in artifact_utils.decode_split_names(artifact.split_names):
-        path = storage.join(artifact_utils.get_split_uri([artifact], split), STATISTICS_FILE)
-        stats = statistics_pb2.DatasetFeatureStatisticsList.FromString(storage.read_bytes(path))
+        stats = stats_artifact_utils.load_statistics(artifact, split).proto()
         result[split] = stats.datasets[0] if stats.datasets else \
             statistics_pb2.DatasetFeatureStatistics()
     return result

@@ -12,6 +12,8 @@ import pytest
 import tensorflow as tf
 import tensorflow_data_validation as tfdv
 from tensorflow_metadata.proto.v0 import anomalies_pb2
+from tfx.components.example_validator import executor as example_validator_executor
+from tfx.components.statistics_gen import stats_artifact_utils
 from tfx.types import artifact_utils
 from tfx.types import standard_artifacts
 
@@ -20,7 +22,6 @@ from image_tfx import schema as schema_lib
 from image_tfx.components.anomalies_gate import executor as gate
 from image_tfx.components.anomalies_gate import spec
 from image_tfx.components.anomalies_gate import thresholds
-from image_tfx.components import artifacts
 from image_tfx.components.artifacts import DataCheck
 from image_tfx.components.image_example_gen import executor as example_gen
 from image_tfx.data import sources
@@ -42,7 +43,7 @@ def _split_artifact(artifact, uri, by_split, file_name):
 def _anomalies_artifact(tmp_path, by_split):
     uri = tmp_path / f'anomalies-{len(list(tmp_path.glob("anomalies-*")))}'
     return _split_artifact(standard_artifacts.ExampleAnomalies(), uri, by_split,
-                           gate.ANOMALIES_FILE)
+                           example_validator_executor.DEFAULT_FILE_NAME)
 
 
 def _stats(tmp_path, pixels, labels, name):
@@ -59,7 +60,7 @@ def _stats(tmp_path, pixels, labels, name):
 def _stats_artifact(tmp_path, name, by_split, version=None):
     """An ExampleStatistics artifact; `version` makes it a baseline's (a pushed version's)."""
     artifact = _split_artifact(standard_artifacts.ExampleStatistics(), tmp_path / name,
-                               by_split, artifacts.STATISTICS_FILE)
+                               by_split, stats_artifact_utils.BINARY_PB_BASENAME)
     if version is not None:
         artifact.set_string_custom_property(gate.BASELINE_VERSION_PROPERTY, version)
     return artifact

@@ -33,8 +33,6 @@ from image_tfx.components.artifacts import load_statistics
 from image_tfx.components.anomalies_gate import spec
 from image_tfx.model import features
 
-# Where ExampleValidator writes each split's anomalies (tfx.components.example_validator).
-ANOMALIES_FILE = 'SchemaDiff.pb'
 RESULT_FILE = 'data_check.json'
 # The custom property on a baseline statistics artifact naming the pushed version it belongs
 # to ('' when nothing was pushed yet); see components/pushed_baseline.
@@ -50,9 +48,11 @@ class AnomaliesFoundError(RuntimeError):
 
 def load_anomalies(artifact: types.Artifact) -> Dict[str, anomalies_pb2.Anomalies]:
     """Anomalies of every split of an ExampleAnomalies artifact, by split name."""
+    # TFX 1.16 has no reader of anomalies; its ExampleValidator names the file.
+    from tfx.components.example_validator.executor import DEFAULT_FILE_NAME
     result = {}
     for split in artifact_utils.decode_split_names(artifact.split_names):
-        path = storage.join(artifact_utils.get_split_uri([artifact], split), ANOMALIES_FILE)
+        path = storage.join(artifact_utils.get_split_uri([artifact], split), DEFAULT_FILE_NAME)
         result[split] = anomalies_pb2.Anomalies.FromString(storage.read_bytes(path))
     return result
 
