@@ -7,22 +7,29 @@ is at least as strict:
 * sources/storage_path/file_system_storage_path_source.cc: the children of the base path whose
   names parse as int64 (absl::SimpleAtoi) are versions, others are skipped; the default
   "latest" policy serves the highest;
-* a version is loaded as a SavedModel bundle with the `serve` tag, as tensorflow/cc/saved_model/
-  loader.cc does it: `saved_model.pb` at the version folder's root, its graph imported into a
-  session, the saver's restore op run on `variables/variables`, then the init op with the asset
-  files fed (TF1's Python loader would skip the restore of a TF2 SavedModel, so it is not used);
+* a version is loaded as a SavedModel bundle with the `serve` tag by the C++ loader TF Serving
+  links (tensorflow/cc/saved_model/loader.cc, LoadSavedModel: the graph imported into a
+  session, the variables restored, the init op run with the asset files), through TensorFlow's
+  C API: tests/tf_serving_loader.c, compiled here with gcc against the installed wheel's
+  headers and libtensorflow_cc, loads the version with TF_LoadSessionFromSavedModel and runs
+  that session for every warm-up record and request;
 * servables/tensorflow/saved_model_warmup_util.cc: `assets.extra/tf_serving_warmup_requests`,
   optional, is a TFRecord file of PredictionLog protos, at most 1,000; a record that does not
   parse fails the load, and so does any request that fails;
 * servables/tensorflow/predict_util.cc: the signature is the request's `signature_name` or
   `serving_default`; its method name must be predict, classify or regress; the request must
   name exactly the signature's inputs; the tensors are fed by the signature's tensor names,
-  whose dtypes they must have (the C++ session refuses others; TF1's Python session would cast
-  silently, so the check is made here).
+  whose dtypes they must have (checked here with TF Serving's message; the C++ session would
+  refuse them too).
 """
 
 import os
 import re
+import shutil
+import struct
+import subprocess
+import tempfile
+import weakref
 from typing import Dict, List
 
 import numpy as np
@@ -50,8 +57,103 @@ def versions(base_path: str) -> Dict[int, str]:
     return found
 
 
+LOADER_SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'tf_serving_loader.c')
+_compiled: Dict[str, str] = {}
+
+
+def loader_binary() -> str:
+    """tests/tf_serving_loader.c compiled against this TensorFlow (once per process)."""
+    if 'path' not in _compiled:
+        tf_dir = os.path.dirname(tf.__file__)
+        gcc = shutil.which('gcc') or shutil.which('cc')
+        if gcc is None:
+            raise ServingError('no C compiler (gcc) to build the C API loader')
+        out = os.path.join(tempfile.mkdtemp(prefix='tf-serving-loader-'), 'tf_serving_loader')
+        result = subprocess.run(
+            [gcc, '-O1', '-o', out, LOADER_SOURCE, f'-I{os.path.join(tf_dir, "include")}',
+             f'-L{tf_dir}', '-l:libtensorflow_cc.so.2', '-l:libtensorflow_framework.so.2',
+             f'-Wl,-rpath,{tf_dir}'], capture_output=True, text=True)
+        if result.returncode != 0:
+            raise ServingError(f'compiling {LOADER_SOURCE} failed:\n{result.stderr}')
+        _compiled['path'] = out
+    return _compiled['path']
+
+
+class CSession:
+    """A SavedModel's session in the C API loader's process: run(fetches, feed_dict) as a TF1
+    session's (a name fetches one array, a list a list)."""
+
+    def __init__(self, path: str):
+        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2')
+        self._process = subprocess.Popen(
+            [loader_binary(), path], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, env=env)
+        ready = self._process.stdout.readline()
+        if ready != b'ok\n':
+            message = self._process.stderr.read().decode(errors='replace').strip()
+            self._process.wait()
+            raise ServingError(message.splitlines()[-1] if message else f'{path}: not loaded')
+        weakref.finalize(self, CSession._stop, self._process)
+
+    @staticmethod
+    def _stop(process) -> None:
+        if process.poll() is None:
+            process.stdin.close()
+            process.wait(timeout=30)
+
+    def _read(self, size: int) -> bytes:
+        data = self._process.stdout.read(size)
+        if len(data) != size:
+            raise ServingError('the C API loader stopped: '
+                               + self._process.stderr.read().decode(errors='replace'))
+        return data
+
+    def run(self, fetches, feed_dict):
+        names = [fetches] if isinstance(fetches, str) else list(fetches)
+        out = [struct.pack('<II', len(feed_dict), len(names))]
+        for name, value in feed_dict.items():
+            value = np.asarray(value)
+            dtype = tf.string if value.dtype.kind in 'OSU' else tf.as_dtype(value.dtype)
+            out += [_name(name), struct.pack('<II', dtype.as_datatype_enum, value.ndim),
+                    struct.pack(f'<{value.ndim}q', *value.shape)]
+            if dtype == tf.string:
+                for item in value.reshape(-1):
+                    item = item if isinstance(item, bytes) else str(item).encode()
+                    out += [struct.pack('<I', len(item)), item]
+            else:
+                data = np.ascontiguousarray(value).tobytes()
+                out += [struct.pack('<Q', len(data)), data]
+        out += [_name(name) for name in names]
+        self._process.stdin.write(b''.join(out))
+        self._process.stdin.flush()
+        (failed,) = struct.unpack('<I', self._read(4))
+        if failed:
+            (length,) = struct.unpack('<I', self._read(4))
+            raise ServingError(self._read(length).decode(errors='replace'))
+        results = [self._read_tensor() for _ in names]
+        return results[0] if isinstance(fetches, str) else results
+
+    def _read_tensor(self) -> np.ndarray:
+        dtype_enum, rank = struct.unpack('<II', self._read(8))
+        shape = struct.unpack(f'<{rank}q', self._read(8 * rank))
+        dtype = tf.dtypes.as_dtype(dtype_enum)
+        if dtype == tf.string:
+            items = []
+            for _ in range(int(np.prod(shape))):
+                (length,) = struct.unpack('<I', self._read(4))
+                items.append(self._read(length))
+            return np.array(items, dtype=object).reshape(shape)
+        (size,) = struct.unpack('<Q', self._read(8))
+        return np.frombuffer(self._read(size), dtype=dtype.as_numpy_dtype).reshape(shape)
+
+
+def _name(name: str) -> bytes:
+    encoded = name.encode()
+    return struct.pack('<I', len(encoded)) + encoded
+
+
 def _load_bundle(path: str):
-    """(session, signature defs) of the `serve` MetaGraph, restored and initialised."""
+    """(session, signature defs) of the `serve` MetaGraph, loaded by TensorFlow's C++ loader."""
     from tensorflow.core.protobuf import saved_model_pb2
     saved_model = saved_model_pb2.SavedModel()
     with tf.io.gfile.GFile(os.path.join(path, 'saved_model.pb'), 'rb') as f:
@@ -60,22 +162,8 @@ def _load_bundle(path: str):
     if not serving:
         raise ServingError(f'Could not find meta graph def matching supplied tags: {{ serve }} '
                            f'in {path}')
-    meta_graph = serving[0]
-    graph = tf.Graph()
-    with graph.as_default():
-        tf.graph_util.import_graph_def(meta_graph.graph_def, name='')
-    session = tf.compat.v1.Session(graph=graph)
-    variables = os.path.join(path, 'variables', 'variables')
-    if tf.io.gfile.exists(variables + '.index'):
-        saver = meta_graph.saver_def
-        session.run(saver.restore_op_name, {saver.filename_tensor_name: variables})
-    assets = {asset.tensor_info.name: os.path.join(path, 'assets', asset.filename)
-              for asset in meta_graph.asset_file_def}
-    init = meta_graph.signature_def.get('__saved_model_init_op')
-    if init is not None:
-        session.run(init.outputs['__saved_model_init_op'].name.split(':')[0], assets)
-    return session, {name: signature for name, signature in meta_graph.signature_def.items()
-                     if not name.startswith('__')}
+    return CSession(path), {name: signature for name, signature
+                            in serving[0].signature_def.items() if not name.startswith('__')}
 
 
 class Servable:
@@ -139,6 +227,6 @@ class Servable:
         fetches = [signature.outputs[alias].name for alias in aliases]
         try:
             values = self._session.run(fetches, feed_dict=feeds)
-        except tf.errors.OpError as e:
-            raise ServingError(f'{name}: {e.message}') from e
+        except ServingError as e:
+            raise ServingError(f'{name}: {e}') from e
         return dict(zip(aliases, values))
