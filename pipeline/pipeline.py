@@ -34,7 +34,7 @@ from image_tfx.pipeline.nodes import (  # noqa: F401  (re-exported: pipeline.COM
     EXAMPLE_VALIDATOR, PUSHER, SCHEMA_GEN, STATISTICS_GEN, TFJS_EXPORTER, TFLITE_EXPORTER,
     TFLITE_VALIDATOR, TRAINER, TRANSFORM)
 
-# Dotted paths TFX imports inside Transform and Trainer (tests/test_entry_points.py imports them).
+# Dotted paths TFX imports inside Transform and Trainer (tests/test_model.py imports them).
 PREPROCESSING_FN = 'image_tfx.model.preprocessing.preprocessing_fn'
 RUN_FN = 'image_tfx.model.trainer.run_fn'
 

@@ -123,7 +123,7 @@ def test_chosen_image_is_prepared_like_predict(page, digits, tmp_path):
     assert np.corrcoef(prepared.reshape(-1), expected.reshape(-1))[0, 1] > 0.9
 
 
-def test_pusher_refuses_a_tfjs_model_that_disagrees(version_dir, tmp_path):
+def test_tfjs_check_refuses_a_tfjs_model_that_disagrees(version_dir, tmp_path):
     require_system_tool(bool(cdp.find_chromium()), 'chromium')
     from image_tfx.components.tfjs_exporter.executor import convert_and_check as tfjs_model
     pixels = np.zeros((20, 784), np.uint8)
