@@ -67,7 +67,7 @@ def read_run(root: str, pipeline_name: str):
 
 def model_arrays(examples, split: str):
     """(network inputs [n, H, W, C] in [0, 1], labels [n]) of one split of ExampleGen's output."""
-    from image_tfx.components.tflite_validator.executor import read_examples
+    from image_tfx.components.artifacts import read_examples
     from image_tfx.model.tflite import pixels_to_model_input
     _, pixels, labels = read_examples(examples, split)
     return pixels_to_model_input(pixels, pixels.shape[1:]), labels

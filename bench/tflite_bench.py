@@ -48,7 +48,7 @@ def main(argv=None) -> int:
     parser.add_argument('--split', default='eval')
     args = parser.parse_args(argv)
 
-    from image_tfx.components.tflite_validator.executor import read_examples
+    from image_tfx.components.artifacts import read_examples
     from tfx.types import standard_artifacts
     from image_tfx.components import pushed_layout
     extra = lambda name: pushed_layout.extra(args.version_dir, name)  # noqa: E731

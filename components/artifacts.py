@@ -7,7 +7,7 @@ its check for a trained model or the Evaluator's blessing. Their names carry a n
 container entrypoint imports a custom type by that name, which image_tfx/__init__.py answers.
 """
 
-from typing import Any, Dict
+from typing import Any, Dict, List
 
 from tfx.types import artifact_utils
 from tfx.types.artifact import Artifact
@@ -17,6 +17,11 @@ IMAGE_SPEC_PROPERTY = 'image_spec'
 # A blessing's figures (TFLiteBlessing, TFJSBlessing), beside its verdict (custom property
 # `blessed`).
 METRICS_FILE = 'metrics.json'
+# The two models of a TFLiteModel artifact.
+FLOAT32_FILE = 'model_float32.tflite'
+INT8_FILE = 'model_int8.tflite'
+# The gate's findings in its DataCheck artifact: label counts, drift figures, the baseline.
+DATA_CHECK_FILE = 'data_check.json'
 
 
 class TFLiteModel(Artifact):
@@ -70,3 +75,62 @@ class DataCheck(Artifact):
     """The validator gate's findings (data_check.json): label counts per split, drift figures
     against the data of the last pushed model, and which pushed version that was."""
     TYPE_NAME = 'image_tfx.DataCheck'
+
+
+def load_anomalies(artifact: Artifact) -> Dict[str, Any]:
+    """Anomalies of every split of an ExampleAnomalies artifact, by split name."""
+    # TFX 1.16 has no reader of anomalies; its ExampleValidator names the file.
+    from tensorflow_metadata.proto.v0 import anomalies_pb2
+    from tfx.components.example_validator.executor import DEFAULT_FILE_NAME
+    from image_tfx.components import storage
+    result = {}
+    for split in artifact_utils.decode_split_names(artifact.split_names):
+        path = storage.join(artifact_utils.get_split_uri([artifact], split), DEFAULT_FILE_NAME)
+        result[split] = anomalies_pb2.Anomalies.FromString(storage.read_bytes(path))
+    return result
+
+
+def _reason_text(reason) -> str:
+    # TFDV's description of a custom validation only repeats its SQL; its short description is
+    # the rule's own text from schema/validations.pbtxt.
+    if reason.description and not reason.description.startswith('Custom validation'):
+        return f'{reason.short_description}: {reason.description}'
+    return reason.short_description or reason.description
+
+
+def describe_anomalies(by_split: Dict[str, Any]) -> List[str]:
+    """One line per broken rule: split, feature (or the data set) and what is wrong."""
+    lines = []
+    for split, anomalies in sorted(by_split.items()):
+        for feature, info in sorted(anomalies.anomaly_info.items()):
+            for reason in info.reason or [info]:
+                lines.append(f"split '{split}', feature '{feature}': {_reason_text(reason)}")
+        if anomalies.HasField('dataset_anomaly_info'):
+            for reason in anomalies.dataset_anomaly_info.reason:
+                lines.append(f"split '{split}', whole data set: {_reason_text(reason)}")
+    return lines
+
+
+def load_data_check(artifact_uri: str) -> Dict[str, Any]:
+    """The gate's findings, as its executor wrote them (DATA_CHECK_FILE)."""
+    import json
+    from image_tfx.components import storage
+    return json.loads(storage.read_text(storage.join(artifact_uri, DATA_CHECK_FILE)))
+
+
+def read_examples(examples: Artifact, split: str):
+    """(serialized tf.Examples, pixels [n, H, W, C], labels [n]) of one split of an Examples
+    artifact that ImageExampleGen wrote."""
+    import tensorflow as tf
+    from image_tfx.components import storage
+    from image_tfx.model import features
+    shape = image_spec(examples).shape
+    pattern = storage.join(artifact_utils.get_split_uri([examples], split), '*')
+    # Batched: one eager step per record cost more than the parsing.
+    serialized = [record for batch in tf.data.TFRecordDataset(
+        tf.io.gfile.glob(pattern), compression_type='GZIP').batch(4096) for record in batch.numpy()]
+    parsed = tf.io.parse_example(serialized, {
+        features.PIXELS_KEY: tf.io.FixedLenFeature(shape, tf.int64),
+        features.LABEL_KEY: tf.io.FixedLenFeature([1], tf.int64)})
+    return (serialized, parsed[features.PIXELS_KEY].numpy(),
+            parsed[features.LABEL_KEY].numpy().reshape(-1))

@@ -121,7 +121,7 @@ def _training_curves(log_dir: Optional[str]) -> Dict[str, Dict[str, List[float]]
 
 def _split_data(examples) -> Dict[str, Tuple[np.ndarray, np.ndarray]]:
     """(pixels [n, H, W, C], labels [n]) of every split of an Examples artifact (MLMD proto)."""
-    from image_tfx.components.tflite_validator.executor import read_examples
+    from image_tfx.components.artifacts import read_examples
     from tfx.types import artifact_utils, standard_artifacts
     artifact = standard_artifacts.Examples()
     artifact.set_mlmd_artifact(examples)

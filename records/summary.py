@@ -12,9 +12,9 @@ import tensorflow_model_analysis as tfma
 from tfx.types import standard_artifacts
 
 from image_tfx.components import storage
-from image_tfx.components.anomalies_gate import executor as gate_executor
-from image_tfx.components.artifacts import IMAGE_SPEC_PROPERTY, METRICS_FILE, example_counts
-from image_tfx.components.artifacts import image_spec
+from image_tfx.components.artifacts import IMAGE_SPEC_PROPERTY, METRICS_FILE, describe_anomalies
+from image_tfx.components.artifacts import example_counts, image_spec, load_anomalies
+from image_tfx.components.artifacts import load_data_check
 from image_tfx.model import features
 from image_tfx.records import metadata
 from image_tfx.pipeline import pipeline as pipeline_def
@@ -84,7 +84,7 @@ def _as_tfx(mlmd_artifact, artifact_class):
 
 def _anomalies(anomalies_artifact) -> List[str]:
     artifact = _as_tfx(anomalies_artifact, standard_artifacts.ExampleAnomalies)
-    return gate_executor.describe_anomalies(gate_executor.load_anomalies(artifact))
+    return describe_anomalies(load_anomalies(artifact))
 
 
 def _accuracy(evaluation_uri: str):
@@ -171,7 +171,7 @@ def summarize(store, pipeline_name: str, metadata_path: str,
         split_counts=(example_counts(_as_tfx(stats, standard_artifacts.ExampleStatistics))
                       if stats else {}),
         anomalies=_anomalies(anomalies) if anomalies else None,
-        data_check=gate_executor.load_result(data_check.uri) if data_check else None,
+        data_check=load_data_check(data_check.uri) if data_check else None,
         accuracy=accuracy,
         accuracy_per_class=per_class,
         baseline_accuracy=baseline,

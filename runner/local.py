@@ -106,7 +106,7 @@ def _serving_problem(config: RunConfig, spec: sources.ImageSpec) -> str:
     model is also the Evaluator's baseline, which must take the same examples.
     """
     from image_tfx.components import pushed_layout
-    from image_tfx.components.tflite_exporter.convert import FLOAT32_FILE
+    from image_tfx.components.artifacts import FLOAT32_FILE
     version, card = pushed_layout.latest(config.serving_dir)
     if card is None:
         return ''

@@ -22,7 +22,7 @@ from image_tfx import schema as schema_lib
 from image_tfx.components.anomalies_gate import executor as gate
 from image_tfx.components.anomalies_gate import spec
 from image_tfx.components.anomalies_gate import thresholds
-from image_tfx.components.artifacts import DataCheck
+from image_tfx.components.artifacts import DATA_CHECK_FILE, DataCheck
 from image_tfx.components.image_example_gen import executor as example_gen
 from image_tfx.data import sources
 
@@ -96,7 +96,7 @@ def _run(tmp_path, statistics, baseline=None, anomalies=None, **properties):
                         spec.SCHEMA_KEY: [_schema_artifact(tmp_path)],
                         spec.BASELINE_STATISTICS_KEY: [baseline]},
                        {spec.RESULT_KEY: [result]}, exec_properties)
-    with open(os.path.join(result.uri, gate.RESULT_FILE)) as f:
+    with open(os.path.join(result.uri, DATA_CHECK_FILE)) as f:
         return json.load(f)
 
 

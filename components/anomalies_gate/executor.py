@@ -29,11 +29,11 @@ from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 
 from image_tfx.components import storage
+from image_tfx.components.artifacts import DATA_CHECK_FILE, describe_anomalies, load_anomalies
 from image_tfx.components.artifacts import load_statistics
 from image_tfx.components.anomalies_gate import spec
 from image_tfx.model import features
 
-RESULT_FILE = 'data_check.json'
 # The custom property on a baseline statistics artifact naming the pushed version it belongs
 # to ('' when nothing was pushed yet); see components/pushed_baseline.
 BASELINE_VERSION_PROPERTY = 'pushed_version'
@@ -44,38 +44,6 @@ DRIFT_SPLIT = 'train'
 
 class AnomaliesFoundError(RuntimeError):
     """The data is not fit to train on; the message lists what and where."""
-
-
-def load_anomalies(artifact: types.Artifact) -> Dict[str, anomalies_pb2.Anomalies]:
-    """Anomalies of every split of an ExampleAnomalies artifact, by split name."""
-    # TFX 1.16 has no reader of anomalies; its ExampleValidator names the file.
-    from tfx.components.example_validator.executor import DEFAULT_FILE_NAME
-    result = {}
-    for split in artifact_utils.decode_split_names(artifact.split_names):
-        path = storage.join(artifact_utils.get_split_uri([artifact], split), DEFAULT_FILE_NAME)
-        result[split] = anomalies_pb2.Anomalies.FromString(storage.read_bytes(path))
-    return result
-
-
-def _reason_text(reason) -> str:
-    # TFDV's description of a custom validation only repeats its SQL; its short description is
-    # the rule's own text from schema/validations.pbtxt.
-    if reason.description and not reason.description.startswith('Custom validation'):
-        return f'{reason.short_description}: {reason.description}'
-    return reason.short_description or reason.description
-
-
-def describe_anomalies(by_split: Dict[str, anomalies_pb2.Anomalies]) -> List[str]:
-    """One line per broken rule: split, feature (or the data set) and what is wrong."""
-    lines = []
-    for split, anomalies in sorted(by_split.items()):
-        for feature, info in sorted(anomalies.anomaly_info.items()):
-            for reason in info.reason or [info]:
-                lines.append(f"split '{split}', feature '{feature}': {_reason_text(reason)}")
-        if anomalies.HasField('dataset_anomaly_info'):
-            for reason in anomalies.dataset_anomaly_info.reason:
-                lines.append(f"split '{split}', whole data set: {_reason_text(reason)}")
-    return lines
 
 
 def _feature(stats: statistics_pb2.DatasetFeatureStatistics, name: str):
@@ -241,15 +209,10 @@ class Executor(base_executor.BaseExecutor):
             'drift_allowed': allowed and bool(drift_lines),
         }
         storage.makedirs(result.uri)
-        storage.write_text(storage.join(result.uri, RESULT_FILE), json.dumps(finding, indent=2))
+        storage.write_text(storage.join(result.uri, DATA_CHECK_FILE), json.dumps(finding, indent=2))
         result.set_string_custom_property('baseline_version', version or '')
         result.set_int_custom_property('drifted', int(bool(drift_lines)))
         if lines:
             raise AnomaliesFoundError(
                 'the data is not fit to train on, so nothing was trained or pushed:\n  '
                 + '\n  '.join(lines))
-
-
-def load_result(artifact_uri: str) -> Dict[str, Any]:
-    """The gate's findings, as written by Executor (data_check.json)."""
-    return json.loads(storage.read_text(storage.join(artifact_uri, RESULT_FILE)))

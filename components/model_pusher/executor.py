@@ -24,13 +24,11 @@ from tfx.utils import path_utils
 
 from image_tfx.components import pushed_layout
 from image_tfx.components import storage
-from image_tfx.components.anomalies_gate.executor import load_result
 from image_tfx.components.artifacts import example_counts, image_spec
 from image_tfx.components.model_pusher import spec
 from image_tfx.components.model_pusher import warmup
-from image_tfx.components.tflite_exporter.convert import FLOAT32_FILE, INT8_FILE
-from image_tfx.components.artifacts import METRICS_FILE
-from image_tfx.components.tflite_validator.executor import read_examples
+from image_tfx.components.artifacts import FLOAT32_FILE, INT8_FILE, METRICS_FILE
+from image_tfx.components.artifacts import load_data_check, read_examples
 from image_tfx.model import export
 from image_tfx.model import features
 
@@ -192,7 +190,7 @@ class Executor(base_executor.BaseExecutor):
             storage.copy_tree(tfjs_model.uri, extra(pushed_layout.TFJS_DIR))
             card = model_card(
                 version, class_names, metrics, _int8_quantization(extra(INT8_FILE)), model,
-                statistics, examples, sizes, load_result(get(spec.DATA_CHECK_KEY).uri))
+                statistics, examples, sizes, load_data_check(get(spec.DATA_CHECK_KEY).uri))
             card['formats']['tfjs'] = tfjs
             card['trained_model']['tflite_artifact_id'] = tflite_model.id
             card['signatures'] = export.describe_signatures(staging)

@@ -21,7 +21,8 @@ from image_tfx.components import pushed_layout
 from image_tfx.components import storage
 from image_tfx.components.artifacts import METRICS_FILE
 from image_tfx.components.tfjs_exporter import spec
-from image_tfx.components.tflite_validator.executor import read_examples, saved_model_classes
+from image_tfx.components.artifacts import read_examples
+from image_tfx.components.tflite_validator.executor import saved_model_classes
 from image_tfx.data import object_store
 from image_tfx.model import export
 from image_tfx.model import features

@@ -15,8 +15,7 @@ import sys
 import numpy as np
 import tensorflow as tf
 
-FLOAT32_FILE = 'model_float32.tflite'
-INT8_FILE = 'model_int8.tflite'
+from image_tfx.components.artifacts import FLOAT32_FILE, INT8_FILE  # noqa: F401  (used here)
 
 
 def convert_float32(saved_model_dir: str) -> bytes:

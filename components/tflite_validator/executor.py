@@ -23,29 +23,13 @@ from tfx.types import artifact_utils
 from tfx.utils import path_utils
 
 from image_tfx.components import storage
-from image_tfx.components.artifacts import METRICS_FILE, image_spec
-from image_tfx.components.tflite_exporter.convert import FLOAT32_FILE, INT8_FILE
+from image_tfx.components.artifacts import FLOAT32_FILE, INT8_FILE, METRICS_FILE, read_examples
 from image_tfx.components.tflite_validator import spec
 from image_tfx.model import features
 from image_tfx.model import tflite
 from image_tfx.model.export import CLASS_IDS_KEY, IMAGES_SIGNATURE
 
 _BATCH = 256
-
-
-def read_examples(examples: types.Artifact, split: str) -> Tuple[List[bytes], np.ndarray,
-                                                                  np.ndarray]:
-    """(serialized tf.Examples, pixels [n, H, W, C], labels [n]) of one split."""
-    shape = image_spec(examples).shape
-    pattern = storage.join(artifact_utils.get_split_uri([examples], split), '*')
-    # Batched: one eager step per record cost more than the parsing.
-    serialized = [record for batch in tf.data.TFRecordDataset(
-        tf.io.gfile.glob(pattern), compression_type='GZIP').batch(4096) for record in batch.numpy()]
-    parsed = tf.io.parse_example(serialized, {
-        features.PIXELS_KEY: tf.io.FixedLenFeature(shape, tf.int64),
-        features.LABEL_KEY: tf.io.FixedLenFeature([1], tf.int64)})
-    return (serialized, parsed[features.PIXELS_KEY].numpy(),
-            parsed[features.LABEL_KEY].numpy().reshape(-1))
 
 
 def saved_model_classes(saved_model, serialized: List[bytes]) -> np.ndarray:
