@@ -7,7 +7,8 @@ import pytest
 import tensorflow as tf
 
 from image_tfx.tools import predict
-from image_tfx.components.artifacts import TFJSBlessing, TFLiteBlessing, TFLiteModel
+from image_tfx.components.artifacts import METRICS_FILE, TFJSBlessing, TFJSModel, TFLiteBlessing
+from image_tfx.components.artifacts import TFLiteModel
 from image_tfx.components.model_pusher import executor as pusher
 from image_tfx.components.tflite_exporter import convert
 from image_tfx.components.tflite_exporter.executor import ConversionError, run_conversion
@@ -171,10 +172,16 @@ def test_pusher_does_not_copy_the_newest_version_again(tmp_path):
     tflite.uri = str(tmp_path / 'tflite')
     pushed = standard_artifacts.PushedModel()
     pushed.uri = str(tmp_path / 'pushed')
+    tfjs_blessing = _blessing(TFJSBlessing, True)
+    tfjs_blessing.uri = str(tmp_path / 'tfjs_blessing')
+    os.makedirs(tfjs_blessing.uri)
+    with open(os.path.join(tfjs_blessing.uri, METRICS_FILE), 'w') as f:
+        json.dump({'bytes': 1, 'browser_check': 'passed'}, f)
     pusher.Executor().Do(
         {spec.MODEL_KEY: [model], spec.TFLITE_MODEL_KEY: [tflite],
          spec.MODEL_BLESSING_KEY: [_blessing(standard_artifacts.ModelBlessing, True)],
-         spec.TFLITE_BLESSING_KEY: [_blessing(TFLiteBlessing, True)]},
+         spec.TFLITE_BLESSING_KEY: [_blessing(TFLiteBlessing, True)],
+         spec.TFJS_MODEL_KEY: [TFJSModel()], spec.TFJS_BLESSING_KEY: [tfjs_blessing]},
         {spec.PUSHED_MODEL_KEY: [pushed]},
         {spec.BASE_DIRECTORY_KEY: str(serving), spec.CLASS_NAMES_KEY: '[]'})
     assert sorted(p.name for p in serving.iterdir()) == ['100']
