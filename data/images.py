@@ -13,7 +13,7 @@ from typing import BinaryIO, Tuple
 import numpy as np
 
 # What ExampleGen reads from a class folder; anything else there is named and skipped.
-IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.gif')
+IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.gif', '.tif', '.tiff', '.webp')
 GRAY, RGB = 1, 3
 CHANNELS = (GRAY, RGB)
 # PIL modes without colour: an image in one of these adds no colour channel to the data set.
@@ -21,6 +21,15 @@ _GRAY_MODES = {'1', 'L', 'LA', 'I', 'I;16', 'I;16B', 'I;16L', 'F', 'La'}
 # Largest side when a data set's own size is taken (no --image-size): beyond it training on 2
 # cores is impractical and the edge model's budgets cannot be met.
 MAX_SIDE = 512
+
+
+# EXIF orientations that turn the stored pixels a quarter turn: width and height swap.
+_QUARTER_TURNS = (5, 6, 7, 8)
+_ORIENTATION_TAG = 0x0112
+# Modes of more than 8 bits per pixel (16-bit PNG and TIFF scans, 32-bit integer or float TIFF).
+_WIDE_MODES = ('I;16', 'I;16B', 'I;16L', 'I;16N', 'I', 'F')
+# Bit depths a wide image is taken to use: the smallest that holds its largest value.
+_BIT_DEPTHS = (8, 10, 12, 14, 16)
 
 
 class ImageError(ValueError):
@@ -42,12 +51,38 @@ def header(file: BinaryIO) -> Tuple[int, int, int]:
     try:
         with _pil().open(file) as image:
             width, height = image.size
+            if _orientation(image) in _QUARTER_TURNS:
+                width, height = height, width
             mode = image.mode
             if mode == 'P':
                 mode = 'RGB' if _palette_has_colour(image) else 'L'
     except Exception as e:  # PIL raises many types for one cause: not an image it can read
         raise ImageError(f'not a readable image ({type(e).__name__}: {e})') from None
     return height, width, GRAY if mode in _GRAY_MODES else RGB
+
+
+def _orientation(image) -> int:
+    """The EXIF Orientation tag (1 upright, 6 a phone held upright, ...); 1 without one."""
+    try:
+        return int(image.getexif().get(_ORIENTATION_TAG, 1))
+    except Exception:  # a broken EXIF block: the pixels as stored
+        return 1
+
+
+def _eight_bit(image) -> np.ndarray:
+    """A gray image of more than 8 bits as uint8, scaled by the bit depth its values use (the
+    smallest of 8, 10, 12, 14, 16 bits holding its largest value; a float image by its range),
+    not clipped at 255 as PIL's conversion does."""
+    values = np.asarray(image, dtype=np.float64)
+    if image.mode == 'F':
+        low, high = float(values.min()), float(values.max())
+        scaled = (values - low) / (high - low) if high > low else np.zeros_like(values)
+        return np.round(scaled * 255).astype(np.uint8)
+    values = np.clip(values, 0, None)
+    top = float(values.max())
+    depth = next((bits for bits in _BIT_DEPTHS if top <= 2 ** bits - 1), 16)
+    return np.round(np.clip(values, 0, 2 ** depth - 1) * 255 / (2 ** depth - 1)).astype(
+        np.uint8)
 
 
 def _palette_has_colour(image) -> bool:
@@ -57,10 +92,17 @@ def _palette_has_colour(image) -> bool:
 
 
 def decode(raw: bytes, channels: int) -> np.ndarray:
-    """An encoded image (PNG, JPEG, BMP, GIF: its first frame) as uint8 [H, W, channels]."""
+    """An encoded image (PNG, JPEG, BMP, GIF, TIFF, WebP: its first frame) as uint8
+    [H, W, channels], turned upright as its EXIF orientation says (as every viewer shows a
+    phone's photo), more than 8 bits per pixel scaled down to 8 (see _eight_bit)."""
     try:
         with _pil().open(io.BytesIO(raw)) as image:
             image.load()
+            if _orientation(image) != 1:
+                from PIL import ImageOps
+                image = ImageOps.exif_transpose(image)
+            if image.mode in _WIDE_MODES:
+                image = _pil().fromarray(_eight_bit(image), mode='L')
             if image.mode in ('RGBA', 'LA', 'PA') or (image.mode == 'P' and
                                                       'transparency' in image.info):
                 # Transparent pixels over white, as a viewer shows them (their hidden colour

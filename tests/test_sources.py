@@ -398,3 +398,52 @@ def test_glyph_data_set_holds_out_whole_font_families(tmp_path):
     with open(first, 'rb') as f, open(first.replace(str(tmp_path / 'a'), str(tmp_path / 'b')),
                                       'rb') as g:
         assert f.read() == g.read()
+
+
+def _page(digit, height=60, width=40):
+    """A digit as a photo of it: dark ink on light paper, not square."""
+    page = np.full((height, width), 255, np.uint8)
+    page[10:38, 6:34] = 255 - digit
+    return page
+
+
+def test_phone_photos_are_upright_and_wide_scans_are_scaled(tmp_path, digits):
+    """Every reader of image files (ExampleGen, the pre-check, predict) decodes through
+    data/images.py: a phone's photo stored sideways with EXIF Orientation 6 comes out upright,
+    a 16-bit PNG or TIFF scan scaled by its bit depth (PIL alone clips every value above 255 to
+    white), TIFF and WebP read as PNG is."""
+    from PIL import Image
+    from image_tfx.data import images as imaging
+    page = _page(digits[0][3])
+    exif = Image.Exif()
+    exif[0x0112] = 6  # turn a quarter clockwise to show
+    files = {}
+    for name, save in (
+            ('upright.png', lambda p: Image.fromarray(page).save(p)),
+            ('phone.jpg', lambda p: Image.fromarray(np.rot90(page, 1)).save(
+                p, quality=95, exif=exif)),
+            ('scan16.png', lambda p: Image.fromarray(page.astype(np.uint16) * 257).save(p)),
+            ('scan12.tif', lambda p: Image.fromarray(page.astype(np.uint16) * 16).save(p)),
+            ('photo.webp', lambda p: Image.fromarray(page).save(p, lossless=True)),
+            ('photo.tiff', lambda p: Image.fromarray(page).save(p))):
+        path = tmp_path / name
+        save(path)
+        files[name] = path.read_bytes()
+        assert imaging.header(open(path, 'rb')) == (60, 40, 1), name  # upright size
+    decoded = {name: imaging.decode(raw, imaging.GRAY)[..., 0] for name, raw in files.items()}
+    for name in ('scan16.png', 'photo.webp', 'photo.tiff'):
+        assert np.array_equal(decoded[name], page), name
+    assert np.abs(decoded['scan12.tif'].astype(int) - page).max() <= 1  # 12 bits: 4095 -> 255
+    assert np.abs(decoded['phone.jpg'].astype(float) - page).mean() < 3  # upright, JPEG's loss
+    # Without the EXIF turn the photo would be sideways, far from the upright page.
+    sideways = np.asarray(Image.open(tmp_path / 'phone.jpg').convert('L'))
+    assert sideways.shape == (40, 60)
+    # A folder of them is a data set of 60x40 images (TIFF and WebP are images, not stray files).
+    for label in ('a', 'b'):
+        folder = tmp_path / 'data' / label
+        folder.mkdir(parents=True)
+        for name, raw in files.items():
+            (folder / name).write_bytes(raw)
+    checked = sources.check_source(sources.detect_source(str(tmp_path / 'data')))
+    assert checked.spec.shape == (60, 40, 1) and checked.skipped == ()
+    assert checked.counts == {'train': 12}

@@ -99,16 +99,25 @@ def test_page_draws_and_classifies_in_chromium(page, version_dir, tmp_path):
         assert not browser.errors, browser.errors
 
 
-def test_chosen_image_is_prepared_like_predict(page, digits, tmp_path):
+@pytest.mark.parametrize('stored', ['png', 'phone-jpeg'])
+def test_chosen_image_is_prepared_like_predict(page, digits, tmp_path, stored):
+    """A chosen image is prepared as predict prepares it; a phone's photo (pixels stored
+    sideways, EXIF Orientation 6) is turned upright first, by both."""
     from image_tfx.tools import predict
     url, _ = page
     # A real digit as a user has it: dark on white, larger, off centre.
     image = 255 - np.asarray(Image.fromarray(digits[0][7]).resize((140, 140)))
     canvas = np.full((300, 240), 255, np.uint8)
     canvas[20:160, 90:230] = image
-    path = tmp_path / 'digit.png'
-    Image.fromarray(canvas).save(path)
-    (_, image), = predict.read_images(str(path))
+    upright = tmp_path / 'digit.png'
+    Image.fromarray(canvas).save(upright)
+    path = upright
+    if stored == 'phone-jpeg':
+        exif = Image.Exif()
+        exif[0x0112] = 6  # shown turned a quarter clockwise
+        path = tmp_path / 'phone.jpg'
+        Image.fromarray(np.rot90(canvas, 1)).save(path, quality=95, exif=exif)
+    (_, image), = predict.read_images(str(upright))
     expected = predict.prepare(image, (28, 28, 1), predict.MNIST)[..., 0]
     with cdp.Chromium() as browser:
         browser.open(url, ready='document.body.dataset.ready')

@@ -250,7 +250,8 @@ function setUpPad() {
 
   const open = async (file) => {
     try {
-      const bitmap = await createImageBitmap(file);
+      // Upright as its EXIF orientation says, as predict and ExampleGen read it (a phone's photo).
+      const bitmap = await createImageBitmap(file, { imageOrientation: 'from-image' });
       const scale = Math.min(1, 1000 / Math.max(bitmap.width, bitmap.height));
       const canvas = document.createElement('canvas');
       canvas.width = Math.max(1, Math.round(bitmap.width * scale));
