@@ -129,7 +129,7 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     """Options about the data, training and evaluation, which every runner takes."""
     data = parser.add_argument_group('data')
     data.add_argument('--data', default=None, metavar='PATH',
-                      help='a folder of class folders of images (PNG, JPEG, BMP, GIF; '
+                      help='a folder of class folders of images (PNG, JPEG, BMP, GIF, TIFF, WebP; '
                       'optionally under train/ and test/), a directory of IDX files (train-*, '
                       'and t10k-* for a test split), a Keras-style .npz, or a .csv[.gz] '
                       '(pixels, then the label). Default: the 5,000 MNIST digits shipped in the '

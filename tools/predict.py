@@ -5,8 +5,9 @@
                                 [--json]
     python -m image_tfx.tools.predict VERSION_DIR --video clip.mp4 | --camera 0 [--max-frames N]
 
-VERSION_DIR is one pushed version (serving/<pipeline>/<version>/). Images may be PNG, JPEG or
-anything Pillow reads, of any size and colour, or an IDX images file (each image in it is
+VERSION_DIR is one pushed version (serving/<pipeline>/<version>/). Images may be PNG, JPEG,
+TIFF, WebP or anything Pillow reads (upright as their EXIF orientation says, 16-bit scans
+scaled to 8 bits as ExampleGen reads them), of any size and colour, or an IDX images file (each image in it is
 classified). A model trained on MNIST-style arrays (its card says preparation "mnist") gets
 them prepared the way MNIST itself was: grayscale, light strokes on a dark background (inverted
 if the background is light), the background level removed and the contrast stretched (a photo's
