@@ -120,7 +120,9 @@ def load_data_check(artifact_uri: str) -> Dict[str, Any]:
 
 def read_examples(examples: Artifact, split: str):
     """(serialized tf.Examples, pixels [n, H, W, C], labels [n]) of one split of an Examples
-    artifact that ImageExampleGen wrote."""
+    artifact that ImageExampleGen wrote. Pixels are read as the data holds them: integers, or
+    floats where an array of floats was given (the gate refuses those; the report still reads
+    them)."""
     import tensorflow as tf
     from image_tfx.components import storage
     from image_tfx.model import features
@@ -129,8 +131,12 @@ def read_examples(examples: Artifact, split: str):
     # Batched: one eager step per record cost more than the parsing.
     serialized = [record for batch in tf.data.TFRecordDataset(
         tf.io.gfile.glob(pattern), compression_type='GZIP').batch(4096) for record in batch.numpy()]
+    dtype = tf.int64
+    if serialized:
+        first = tf.train.Example.FromString(serialized[0]).features.feature[features.PIXELS_KEY]
+        dtype = tf.float32 if first.WhichOneof('kind') == 'float_list' else tf.int64
     parsed = tf.io.parse_example(serialized, {
-        features.PIXELS_KEY: tf.io.FixedLenFeature(shape, tf.int64),
+        features.PIXELS_KEY: tf.io.FixedLenFeature(shape, dtype),
         features.LABEL_KEY: tf.io.FixedLenFeature([1], tf.int64)})
     return (serialized, parsed[features.PIXELS_KEY].numpy(),
             parsed[features.LABEL_KEY].numpy().reshape(-1))

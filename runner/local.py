@@ -295,6 +295,9 @@ def run(config: RunConfig, verbose: bool = False, stream=sys.stdout,
         print(f'  Report:      {report_path}', file=stream)
     except (metadata.MetadataError, mlmd_errors.StatusError) as e:
         print(f'(no summary: {e})', file=sys.stderr)
+    except Exception as e:  # the run is over and recorded: its outcome stands, in one line
+        first = ' '.join(str(e).split())[:300] or type(e).__name__
+        print(f'(no summary or report: {type(e).__name__}: {first})', file=sys.stderr)
     return 1 if failure is not None else 0
 
 

@@ -111,6 +111,23 @@ def test_inverted_images_stop_at_the_gate(tmp_path, digits):
     assert not (out / 'serving').exists()
 
 
+@pytest.mark.e2e  # runs the pipeline
+def test_images_scaled_to_0_1_stop_at_the_gate_and_the_report_reads_them(tmp_path, digits):
+    """The gate's refusal is the whole story: the summary and the report read float pixels as
+    they are, with no traceback after it."""
+    images, labels = digits
+    data = tmp_path / 'scaled.npz'
+    np.savez(data, x_train=images[:300] / 255.0, y_train=labels[:300])
+    out = tmp_path / 'outputs'
+    result = run_cli('--data', str(data), '--epochs', '1', '--output-root', str(out))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert 'scaled to 0-1' in result.stderr
+    assert 'Traceback' not in result.stdout + result.stderr and '(no summary' not in \
+        result.stderr
+    (report,) = (out / 'reports' / 'mnist').glob('*.html')
+    assert 'id="data"' in report.read_text()
+
+
 def test_one_hot_labels_are_refused_before_anything_runs(tmp_path, digits):
     images, labels = digits
     data = tmp_path / 'keras.npz'
