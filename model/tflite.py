@@ -4,6 +4,9 @@ Used by the TFLite check inside the pipeline, the predict command and the benchm
 all three feed the models the same way.
 """
 
+import contextlib
+import os
+import sys
 import time
 from typing import Callable
 
@@ -34,19 +37,44 @@ def median_seconds(call: Callable[[], object], runs: int) -> float:
     return float(np.median(times))
 
 
+# Set by a command given --verbose (tools/cli.py): C++ notices are then shown.
+VERBOSE_VARIABLE = 'IMAGE_TFX_VERBOSE'
+
+
+@contextlib.contextmanager
+def _quiet_stderr():
+    """File descriptor 2 silenced for TensorFlow Lite's interpreter set-up, whose C++ prints
+    "Created TensorFlow Lite XNNPACK delegate for CPU." whatever the log levels; not with
+    --verbose."""
+    if os.environ.get(VERBOSE_VARIABLE):
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, 'w', encoding='utf-8') as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 class TFLiteClassifier:
     """One .tflite model, run one image at a time (as on a device)."""
 
     def __init__(self, path: str, num_threads: int = 1):
         import tensorflow as tf
         self.path = path
-        if '://' in path:  # object storage: the interpreter reads local files only
-            with tf.io.gfile.GFile(path, 'rb') as f:
-                self._interpreter = tf.lite.Interpreter(model_content=f.read(),
+        with _quiet_stderr():
+            if '://' in path:  # object storage: the interpreter reads local files only
+                with tf.io.gfile.GFile(path, 'rb') as f:
+                    self._interpreter = tf.lite.Interpreter(model_content=f.read(),
+                                                            num_threads=num_threads)
+            else:
+                self._interpreter = tf.lite.Interpreter(model_path=path,
                                                         num_threads=num_threads)
-        else:
-            self._interpreter = tf.lite.Interpreter(model_path=path, num_threads=num_threads)
-        self._interpreter.allocate_tensors()
+            self._interpreter.allocate_tensors()
         self.input = self._interpreter.get_input_details()[0]
         self.output = self._interpreter.get_output_details()[0]
 

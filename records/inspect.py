@@ -17,11 +17,7 @@ non-MLMD database, a server that does not answer) are one line and exit code 2.
 import argparse
 import datetime
 import json
-import logging
-import os
-import signal
 import sys
-import warnings
 from typing import Any, Dict, List, Optional
 
 from image_tfx.data import object_store
@@ -306,6 +302,8 @@ def _common_options(parser: argparse.ArgumentParser, defaults) -> None:
     parser.add_argument('--pipeline-name', default=default(config.pipeline_name))
     parser.add_argument('--json', action='store_true', default=default(False),
                         help='print JSON for scripts')
+    parser.add_argument('--verbose', action='store_true', default=default(False),
+                        help="show TensorFlow's own start-up lines and library warnings")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -339,12 +337,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    if argv is None:  # a command line: `inspect ... | head` should end quietly
-        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-    os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
-    os.environ.setdefault('GLOG_minloglevel', '3')  # ML Metadata's C++ logs
-    warnings.filterwarnings('ignore')
-    logging.getLogger('tensorflow').setLevel(logging.ERROR)
+    if argv is None:  # a command line: quiet libraries, `inspect ... | head` ends quietly
+        from image_tfx.tools import cli
+        cli.quiet(args.verbose)
     from ml_metadata import errors as mlmd_errors
     from image_tfx.records import metadata
     if args.kfp_metadata and args.metadata:

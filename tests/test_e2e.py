@@ -227,6 +227,8 @@ def test_predict_cli_on_images(runs, tmp_path, digits):
     for fmt in ('int8', 'float32', 'savedmodel'):
         result = _predict(version_dir, *map(str, paths), str(idx), '--format', fmt)
         assert result.returncode == 0, result.stderr[-2000:]
+        # No plumbing: TensorFlow's C++ start-up lines, TFLite's delegate notice, warnings.
+        assert result.stderr == '', result.stderr
         lines = result.stdout.strip().splitlines()
         assert len(lines) == 7 and lines[-1].startswith('mean latency: ')
         assert f'({fmt}, 6 images)' in lines[-1]
@@ -271,6 +273,27 @@ def test_phone_photos_and_16_bit_scans_score_as_upright_8_bit_photos(runs, tmp_p
     assert accuracy['upright'] > 0.5, accuracy
     assert abs(accuracy['phone'] - accuracy['upright']) <= 0.03, accuracy
     assert abs(accuracy['scan16'] - accuracy['upright']) <= 0.03, accuracy
+
+
+def test_predict_takes_options_anywhere_and_ends_quietly_in_a_pipe(runs, tmp_path, digits):
+    from PIL import Image
+    _, _, root = runs
+    version_dir = _latest_nodes(root)[pipeline_def.PUSHER].outputs['pushed_model'][0] \
+        .custom_properties['pushed_destination'].string_value
+    paths = []
+    for i in range(30):
+        paths.append(str(tmp_path / f'{i}.png'))
+        Image.fromarray(digits[0][4600 + i]).save(paths[-1])
+    # Options after the version and before the files; `| head -3` closes the pipe early.
+    command = ' '.join([sys.executable, '-m', 'image_tfx.tools.predict', version_dir, '--json',
+                        '--format', 'float32', *paths, '| head -3'])
+    result = subprocess.run(['bash', '-o', 'pipefail', '-c', command], capture_output=True,
+                            text=True, timeout=300, cwd=REPO)
+    assert len(result.stdout.splitlines()) == 3
+    assert json.loads(result.stdout.splitlines()[0])['file'] == paths[0]
+    assert 'Traceback' not in result.stderr and 'BrokenPipe' not in result.stderr, result.stderr
+    verbose = _predict(version_dir, paths[0], '--verbose')
+    assert verbose.returncode == 0 and 'tensorflow' in verbose.stderr.lower()
 
 
 def test_predict_cli_rejects_a_corrupt_file(runs, tmp_path):

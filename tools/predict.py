@@ -34,6 +34,7 @@ import numpy as np
 from image_tfx.data import object_store
 from image_tfx.data import images as imaging
 from image_tfx.model import features
+from image_tfx.tools import cli
 
 # OpenCV (and FFmpeg inside it) log their own warnings for a missing camera or an unreadable
 # file, where one error line says it; read when cv2 is first imported, which TensorFlow's
@@ -261,7 +262,11 @@ def main(argv=None) -> int:
     parser.add_argument('--json', action='store_true',
                         help='one JSON object a line: {"file", "class", "confidence"}; the '
                         'latency line goes to stderr')
-    args = parser.parse_args(argv)
+    parser.add_argument('--verbose', action='store_true',
+                        help="show TensorFlow's own start-up lines and library warnings")
+    # Options anywhere among the files: `predict VERSION --json a.png b.png` as well.
+    args = parser.parse_intermixed_args(argv)
+    cli.quiet(args.verbose)
     sources_given = bool(args.images) + (args.video is not None) + (args.camera is not None)
     if sources_given != 1:
         parser.error('give image files, or --video FILE, or --camera N (one of them)')

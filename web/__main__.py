@@ -26,7 +26,11 @@ def main(argv=None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('version_dir', nargs='?', default=DEFAULT)
     parser.add_argument('--port', type=int, default=8000, help='0 picks a free port')
+    parser.add_argument('--verbose', action='store_true',
+                        help="show TensorFlow's own start-up lines and library warnings")
     args = parser.parse_args(argv)
+    from image_tfx.tools import cli
+    cli.quiet(args.verbose)
     from image_tfx.components import pushed_layout
     from image_tfx.components.tfjs_exporter import server
     version_dir = _version_dir(args.version_dir)

@@ -1,0 +1,29 @@
+"""What every user-facing command does before its work: quiet libraries, a quiet `| head`.
+
+TensorFlow's C++ start-up lines (CUDA stubs, factory registrations, CPU instructions), ML
+Metadata's C++ logs, TensorFlow Lite's delegate notice and Python warnings of the libraries
+(Google's Python-version FutureWarning) are plumbing: shown only with --verbose. Call `quiet`
+before TensorFlow is imported.
+"""
+
+import logging
+import os
+import signal
+import warnings
+
+from image_tfx.model.tflite import VERBOSE_VARIABLE
+
+
+def quiet(verbose: bool = False) -> None:
+    """Library noise off (unless verbose), and a closed pipe (`| head`) ends the command
+    quietly instead of in BrokenPipeError."""
+    if hasattr(signal, 'SIGPIPE'):
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    if verbose:
+        os.environ[VERBOSE_VARIABLE] = '1'
+        return
+    os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
+    os.environ.setdefault('GLOG_minloglevel', '3')
+    warnings.filterwarnings('ignore')
+    logging.getLogger('tensorflow').setLevel(logging.ERROR)
+    logging.getLogger('absl').setLevel(logging.ERROR)
