@@ -120,10 +120,11 @@ def _blessing_reasons(evaluation_uri: str) -> List[str]:
             value = failure.metric_value.double_value.value
             threshold = failure.metric_threshold
             if threshold.HasField('value_threshold'):
-                rule = f'below the threshold {threshold.value_threshold.lower_bound.value:g}'
+                rule = (f'below the threshold {threshold.value_threshold.lower_bound.value:g} '
+                        '(--accuracy-threshold)')
             else:
                 rule = (f'worse than the baseline by more than '
-                        f'{-threshold.change_threshold.absolute.value:g}')
+                        f'{-threshold.change_threshold.absolute.value:g} (--max-accuracy-drop)')
             reasons.append(f'{name} {value:.4f} is {rule}')
     if result.missing_thresholds:
         reasons.append('a metric with a threshold was not computed')

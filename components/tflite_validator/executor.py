@@ -113,13 +113,13 @@ def verdict(metrics: Dict[str, Any], min_agreement: float, max_int8_drop: float,
     agreement = metrics['float32']['agreement']
     if agreement < min_agreement:
         reasons.append(f'float32 TFLite agrees with the SavedModel on {agreement:.2%} of '
-                       f'examples, below {min_agreement:.2%}')
+                       f'examples, below {min_agreement:.2%} (--min-tflite-agreement)')
     drop = metrics['saved_model']['accuracy'] - metrics['int8']['accuracy']
     if drop > max_int8_drop:
         reasons.append(f'int8 TFLite accuracy {metrics["int8"]["accuracy"]:.4f} is '
                        f'{100 * drop:.2f} points below the SavedModel\'s '
                        f'{metrics["saved_model"]["accuracy"]:.4f} (allowed: '
-                       f'{100 * max_int8_drop:.2f})')
+                       f'{100 * max_int8_drop:.2f}, --max-int8-accuracy-drop)')
     return not reasons, reasons
 
 
