@@ -294,6 +294,9 @@ def _common_options(parser: argparse.ArgumentParser, defaults) -> None:
     parser.add_argument('--metadata', metavar='PATH_OR_URI', default=default(None),
                         help='ML Metadata: a SQLite file or mysql://user:password@host:port/db '
                         '(default: <output-root>/metadata/<pipeline-name>.sqlite)')
+    parser.add_argument('--metadata-password-file', metavar='FILE', default=default(None),
+                        help='a file whose first line is the MySQL password of --metadata '
+                        '(else $MYSQL_PWD or ~/.my.cnf, as MySQL clients read them)')
     parser.add_argument('--kfp-metadata', metavar='HOST:PORT', default=default(None),
                         help='Kubeflow Pipelines\' ML Metadata service, e.g. localhost:8080 '
                         'after `kubectl -n kubeflow port-forward svc/metadata-grpc-service '
@@ -353,6 +356,8 @@ def main(argv=None) -> int:
         return 2
     target = args.kfp_metadata or config.metadata_target
     try:
+        if args.metadata_password_file:
+            metadata.use_password_file(args.metadata_password_file)
         if args.kfp_metadata:
             from image_tfx.records import kfp_metadata
             store = kfp_metadata.open_kfp_store(args.kfp_metadata)

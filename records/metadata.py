@@ -62,11 +62,46 @@ def redact(target: str) -> str:
     return urllib.parse.urlunsplit(parsed._replace(netloc=netloc))
 
 
+# MySQL's own clients read a password from this variable; so does connection_config.
+PASSWORD_VARIABLE = 'MYSQL_PWD'
+# The option file MySQL's clients read: its [client] section's `password`.
+OPTION_FILE = os.path.join('~', '.my.cnf')
+
+
+def use_password_file(path: str) -> None:
+    """--metadata-password-file: the first line of `path` becomes this process's MySQL
+    password (never the command line's, which `ps` and shell history show)."""
+    try:
+        with open(path, encoding='utf-8') as f:
+            password = f.readline().rstrip('\r\n')
+    except OSError as e:
+        raise MetadataError(f'{path}: cannot read the password file ({e.strerror or e})') from None
+    os.environ[PASSWORD_VARIABLE] = password
+
+
+def _password(parsed) -> str:
+    """The URI's password, else $MYSQL_PWD, else the [client] password of ~/.my.cnf."""
+    if parsed.password is not None:
+        return urllib.parse.unquote(parsed.password)
+    if os.environ.get(PASSWORD_VARIABLE) is not None:
+        return os.environ[PASSWORD_VARIABLE]
+    import configparser
+    options = configparser.ConfigParser(allow_no_value=True, interpolation=None,
+                                        strict=False)
+    try:
+        options.read(os.path.expanduser(OPTION_FILE), encoding='utf-8')
+    except configparser.Error:
+        return ''
+    return (options.get('client', 'password', fallback='') or '').strip('"\'')
+
+
 def connection_config(target: str, create: bool = False) -> metadata_store_pb2.ConnectionConfig:
-    """ConnectionConfig for a SQLite file path or a `mysql://user:pass@host:port/db` URI.
+    """ConnectionConfig for a SQLite file path or a `mysql://user[:pass]@host:port/db` URI.
 
     A SQLite file is opened read-only and must exist unless `create`; a MySQL database is
-    created on first use, as TFX does on Kubeflow.
+    created on first use, as TFX does on Kubeflow. A MySQL password need not be in the URI: it
+    is taken from $MYSQL_PWD (--metadata-password-file sets it) or ~/.my.cnf, as MySQL's own
+    clients take it.
     """
     config = metadata_store_pb2.ConnectionConfig()
     if is_mysql(target):
@@ -78,7 +113,7 @@ def connection_config(target: str, create: bool = False) -> metadata_store_pb2.C
         config.mysql.port = parsed.port or 3306
         config.mysql.database = database
         config.mysql.user = urllib.parse.unquote(parsed.username or '')
-        config.mysql.password = urllib.parse.unquote(parsed.password or '')
+        config.mysql.password = _password(parsed)
         return config
     if not create and not os.path.isfile(target):
         raise MetadataError(f'{target}: no ML Metadata database there')

@@ -303,6 +303,13 @@ def run(config: RunConfig, verbose: bool = False, stream=sys.stdout,
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.metadata_password_file:
+        from image_tfx.records import metadata
+        try:
+            metadata.use_password_file(args.metadata_password_file)
+        except metadata.MetadataError as e:
+            print(f'error: {e}', file=sys.stderr)
+            return 2
     try:
         return run(options.config_from_args(args), verbose=args.verbose, dry_run=args.dry_run)
     except KeyboardInterrupt:  # before or after the pipeline itself (imports, summary)

@@ -220,9 +220,12 @@ def add_output_arguments(parser: argparse.ArgumentParser) -> None:
                      help='where artifacts, ML Metadata and pushed models go '
                      '(default: ./%(default)s)')
     out.add_argument('--metadata', default=None, metavar='PATH_OR_URI',
-                     help='ML Metadata: a SQLite file, or mysql://user:password@host:port/db '
-                     '(the password is never printed) (default: '
-                     '<output-root>/metadata/<pipeline-name>.sqlite)')
+                     help='ML Metadata: a SQLite file, or mysql://user@host:port/db with the '
+                     'password from --metadata-password-file, $MYSQL_PWD or ~/.my.cnf (in the '
+                     'URI it works too, but shows in ps and shell history; it is never '
+                     'printed) (default: <output-root>/metadata/<pipeline-name>.sqlite)')
+    out.add_argument('--metadata-password-file', default=None, metavar='FILE',
+                     help='a file whose first line is the MySQL password of --metadata')
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:

@@ -52,13 +52,21 @@ def test_runs_on_mysql_including_two_at_once(server, data, tmp_path):
     assert PASSWORD not in first.stdout + first.stderr
     assert 'ML Metadata: mysql://tfx:***@127.0.0.1:' in first.stdout
 
-    # Two runs at once on the same database: one all cached, one training anew.
-    runs = [subprocess.Popen(_args(data, uri, tmp_path, *extra), stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True, cwd=REPO)
-            for extra in ([], ['--epochs', '2'])]
+    # Two runs at once on the same database: one all cached, one training anew; the password
+    # out of the URI (and so out of ps and shell history): from a file, and from $MYSQL_PWD.
+    bare = uri.replace(f':{PASSWORD}@', '@')
+    password_file = tmp_path / 'mysql-password'
+    password_file.write_text(PASSWORD + '\n')
+    without_password = {k: v for k, v in os.environ.items() if k != 'MYSQL_PWD'}
+    runs = [subprocess.Popen(_args(data, bare, tmp_path, *extra), stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, cwd=REPO, env=env)
+            for extra, env in (
+                (['--metadata-password-file', str(password_file)], without_password),
+                (['--epochs', '2'], dict(without_password, MYSQL_PWD=PASSWORD)))]
     outputs = [p.communicate(timeout=900) for p in runs]
     for process, (out, err) in zip(runs, outputs):
         assert process.returncode == 0, out[-2000:] + err[-2000:]
+        assert PASSWORD not in out + err
 
     store = metadata.open_store(uri)
     run_ids = metadata.run_ids(store, 'mnist')
@@ -71,7 +79,7 @@ def test_runs_on_mysql_including_two_at_once(server, data, tmp_path):
                 for r in run_ids[1:]}
     assert trainers == {'cached', 'complete'}
 
-    listed = _inspect(uri, '--json', 'runs')
+    listed = _inspect(bare, '--json', 'runs', '--metadata-password-file', str(password_file))
     assert listed.returncode == 0, listed.stderr
     assert sorted(r['run_id'] for r in json.loads(listed.stdout)) == sorted(run_ids)
     assert all(r['state'] == 'complete' for r in json.loads(listed.stdout))
