@@ -74,6 +74,22 @@ def pipeline_name(text: str) -> str:
     return text
 
 
+def default_pipeline_name(data: Optional[str]) -> str:
+    """The pipeline name when none is given: a folder data set's own folder name (made a
+    valid name), else the default. A cats-and-dogs folder gets its own serving directory."""
+    if data and not object_store.is_remote(data) and os.path.isdir(data):
+        try:
+            folders = sources.detect_source(data).format == sources.FORMAT_FOLDERS
+        except Exception:  # unreadable data: the run's own check names the problem
+            folders = False
+        if folders:
+            name = re.sub(r'[^A-Za-z0-9_-]+', '-', os.path.basename(os.path.abspath(data)))
+            name = name.lstrip('-_')[:64]
+            if name:
+                return name
+    return RunConfig().pipeline_name
+
+
 def _class_names(text: str):
     names = tuple(name.strip() for name in text.split(','))
     if len(names) < 2 or not all(names) or len(set(names)) != len(names):
@@ -199,8 +215,9 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
                             'one at a time on one thread of this machine (default: 30 for '
                             '--model edge, no limit for cnn; 0: no limit)')
     run = parser.add_argument_group('pipeline')
-    run.add_argument('--pipeline-name', type=pipeline_name, default=_DEFAULTS.pipeline_name,
-                     help='letters, digits, - and _ (default %(default)s)')
+    run.add_argument('--pipeline-name', type=pipeline_name, default=None,
+                     help='letters, digits, - and _ (default: a folder data set\'s folder '
+                     f'name, else {_DEFAULTS.pipeline_name})')
     run.add_argument('--class-names', type=_class_names, default=None, metavar='A,B,...',
                      help='names of the classes in label order, for labels.txt and the '
                      'model card (default: the class folders\' names; 0,1,... for arrays)')
@@ -233,6 +250,8 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     names = {f for f in RunConfig.__dataclass_fields__}
     values = {k: v for k, v in vars(args).items() if k in names}
     values['beam_pipeline_args'] = tuple(values.get('beam_pipeline_args') or ())
+    if values.get('pipeline_name', '') is None:
+        values['pipeline_name'] = default_pipeline_name(values.get('data'))
     return RunConfig(**values)
 
 

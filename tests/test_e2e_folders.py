@@ -22,12 +22,14 @@ from image_tfx.model import features
 pytestmark = pytest.mark.e2e  # every test here runs the pipeline or reads a run
 
 CLASSES = ['one', 'two', 'zero']  # folder names, sorted: labels 0, 1, 2
+PIPELINE = 'photos'  # the data folder's name: the default pipeline name of a folder data set
 
 
 @pytest.fixture(scope='module')
 def photos(tmp_path_factory):
     from image_tfx.data import colour_digits
-    root = str(tmp_path_factory.mktemp('photos'))
+    # The folder's name is the run's default pipeline name.
+    root = str(tmp_path_factory.mktemp('photo-data') / 'photos')
     colour_digits.make(root, per_class=150, classes=3, test_share=0.2)
     return root
 
@@ -49,12 +51,12 @@ def test_photos_train_and_push_with_their_class_names(cnn_run, photos):
         result.stdout
     # The summary names classes by their folders.
     assert 'per class:   one: ' in result.stdout and ' zero: ' in result.stdout
-    store = metadata.open_store(os.path.join(out, 'metadata', 'mnist.sqlite'))
-    nodes = metadata.node_runs(store, 'mnist')
+    store = metadata.open_store(os.path.join(out, 'metadata', 'photos.sqlite'))
+    nodes = metadata.node_runs(store, 'photos')
     schema = load_schema(os.path.join(
         nodes[pipeline_def.SCHEMA_GEN].outputs['schema'][0].uri, 'schema.pbtxt'))
     assert features.schema_image(schema) == ((46, 46, 3), 3)
-    serving = os.path.join(out, 'serving', 'mnist')
+    serving = os.path.join(out, 'serving', PIPELINE)
     (version,) = pushed_layout.versions(serving)
     version_dir = os.path.join(serving, version)
     card = pushed_layout.read_card(version_dir)
@@ -68,7 +70,7 @@ def test_photos_train_and_push_with_their_class_names(cnn_run, photos):
 
 def test_predict_json_names_the_class_folders(cnn_run, photos):
     _, out = cnn_run
-    serving = os.path.join(out, 'serving', 'mnist')
+    serving = os.path.join(out, 'serving', PIPELINE)
     version_dir = os.path.join(serving, pushed_layout.versions(serving)[-1])
     pictures = [os.path.join(photos, 'test', name, sorted(os.listdir(
         os.path.join(photos, 'test', name)))[0]) for name in CLASSES]
@@ -92,7 +94,7 @@ def test_edge_model_is_refused_when_over_its_size_budget(photos, tmp_path):
     assert 'above the budget of 100,000 (--max-tflite-bytes)' in result.stdout
     assert '(budgets: int8 at most 100,000 bytes, at least 30 images/s)' in result.stdout
     assert 'pushed to:   nothing pushed (the TFLite check failed' in result.stdout
-    assert not pushed_layout.versions(os.path.join(str(tmp_path), 'serving', 'mnist'))
+    assert not pushed_layout.versions(os.path.join(str(tmp_path), 'serving', PIPELINE))
 
 
 def test_predict_classifies_a_video_frame_by_frame(cnn_run, photos, tmp_path):
@@ -100,7 +102,7 @@ def test_predict_classifies_a_video_frame_by_frame(cnn_run, photos, tmp_path):
     import numpy as np
     from PIL import Image
     _, out = cnn_run
-    serving = os.path.join(out, 'serving', 'mnist')
+    serving = os.path.join(out, 'serving', PIPELINE)
     version_dir = os.path.join(serving, pushed_layout.versions(serving)[-1])
     clip = str(tmp_path / 'clip.avi')
     writer = cv2.VideoWriter(clip, cv2.VideoWriter_fourcc(*'MJPG'), 10, (64, 48))
@@ -136,9 +138,9 @@ def test_predict_classifies_a_video_frame_by_frame(cnn_run, photos, tmp_path):
 def test_a_serving_directory_serves_one_kind_of_model(cnn_run):
     """Digits into the serving directory of the photos' model: one line, nothing run."""
     _, out = cnn_run
-    serving = os.path.join(out, 'serving', 'mnist')
+    serving = os.path.join(out, 'serving', PIPELINE)
     before = pushed_layout.versions(serving)
-    result = run_cli('--output-root', out, '--epochs', '1')
+    result = run_cli('--output-root', out, '--epochs', '1', '--pipeline-name', PIPELINE)
     assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-2000:]
     assert result.stderr.strip().splitlines()[-1] == (
         f'error: {serving}: its models (version {before[-1]}) take 46x46 colour, 3 classes; '
@@ -154,7 +156,7 @@ def test_web_page_classifies_a_photo_with_the_colour_model(cnn_run, photos, tmp_
     from image_tfx.components.tfjs_exporter import cdp
     require_system_tool(bool(cdp.find_chromium()), 'chromium')
     _, out = cnn_run
-    serving = os.path.join(out, 'serving', 'mnist')
+    serving = os.path.join(out, 'serving', PIPELINE)
     version_dir = os.path.join(serving, pushed_layout.versions(serving)[-1])
     process = subprocess.Popen([sys.executable, '-m', 'image_tfx.web', version_dir, '--port',
                                 '0'], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

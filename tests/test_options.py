@@ -3,10 +3,12 @@
 import argparse
 import os
 
+import numpy as np
 import pytest
 
 from image_tfx import schema
 from image_tfx.data import sources
+from image_tfx.runner import local as run_local
 from image_tfx.runner import options
 from image_tfx.pipeline import pipeline as pipeline_def
 from image_tfx.runner.config import RunConfig
@@ -154,3 +156,23 @@ def test_scaling_doc_flags_parse():
         for flag in flags:
             name = flag[2:].split('=', 1)[0]
             assert flag.startswith('--') and name in known, f'{flag} is not a Beam option'
+
+
+def test_a_folder_data_set_names_its_pipeline(tmp_path, digits):
+    """Without --pipeline-name a folder of class folders is its own pipeline (serving/<name>),
+    not the digits' `mnist`; other data keeps the default."""
+    from PIL import Image
+    for label in ('cat', 'dog'):
+        folder = tmp_path / 'Cats & Dogs' / label
+        folder.mkdir(parents=True)
+        for i in range(3):
+            Image.fromarray(digits[0][i]).save(folder / f'{i}.png')
+    parse = lambda *args: options.config_from_args(  # noqa: E731
+        run_local.parse_args(['--output-root', str(tmp_path / 'out'), *args]))
+    assert parse('--data', str(tmp_path / 'Cats & Dogs')).pipeline_name == 'Cats-Dogs'
+    assert parse('--data', str(tmp_path / 'Cats & Dogs'), '--pipeline-name', 'pets') \
+        .pipeline_name == 'pets'
+    data = tmp_path / 'digits.npz'
+    np.savez(data, x_train=digits[0][:20], y_train=digits[1][:20])
+    assert parse('--data', str(data)).pipeline_name == 'mnist'
+    assert parse().pipeline_name == 'mnist'
