@@ -6,6 +6,9 @@ from typing import Any, Dict, Optional
 MIXED_PRECISION_POLICIES = ('mixed_float16',)
 # model.ARCHITECTURES, repeated here so that option parsing does not import Keras.
 MODELS = ('cnn', 'edge')
+# The Trainer's log message of one epoch's line (its only argument); the local runner's progress
+# lines show it.
+EPOCH_MESSAGE = 'Trainer progress: %s'
 
 
 @dataclasses.dataclass(frozen=True)

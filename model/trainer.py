@@ -23,14 +23,42 @@ from tfx_bsl.public import tfxio
 from image_tfx.model import export
 from image_tfx.model import features
 from image_tfx.model.model import ModelSpec, build_model, float32_copy
-from image_tfx.model.params import TrainingParams
+from image_tfx.model.params import EPOCH_MESSAGE, TrainingParams
 
-class _EpochLog(keras.callbacks.Callback):
-    """Logs one line per epoch through absl, shown with run_local.py --verbose."""
+class EpochProgress(keras.callbacks.Callback):
+    """Logs one line per epoch (loss, accuracy, images/s, time left) with the message
+    EPOCH_MESSAGE, which the local runner's progress lines show without --verbose."""
+
+    def __init__(self, epochs: int, global_batch: int):
+        super().__init__()
+        self.epochs, self.global_batch = epochs, global_batch
+        self._begun = self._first = 0.0
+        self._steps = 0
+        self._train_seconds = 0.0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._begun = time.perf_counter()
+        self._first = self._first or self._begun
+        self._steps, self._train_seconds = 0, 0.0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._steps += 1
+        self._train_seconds = time.perf_counter() - self._begun
 
     def on_epoch_end(self, epoch, logs=None):
-        logging.info('epoch %d: %s', epoch + 1,
-                     ', '.join(f'{k}={v:.4f}' for k, v in sorted((logs or {}).items())))
+        logs = logs or {}
+        done = epoch + 1
+        parts = [f'epoch {done}/{self.epochs}']
+        for key, label in (('loss', 'loss'), ('sparse_categorical_accuracy', 'accuracy'),
+                           ('val_sparse_categorical_accuracy', 'eval accuracy')):
+            if key in logs:
+                parts.append(f'{label} {logs[key]:.4f}')
+        if self._train_seconds > 0:
+            parts.append(f'{self._steps * self.global_batch / self._train_seconds:,.0f} images/s')
+        left = (time.perf_counter() - self._first) / done * (self.epochs - done)
+        if done < self.epochs:
+            parts.append(f'about {left:.0f} s left')
+        logging.info(EPOCH_MESSAGE, ', '.join(parts))
 
 
 # Written into the Trainer's model_run folder: how long model.fit spent training (bench/).
@@ -199,7 +227,7 @@ def train_model(params: TrainingParams,
     try:
         with strategy.scope():
             model = build_model(spec, params.learning_rate)
-        callbacks = [_EpochLog(), timer]
+        callbacks = [EpochProgress(params.epochs, global_batch), timer]
         if log_dir:
             callbacks.append(keras.callbacks.TensorBoard(log_dir=log_dir, update_freq='epoch'))
         train, evaluation = make_dataset('train', global_batch), make_dataset('eval', global_batch)

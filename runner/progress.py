@@ -1,4 +1,5 @@
-"""One line per component as it starts and finishes, instead of TFX's INFO logs.
+"""One line per component as it starts and finishes (and per training epoch), instead of TFX's
+INFO logs.
 
 LocalDagRunner logs 'Component %s is running.' / 'Component %s is finished.' around each node
 and the launcher logs 'A cached execution %d is used.' when it reuses outputs; this handler
@@ -11,9 +12,12 @@ import sys
 import time
 from typing import Dict, Optional, TextIO
 
+from image_tfx.model import params
+
 _RUNNING = 'Component %s is running.'
 _FINISHED = 'Component %s is finished.'
 _CACHED = 'A cached execution %d is used.'
+EPOCH_MESSAGE = params.EPOCH_MESSAGE
 
 
 class ProgressHandler(logging.Handler):
@@ -48,6 +52,8 @@ class ProgressHandler(logging.Handler):
             self._print(f'  start   {self.current}')
         elif record.msg == _CACHED and self.current:
             self._cached = True
+        elif record.msg == EPOCH_MESSAGE and record.args and self.current:
+            self._print(f'          {record.args[0]}')
         elif (record.levelno >= logging.ERROR and self.current
               and record.getMessage().startswith(f'[{self.current}]')):
             self.errors.setdefault(self.current, record.getMessage().splitlines()[0])

@@ -7,6 +7,7 @@ entry point, as a user would.
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -31,6 +32,9 @@ def test_first_run_completes_every_component(runs):
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
     for component in pipeline_def.COMPONENTS:
         assert f'done    {component}' in first.stdout
+    # Training shows a line per epoch without --verbose.
+    assert re.search(r'^ +epoch 1/1: loss [0-9.]+, accuracy [0-9.]+, eval accuracy [0-9.]+, '
+                     r'[0-9,]+ images/s$', first.stdout, re.M), first.stdout
     store = _store(root)
     run_id = metadata.run_ids(store, PIPELINE)[0]
     nodes = metadata.node_runs(store, PIPELINE, run_id)

@@ -10,6 +10,19 @@ def _log(handler, level, msg, *args):
     handler.handle(logging.LogRecord('absl', level, __file__, 1, msg, args, None))
 
 
+def test_training_epochs_are_shown_under_the_trainer():
+    """The Trainer's per-epoch line (model/trainer.py EpochProgress) is a progress line."""
+    from image_tfx.model.params import EPOCH_MESSAGE
+    out = io.StringIO()
+    handler = ProgressHandler(out)
+    _log(handler, logging.INFO, 'Component %s is running.', 'Trainer')
+    _log(handler, logging.INFO, EPOCH_MESSAGE, 'epoch 1/2: loss 0.5000, 3,000 images/s')
+    _log(handler, logging.INFO, 'epoch %d: %s', 1, 'other Trainer logs stay hidden')
+    _log(handler, logging.INFO, 'Component %s is finished.', 'Trainer')
+    lines = out.getvalue().splitlines()
+    assert lines[1].strip() == 'epoch 1/2: loss 0.5000, 3,000 images/s' and len(lines) == 3
+
+
 def test_done_cached_and_silently_failed_components():
     out = io.StringIO()
     handler = ProgressHandler(out)
