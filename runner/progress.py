@@ -9,6 +9,7 @@ turns those records into progress lines and keeps the rest of TFX's logging out 
 
 import logging
 import sys
+import threading
 import time
 from typing import Dict, Optional, TextIO
 
@@ -18,6 +19,9 @@ _RUNNING = 'Component %s is running.'
 _FINISHED = 'Component %s is finished.'
 _CACHED = 'A cached execution %d is used.'
 EPOCH_MESSAGE = params.EPOCH_MESSAGE
+# A component that has printed nothing for this long gets a line with its elapsed time (Beam
+# components run for minutes on large data and say nothing in between).
+HEARTBEAT_SECONDS = 15.0
 
 
 class ProgressHandler(logging.Handler):
@@ -29,9 +33,13 @@ class ProgressHandler(logging.Handler):
     in `errors`, so the runner can exit non-zero.
     """
 
-    def __init__(self, stream: TextIO = sys.stdout):
+    def __init__(self, stream: TextIO = sys.stdout, heartbeat: float = HEARTBEAT_SECONDS):
         super().__init__(level=logging.INFO)
         self._stream = stream
+        self._heartbeat = heartbeat
+        self._printed = 0.0
+        self._print_lock = threading.Lock()
+        self._ticker: Optional[threading.Thread] = None
         self.current: Optional[str] = None
         self._started = 0.0
         self._cached = False
@@ -42,7 +50,17 @@ class ProgressHandler(logging.Handler):
         self.interrupt_requested = False
 
     def _print(self, text: str) -> None:
-        print(text, file=self._stream, flush=True)
+        with self._print_lock:
+            print(text, file=self._stream, flush=True)
+            self._printed = time.monotonic()
+
+    def _tick(self) -> None:
+        """While a component runs, a line each heartbeat it has been silent for."""
+        while True:
+            time.sleep(min(1.0, self._heartbeat / 4))
+            current, started = self.current, self._started
+            if current is not None and time.monotonic() - self._printed >= self._heartbeat:
+                self._print(f'          {current} running, {time.monotonic() - started:.0f} s')
 
     def emit(self, record: logging.LogRecord) -> None:
         if self.interrupt_requested and record.msg in (_RUNNING, _FINISHED):
@@ -50,6 +68,9 @@ class ProgressHandler(logging.Handler):
         if record.msg == _RUNNING and record.args:
             self.current, self._started, self._cached = record.args[0], time.monotonic(), False
             self._print(f'  start   {self.current}')
+            if self._ticker is None and self._heartbeat > 0:
+                self._ticker = threading.Thread(target=self._tick, daemon=True)
+                self._ticker.start()
         elif record.msg == _CACHED and self.current:
             self._cached = True
         elif record.msg == EPOCH_MESSAGE and record.args and self.current:

@@ -23,6 +23,20 @@ def test_training_epochs_are_shown_under_the_trainer():
     assert lines[1].strip() == 'epoch 1/2: loss 0.5000, 3,000 images/s' and len(lines) == 3
 
 
+def test_a_silent_component_gets_a_line_with_its_elapsed_time():
+    import time
+    out = io.StringIO()
+    handler = ProgressHandler(out, heartbeat=0.3)
+    _log(handler, logging.INFO, 'Component %s is running.', 'StatisticsGen')
+    time.sleep(1.0)
+    _log(handler, logging.INFO, 'Component %s is finished.', 'StatisticsGen')
+    time.sleep(0.5)
+    lines = out.getvalue().splitlines()
+    assert lines[0].split() == ['start', 'StatisticsGen'] and lines[-1].split()[0] == 'done'
+    ticks = lines[1:-1]
+    assert ticks and all(t.strip().startswith('StatisticsGen running, ') for t in ticks), lines
+
+
 def test_done_cached_and_silently_failed_components():
     out = io.StringIO()
     handler = ProgressHandler(out)
