@@ -14,6 +14,9 @@ from tfx.types.artifact import Artifact
 
 # Custom property of ExampleGen's Examples artifact: the data set's ImageSpec as JSON.
 IMAGE_SPEC_PROPERTY = 'image_spec'
+# Custom property of the Examples artifact: exact copies among its images, as JSON
+# (data/sources.find_duplicates).
+DUPLICATES_PROPERTY = 'duplicates'
 # A blessing's figures (TFLiteBlessing, TFJSBlessing), beside its verdict (custom property
 # `blessed`).
 METRICS_FILE = 'metrics.json'

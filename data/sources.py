@@ -633,3 +633,61 @@ def fit_images(images: np.ndarray, spec: ImageSpec) -> np.ndarray:
     if images.shape[1:] == spec.shape:
         return images
     return np.stack([imaging.to_shape(image, spec.shape) for image in images])
+
+
+# How many example pairs a duplicates finding names.
+DUPLICATE_EXAMPLES = 5
+
+
+def find_duplicates(source: Source, spec: ImageSpec) -> Dict[str, object]:
+    """Exact copies among a source's images, by a hash of their decoded pixels at the data
+    set's shape (so the same picture saved as PNG and as JPEG is not caught: JPEG changes
+    pixels).
+
+    Returns {'images': {split: count}, 'across': {'train/test': test images that are copies of
+    a train image}, 'within': {split: images that copy another of the same split},
+    'across_examples' and 'within_examples': a few [copy, original] pairs each}. ExampleGen's
+    train/eval split is by example content, so identical images of the train source land in the
+    same split: their copies count within `train`.
+    """
+    import hashlib
+    names: Dict[str, List[str]] = {}
+    digests: Dict[str, List[bytes]] = {}
+    for split in source.splits:
+        if source.format == FORMAT_FOLDERS:
+            files = [path for path, _ in image_files(source, split)[0]]
+            digest = lambda path: hashlib.sha1(  # noqa: E731
+                np.ascontiguousarray(imaging.to_shape(
+                    read_image(path, spec.channels), spec.shape)).tobytes()).digest()
+            digests[split] = _parallel(digest, files)
+            names[split] = files
+        else:
+            images, _ = read_split(source, split)
+            images = fit_images(images, spec)
+            digests[split] = [hashlib.sha1(np.ascontiguousarray(image).tobytes()).digest()
+                              for image in images]
+            names[split] = [f'{source.path}#{split}:{i}' for i in range(len(images))]
+    result: Dict[str, object] = {'images': {s: len(d) for s, d in digests.items()},
+                                 'across': {}, 'within': {}}
+    across_examples: List[List[str]] = []
+    within_examples: List[List[str]] = []
+    first_seen: Dict[bytes, str] = {}
+    for split in source.splits:
+        seen_here: Dict[bytes, str] = {}
+        within = across = 0
+        for name, digest in zip(names[split], digests[split]):
+            if digest in seen_here:
+                within += 1
+                within_examples.append([name, seen_here[digest]])
+            elif split != SOURCE_TRAIN and digest in first_seen:
+                across += 1
+                across_examples.append([name, first_seen[digest]])
+            seen_here.setdefault(digest, name)
+        result['within'][split] = within
+        if split != SOURCE_TRAIN:
+            result['across'][f'{SOURCE_TRAIN}/{split}'] = across
+        if split == SOURCE_TRAIN:
+            first_seen.update(seen_here)
+    result['across_examples'] = across_examples[:DUPLICATE_EXAMPLES]
+    result['within_examples'] = within_examples[:DUPLICATE_EXAMPLES]
+    return result

@@ -94,6 +94,7 @@ def create_pipeline(
     max_label_drift: float = thresholds.MAX_LABEL_DRIFT,
     max_pixel_drift: float = thresholds.MAX_PIXEL_DRIFT,
     allow_drift: bool = False,
+    max_duplicate_share: float = thresholds.MAX_DUPLICATE_SHARE,
     custom_validations: Optional[custom_validation_config_pb2.CustomValidationConfig] = None,
     metadata_connection_config: Optional[metadata_store_pb2.ConnectionConfig] = None,
     beam_pipeline_args: Optional[List[str]] = None,
@@ -133,6 +134,8 @@ def create_pipeline(
         pixel histogram (Jensen-Shannon divergence) of the train split may move from the data
         of the last pushed model before the gate stops the run.
       allow_drift: record drift beyond those bounds without stopping (a deliberate change).
+      max_duplicate_share: the share of a test split's images that may be exact copies of
+        train images.
       custom_validations: extra TFDV SQL checks for ExampleValidator (schema/validations.pbtxt).
       metadata_connection_config: ML Metadata; None leaves it to the orchestrator.
       beam_pipeline_args: arguments for Beam-based components.
@@ -173,7 +176,8 @@ def create_pipeline(
         statistics=statistics_gen.outputs['statistics'], schema=schema_gen.outputs['schema'],
         baseline_statistics=baseline_statistics.outputs['statistics'],
         max_class_share=max_class_share, max_label_drift=max_label_drift,
-        max_pixel_drift=max_pixel_drift, allow_drift=allow_drift)
+        max_pixel_drift=max_pixel_drift, allow_drift=allow_drift,
+        examples=example_gen.outputs['examples'], max_duplicate_share=max_duplicate_share)
 
     # Without the statistics Transform computes by default (pre-transform: StatisticsGen's
     # again; post-transform: of pixels/255) and without an analyzer cache no run reads back:

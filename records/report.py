@@ -268,6 +268,9 @@ def build_report(store, pipeline_name: str, run_id: str, metadata_label: str,
                            f'<td>{counts.get(c, 0):,}</td>' for c in classes) + '</tr>'
                        for split, counts in check['label_counts'].items()) + '</table>')
         out.append(f'<p>Drift: {_esc(summary_lib.format_drift(check))}</p>')
+        duplicates = summary_lib.format_duplicates(check.get('duplicates'))
+        out.append(f'<p>Duplicates: {_esc(duplicates or "no exact copies among the images")}'
+                   '</p>')
     out.append('</section>')
 
     curves = _training_curves(summary.tensorboard_dir)

@@ -208,7 +208,32 @@ def format_data_check(data_check: dict, class_names: Optional[List[str]] = None)
                      + per_class({k: v for k, v in counts.items() if str(k).isdigit()},
                                  class_names, '{:,}'))
     lines.append('  drift:       ' + format_drift(data_check))
+    duplicates = format_duplicates(data_check.get('duplicates'))
+    if duplicates:
+        lines.append('  duplicates:  ' + duplicates)
     return lines
+
+
+def format_duplicates(duplicates: Optional[dict]) -> str:
+    """Exact copies among the images, as one line ('' when there are none or none were
+    looked for)."""
+    if not duplicates:
+        return ''
+    images = duplicates.get('images', {})
+    parts = []
+    for pair, count in sorted(duplicates.get('across', {}).items()):
+        if count:
+            split = pair.split('/', 1)[1]
+            example = (duplicates.get('across_examples') or [[None, None]])[0]
+            parts.append(f'{count:,} of {images.get(split, 0):,} {split} images are copies of '
+                         f'train images (e.g. {example[0]} = {example[1]})')
+    within = {s: c for s, c in duplicates.get('within', {}).items() if c}
+    if within:
+        parts.append('copies within a split: ' + ', '.join(f'{s} {c:,}'
+                                                           for s, c in sorted(within.items())))
+    if not parts:
+        return ''
+    return '; '.join(parts) + ' (same decoded pixels; a re-encoded copy is not caught)'
 
 
 def format_test_scores(test, class_names: Optional[List[str]] = None) -> List[str]:

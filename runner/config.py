@@ -57,6 +57,7 @@ class RunConfig:
     max_label_drift: float = thresholds.MAX_LABEL_DRIFT
     max_pixel_drift: float = thresholds.MAX_PIXEL_DRIFT
     allow_drift: bool = False
+    max_duplicate_share: float = thresholds.MAX_DUPLICATE_SHARE
     enable_cache: bool = True
     metadata: Optional[str] = None  # None: SQLite at metadata_path; or mysql://user:pass@host:port/db
     # Arguments for the Beam components (ExampleGen, StatisticsGen, Transform, Evaluator);

@@ -168,6 +168,10 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     gate.add_argument('--max-pixel-drift', type=_fraction, default=_DEFAULTS.max_pixel_drift,
                       help='how far the pixel histogram may move from the data of the last '
                       'pushed model (Jensen-Shannon divergence; default %(default)s)')
+    gate.add_argument('--max-duplicate-share', type=_fraction,
+                      default=_DEFAULTS.max_duplicate_share,
+                      help='largest share of the test split\'s images that may be exact copies '
+                      'of train images (by decoded pixels; default %(default)s)')
     gate.add_argument('--allow-drift', action='store_true',
                       help='accept data that drifted from the last pushed model\'s (a deliberate '
                       'change); the figures are still recorded')
@@ -374,6 +378,7 @@ def pipeline_kwargs(config: RunConfig, source: Optional[sources.Source],
         max_label_drift=config.max_label_drift,
         max_pixel_drift=config.max_pixel_drift,
         allow_drift=config.allow_drift,
+        max_duplicate_share=config.max_duplicate_share,
         # Arrays follow MNIST's convention (dark background); folders of photos need not.
         custom_validations=schema.load_validations(
             dark_background=not source or source.format != sources.FORMAT_FOLDERS),

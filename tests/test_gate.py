@@ -22,7 +22,7 @@ from image_tfx import schema as schema_lib
 from image_tfx.components.anomalies_gate import executor as gate
 from image_tfx.components.anomalies_gate import spec
 from image_tfx.components.anomalies_gate import thresholds
-from image_tfx.components.artifacts import DATA_CHECK_FILE, DataCheck
+from image_tfx.components.artifacts import DATA_CHECK_FILE, DUPLICATES_PROPERTY, DataCheck
 from image_tfx.components.image_example_gen import executor as example_gen
 from image_tfx.data import sources
 
@@ -81,7 +81,7 @@ def default_data(digits):
     return images.reshape(len(images), -1).astype(np.int64), labels
 
 
-def _run(tmp_path, statistics, baseline=None, anomalies=None, **properties):
+def _run(tmp_path, statistics, baseline=None, anomalies=None, duplicates=None, **properties):
     splits = artifact_utils.decode_split_names(statistics.split_names)
     anomalies = anomalies or _anomalies_artifact(
         tmp_path, {s: anomalies_pb2.Anomalies() for s in splits})
@@ -92,10 +92,14 @@ def _run(tmp_path, statistics, baseline=None, anomalies=None, **properties):
                        spec.MAX_LABEL_DRIFT_KEY: thresholds.MAX_LABEL_DRIFT,
                        spec.MAX_PIXEL_DRIFT_KEY: thresholds.MAX_PIXEL_DRIFT,
                        spec.ALLOW_DRIFT_KEY: 0, **properties}
-    gate.Executor().Do({spec.ANOMALIES_KEY: [anomalies], spec.STATISTICS_KEY: [statistics],
-                        spec.SCHEMA_KEY: [_schema_artifact(tmp_path)],
-                        spec.BASELINE_STATISTICS_KEY: [baseline]},
-                       {spec.RESULT_KEY: [result]}, exec_properties)
+    inputs = {spec.ANOMALIES_KEY: [anomalies], spec.STATISTICS_KEY: [statistics],
+              spec.SCHEMA_KEY: [_schema_artifact(tmp_path)],
+              spec.BASELINE_STATISTICS_KEY: [baseline]}
+    if duplicates is not None:
+        examples = standard_artifacts.Examples()
+        examples.set_string_custom_property(DUPLICATES_PROPERTY, json.dumps(duplicates))
+        inputs[spec.EXAMPLES_KEY] = [examples]
+    gate.Executor().Do(inputs, {spec.RESULT_KEY: [result]}, exec_properties)
     with open(os.path.join(result.uri, DATA_CHECK_FILE)) as f:
         return json.load(f)
 
@@ -230,3 +234,33 @@ def test_custom_validation_is_described_by_its_rule():
     reason.description = 'Custom validation triggered anomaly. Query: feature.num_stats.mean <= 1'
     assert gate.describe_anomalies({'train': anomalies}) == [
         "split 'train', feature 'pixels': the images look inverted"]
+
+
+def test_a_test_split_that_copies_training_images_is_stopped(tmp_path, default_data):
+    """Copies of train images in the test split (ExampleGen's `duplicates`) beyond
+    --max-duplicate-share stop the run in one line naming a few; below it they are recorded
+    (and copies inside one split only reported)."""
+    from image_tfx.records import summary
+    pixels, labels = default_data
+    statistics = _stats_artifact(tmp_path, 'stats', {
+        'train': _stats(tmp_path, pixels[:4000], labels[:4000], 'train'),
+        'eval': _stats(tmp_path, pixels[4000:], labels[4000:], 'eval')})
+    duplicates = {'images': {'train': 4000, 'test': 100}, 'across': {'train/test': 50},
+                  'within': {'train': 3, 'test': 0},
+                  'across_examples': [[f'test/a/{i}.png', f'train/a/{i}.png'] for i in range(5)],
+                  'within_examples': [['train/b/x.png', 'train/b/y.png']]}
+    message = _fails(tmp_path, statistics, duplicates=duplicates)
+    (line,) = [x for x in message.splitlines() if 'copies' in x]
+    assert line.strip() == ("split 'test': 50 of 100 images (50.0%) are exact copies of train "
+                            'images, above 1.0% (--max-duplicate-share), e.g. test/a/0.png = '
+                            'train/a/0.png; test/a/1.png = train/a/1.png; test/a/2.png = '
+                            'train/a/2.png')
+    result = _run(tmp_path, statistics, duplicates=duplicates,
+                  **{spec.MAX_DUPLICATE_SHARE_KEY: 0.6})
+    assert result['duplicates'] == duplicates
+    assert summary.format_duplicates(result['duplicates']) == (
+        '50 of 100 test images are copies of train images (e.g. test/a/0.png = train/a/0.png); '
+        'copies within a split: train 3 (same decoded pixels; a re-encoded copy is not caught)')
+    # Copies within one split alone do not stop it.
+    within = dict(duplicates, across={'train/test': 0}, across_examples=[])
+    assert _run(tmp_path, statistics, duplicates=within)['duplicates'] == within

@@ -450,3 +450,35 @@ def test_phone_photos_are_upright_and_wide_scans_are_scaled(tmp_path, digits):
     checked = sources.check_source(sources.detect_source(str(tmp_path / 'data')))
     assert checked.spec.shape == (60, 40, 3) and checked.skipped == ()
     assert checked.counts == {'train': 12}
+
+
+def test_copies_across_and_within_splits_are_found(tmp_path, digits):
+    """By decoded pixels: a PNG copy of a train image in test/ is caught, a JPEG re-encode of
+    one is not (JPEG changes pixels), a second copy inside train/ counts within train."""
+    from PIL import Image
+    images, labels = digits
+    for split in ('train', 'test'):
+        for name in ('a', 'b'):
+            (tmp_path / 'd' / split / name).mkdir(parents=True)
+    for i in range(20):
+        Image.fromarray(images[i]).save(tmp_path / 'd' / 'train' / 'ab'[i % 2] / f'{i}.png')
+    for i in range(20, 30):
+        Image.fromarray(images[i]).save(tmp_path / 'd' / 'test' / 'ab'[i % 2] / f'{i}.png')
+    copy = tmp_path / 'd' / 'test' / 'b' / 'copy.png'
+    Image.fromarray(images[3]).save(copy)
+    Image.fromarray(images[4]).save(tmp_path / 'd' / 'test' / 'a' / 'jpeg.jpg', quality=90)
+    Image.fromarray(images[5]).save(tmp_path / 'd' / 'train' / 'b' / 'again.png')
+    source = sources.detect_source(str(tmp_path / 'd'))
+    found = sources.find_duplicates(source, sources.check_source(source).spec)
+    assert found['images'] == {'train': 21, 'test': 12}
+    assert found['across'] == {'train/test': 1} and found['within'] == {'train': 1, 'test': 0}
+    assert found['across_examples'] == [[str(copy), str(tmp_path / 'd' / 'train' / 'b' / '3.png')]]
+    # Arrays: rows of x_test equal to rows of x_train.
+    data = tmp_path / 'copies.npz'
+    np.savez(data, x_train=images[:200], y_train=labels[:200],
+             x_test=np.concatenate([images[300:340], images[:10]]),
+             y_test=np.concatenate([labels[300:340], labels[:10]]))
+    source = sources.detect_source(str(data))
+    found = sources.find_duplicates(source, sources.check_source(source).spec)
+    assert found['across'] == {'train/test': 10} and found['images'] == {'train': 200, 'test': 50}
+    assert found['across_examples'][0] == [f'{data}#test:40', f'{data}#train:0']

@@ -29,7 +29,9 @@ from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 
 from image_tfx.components import storage
-from image_tfx.components.artifacts import DATA_CHECK_FILE, describe_anomalies, load_anomalies
+from image_tfx.components.anomalies_gate import thresholds
+from image_tfx.components.artifacts import DATA_CHECK_FILE, DUPLICATES_PROPERTY, describe_anomalies
+from image_tfx.components.artifacts import load_anomalies
 from image_tfx.components.artifacts import load_statistics
 from image_tfx.components.anomalies_gate import spec
 from image_tfx.model import features
@@ -40,6 +42,23 @@ BASELINE_VERSION_PROPERTY = 'pushed_version'
 # Splits whose labels are judged; a data set's own test split is counted, not judged.
 JUDGED_SPLITS = ('train', 'eval')
 DRIFT_SPLIT = 'train'
+
+
+def duplicate_problems(duplicates: Dict[str, Any], max_share: float) -> List[str]:
+    """One line per split whose share of copies of train images exceeds max_share, naming a
+    few of the copies."""
+    lines = []
+    images = duplicates.get('images', {})
+    for pair, count in sorted(duplicates.get('across', {}).items()):
+        split = pair.split('/', 1)[1]
+        total = images.get(split, 0)
+        if count and total and count / total > max_share:
+            named = [f'{copy} = {original}'
+                     for copy, original in duplicates.get('across_examples', [])[:3]]
+            lines.append(f"split '{split}': {count} of {total} images ({count / total:.1%}) are "
+                         f"exact copies of train images, above {max_share:.1%} "
+                         f"(--max-duplicate-share), e.g. {'; '.join(named)}")
+    return lines
 
 
 class AnomaliesFoundError(RuntimeError):
@@ -198,8 +217,17 @@ class Executor(base_executor.BaseExecutor):
                 lines += [line + '; --allow-drift accepts a deliberate change'
                           for line in drift_lines]
 
+        duplicates = {}
+        if input_dict.get(spec.EXAMPLES_KEY):
+            examples = get(spec.EXAMPLES_KEY)
+            if examples.has_custom_property(DUPLICATES_PROPERTY):
+                duplicates = json.loads(examples.get_string_custom_property(DUPLICATES_PROPERTY))
+        lines += duplicate_problems(duplicates, exec_properties.get(
+            spec.MAX_DUPLICATE_SHARE_KEY, thresholds.MAX_DUPLICATE_SHARE))
+
         result = artifact_utils.get_single_instance(output_dict[spec.RESULT_KEY])
         finding = {
+            'duplicates': duplicates or None,
             'label_counts': counts,
             'baseline_version': version or None,
             'baseline': (f'the data of pushed version {version}' if version and drift else

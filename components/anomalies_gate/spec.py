@@ -15,6 +15,8 @@ MAX_CLASS_SHARE_KEY = 'max_class_share'
 MAX_LABEL_DRIFT_KEY = 'max_label_drift'
 MAX_PIXEL_DRIFT_KEY = 'max_pixel_drift'
 ALLOW_DRIFT_KEY = 'allow_drift'
+EXAMPLES_KEY = 'examples'
+MAX_DUPLICATE_SHARE_KEY = 'max_duplicate_share'
 
 
 class AnomaliesGateSpec(ComponentSpec):
@@ -25,11 +27,14 @@ class AnomaliesGateSpec(ComponentSpec):
         MAX_LABEL_DRIFT_KEY: ExecutionParameter(type=float),
         MAX_PIXEL_DRIFT_KEY: ExecutionParameter(type=float),
         ALLOW_DRIFT_KEY: ExecutionParameter(type=int),
+        MAX_DUPLICATE_SHARE_KEY: ExecutionParameter(type=float),
     }
     INPUTS = {
         ANOMALIES_KEY: ChannelParameter(type=standard_artifacts.ExampleAnomalies),
         STATISTICS_KEY: ChannelParameter(type=standard_artifacts.ExampleStatistics),
         SCHEMA_KEY: ChannelParameter(type=standard_artifacts.Schema),
         BASELINE_STATISTICS_KEY: ChannelParameter(type=standard_artifacts.ExampleStatistics),
+        # Its `duplicates` property: copies among the images (ImageExampleGen).
+        EXAMPLES_KEY: ChannelParameter(type=standard_artifacts.Examples),
     }
     OUTPUTS = {RESULT_KEY: ChannelParameter(type=DataCheck)}

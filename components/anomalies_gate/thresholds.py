@@ -7,3 +7,6 @@ Fashion-MNIST after digits; the figures behind them: docs/data-checks.md.
 MAX_CLASS_SHARE = 0.5
 MAX_LABEL_DRIFT = 0.1
 MAX_PIXEL_DRIFT = 0.01
+# Share of a test split's images that may be exact copies of train images: a test set that
+# shares images with training inflates its score.
+MAX_DUPLICATE_SHARE = 0.01

@@ -10,6 +10,7 @@ where the schema and the model read it. Image files are decoded and sized here, 
 Beam element, so that the data checks downstream see pixel values.
 """
 
+import json
 import os
 from typing import Any, Dict, List
 
@@ -24,7 +25,7 @@ from tfx.types import artifact_utils
 from tfx.types import standard_component_specs
 from tfx.utils import proto_utils
 
-from image_tfx.components.artifacts import IMAGE_SPEC_PROPERTY
+from image_tfx.components.artifacts import DUPLICATES_PROPERTY, IMAGE_SPEC_PROPERTY
 from image_tfx.components.image_example_gen.spec import IMAGE_SIZE_KEY, SOURCE_FORMAT_KEY
 from image_tfx.data import images as imaging
 from image_tfx.data import sources
@@ -133,6 +134,10 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
         self._examples.set_string_custom_property('source_format', source.format)
         self._examples.set_string_custom_property('source_path', source.path)
         self._examples.set_string_custom_property(IMAGE_SPEC_PROPERTY, spec.to_json())
+        # Exact copies among the images (within a split, and test copies of train images),
+        # which the gate judges.
+        self._examples.set_string_custom_property(
+            DUPLICATES_PROPERTY, json.dumps(sources.find_duplicates(source, spec)))
         return result
 
     def Do(self, input_dict: Dict[str, List[types.Artifact]],
