@@ -1,7 +1,8 @@
 """A user's own photos: class folders of colour images of mixed sizes and formats, end to end.
 
 Two runs through the command line on 3 classes of colour "photos" of digits (dark ink on
-light, unevenly lit paper, 30-60 px, PNG and JPEG; data/colour_digits.py): the seed CNN, pushed
+light, unevenly lit paper, 30-60 px, PNG and JPEG; data/colour_digits.py; some stored sideways
+with EXIF orientation, some WebP and TIFF): the seed CNN, pushed
 and asked through `predict --json`; then the edge network, whose push the size budget refuses.
 """
 
@@ -31,6 +32,24 @@ def photos(tmp_path_factory):
     # The folder's name is the run's default pipeline name.
     root = str(tmp_path_factory.mktemp('photo-data') / 'photos')
     colour_digits.make(root, per_class=150, classes=3, test_share=0.2)
+    # As phones and other tools store them: some training photos stored sideways with EXIF
+    # Orientation 6, some as WebP and TIFF.
+    from PIL import Image
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    for name in CLASSES:
+        folder = os.path.join(root, 'train', name)
+        for i, file in enumerate(sorted(os.listdir(folder))[:12]):
+            path = os.path.join(folder, file)
+            with Image.open(path) as image:
+                image = image.convert('RGB')
+            os.remove(path)
+            stem = os.path.splitext(path)[0]
+            if i < 6:
+                image.transpose(Image.Transpose.ROTATE_90).save(stem + '.jpg', quality=95,
+                                                                exif=exif)
+            else:
+                image.save(stem + ('.webp' if i < 9 else '.tif'))
     return root
 
 
