@@ -138,7 +138,7 @@ def read_examples(examples: Artifact, split: str):
     if serialized:
         first = tf.train.Example.FromString(serialized[0]).features.feature[features.PIXELS_KEY]
         dtype = tf.float32 if first.WhichOneof('kind') == 'float_list' else tf.int64
-    parsed = tf.io.parse_example(serialized, {
+    parsed = tf.io.parse_example(tf.constant(serialized, dtype=tf.string), {
         features.PIXELS_KEY: tf.io.FixedLenFeature(shape, dtype),
         features.LABEL_KEY: tf.io.FixedLenFeature([1], tf.int64)})
     return (serialized, parsed[features.PIXELS_KEY].numpy(),

@@ -17,7 +17,7 @@ IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.gif', '.tif', '.tiff', '.
 GRAY, RGB = 1, 3
 CHANNELS = (GRAY, RGB)
 # PIL modes without colour: an image in one of these adds no colour channel to the data set.
-_GRAY_MODES = {'1', 'L', 'LA', 'I', 'I;16', 'I;16B', 'I;16L', 'F', 'La'}
+_GRAY_MODES = {'1', 'L', 'LA', 'I', 'I;16', 'I;16B', 'I;16L', 'I;16N', 'F', 'La'}
 # Largest side when a data set's own size is taken (no --image-size): beyond it training on 2
 # cores is impractical and the edge model's budgets cannot be met.
 MAX_SIDE = 512

@@ -676,12 +676,12 @@ def find_duplicates(source: Source, spec: ImageSpec) -> Dict[str, object]:
         seen_here: Dict[bytes, str] = {}
         within = across = 0
         for name, digest in zip(names[split], digests[split]):
-            if digest in seen_here:
+            if split != SOURCE_TRAIN and digest in first_seen:
+                across += 1  # a copy of a train image, however often the split repeats it
+                across_examples.append([name, first_seen[digest]])
+            elif digest in seen_here:
                 within += 1
                 within_examples.append([name, seen_here[digest]])
-            elif split != SOURCE_TRAIN and digest in first_seen:
-                across += 1
-                across_examples.append([name, first_seen[digest]])
             seen_here.setdefault(digest, name)
         result['within'][split] = within
         if split != SOURCE_TRAIN:

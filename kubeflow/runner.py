@@ -40,6 +40,7 @@ OUTPUTS_SPEC_FLAG = '--json_serialized_outputs_spec_args'
 # KFP's launcher reads its object-store settings from this ConfigMap in the run's namespace
 # (backend/src/v2/config/env.go); compile.py writes one beside the spec for s3:// roots.
 LAUNCHER_CONFIGMAP = 'kfp-launcher'
+CONFIGMAP_HEADER = "# The ConfigMap KFP's launcher reads"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -207,9 +208,10 @@ def launcher_config(config: RunConfig, cluster: ClusterConfig) -> Optional[Dict[
     else:
         settings['credentials'] = {'fromEnv': True}
     import yaml
+    # No defaultPipelineRoot: it would redirect every pipeline's runs in the namespace;
+    # deploy.py starts each run with its root.
     return {'apiVersion': 'v1', 'kind': 'ConfigMap', 'metadata': {'name': LAUNCHER_CONFIGMAP},
-            'data': {'defaultPipelineRoot': pipeline_root(config, cluster),
-                     'providers': yaml.safe_dump({'s3': {'default': settings}},
+            'data': {'providers': yaml.safe_dump({'s3': {'default': settings}},
                                                  sort_keys=True)}}
 
 
@@ -267,11 +269,14 @@ def compile_pipeline(config: RunConfig, cluster: ClusterConfig,
     configmap_file = launcher_config_path(output_file)
     if configmap is None:
         if os.path.exists(configmap_file):
-            os.remove(configmap_file)  # not one left from an s3:// compile
+            with open(configmap_file, encoding='utf-8') as f:
+                ours = f.readline().startswith(CONFIGMAP_HEADER)
+            if ours:
+                os.remove(configmap_file)  # one left from an s3:// compile, not a user's
     else:
         with open(configmap_file + '.tmp', 'w', encoding='utf-8') as f:
-            f.write('# The ConfigMap KFP\'s launcher reads for the s3:// pipeline root, in the '
-                    'runs\' namespace:\n#   kubectl apply -n NAMESPACE -f kfp-launcher.yaml\n'
+            f.write(CONFIGMAP_HEADER + ' for the s3:// pipeline root, in the runs\' '
+                    'namespace:\n#   kubectl apply -n NAMESPACE -f kfp-launcher.yaml\n'
                     '# Written by kubeflow/compile.py with the spec beside it.\n')
             yaml.safe_dump(configmap, f, sort_keys=True, width=4096)
         os.replace(configmap_file + '.tmp', configmap_file)

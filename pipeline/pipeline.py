@@ -1,7 +1,7 @@
 """The pipeline definition, wired once: every runner (local, Kubeflow) builds it from here.
 
 `create_pipeline` is pure: every path, count and threshold is an argument, and it reads no
-environment and no files. Runners build its arguments with `pipeline.options`.
+environment and no files. Runners build its arguments with `runner.options`.
 """
 
 from typing import Any, List, Mapping, Optional

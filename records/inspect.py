@@ -17,6 +17,7 @@ non-MLMD database, a server that does not answer) are one line and exit code 2.
 import argparse
 import datetime
 import json
+import os
 import sys
 from typing import Any, Dict, List, Optional
 
@@ -296,17 +297,32 @@ def _common_options(parser: argparse.ArgumentParser, defaults) -> None:
                         '(default: <output-root>/metadata/<pipeline-name>.sqlite)')
     parser.add_argument('--metadata-password-file', metavar='FILE', default=default(None),
                         help='a file whose first line is the MySQL password of --metadata '
-                        '(else $MYSQL_PWD or ~/.my.cnf, as MySQL clients read them)')
+                        '(else ~/.my.cnf [client], else $MYSQL_PWD, as MySQL clients read them)')
     parser.add_argument('--kfp-metadata', metavar='HOST:PORT', default=default(None),
                         help='Kubeflow Pipelines\' ML Metadata service, e.g. localhost:8080 '
                         'after `kubectl -n kubeflow port-forward svc/metadata-grpc-service '
                         '8080:8080`')
     parser.add_argument('--output-root', default=default(config.output_root))
-    parser.add_argument('--pipeline-name', default=default(config.pipeline_name))
+    parser.add_argument('--pipeline-name', default=default(None),
+                        help='default: the one pipeline recorded under --output-root, else '
+                        f'{config.pipeline_name}')
     parser.add_argument('--json', action='store_true', default=default(False),
                         help='print JSON for scripts')
     parser.add_argument('--verbose', action='store_true', default=default(False),
                         help="show TensorFlow's own start-up lines and library warnings")
+
+
+def only_pipeline(output_root: str, folder: str, suffix: str = '') -> str:
+    """The pipeline name when a command is given none: the only pipeline that has a
+    `<output-root>/<folder>/<name><suffix>` (a folder data set's run is named after its
+    folder), else the default."""
+    default = config_lib.RunConfig().pipeline_name
+    place = os.path.join(output_root, folder)
+    if object_store.is_remote(output_root) or not os.path.isdir(place):
+        return default
+    names = [name[:len(name) - len(suffix)] for name in os.listdir(place)
+             if name.endswith(suffix) and not name.startswith('.')]
+    return names[0] if len(names) == 1 else default
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -348,6 +364,8 @@ def main(argv=None) -> int:
     if args.kfp_metadata and args.metadata:
         print('error: give --metadata or --kfp-metadata, not both', file=sys.stderr)
         return 2
+    if args.pipeline_name is None:
+        args.pipeline_name = only_pipeline(args.output_root, 'metadata', '.sqlite')
     config = config_lib.RunConfig(output_root=args.output_root, metadata=args.metadata,
                                   pipeline_name=args.pipeline_name)
     problem = None if args.kfp_metadata else config.metadata_problem()

@@ -47,6 +47,7 @@ def open_kfp_store(address: str) -> 'KfpStore':
     store = metadata_store.MetadataStore(config)
     try:
         run_type = store.get_context_type(KFP_RUN_CONTEXT)
+        pipeline_type = store.get_context_type(KFP_PIPELINE_CONTEXT)
     except errors.NotFoundError:
         raise metadata.MetadataError(f'ML Metadata at {address} holds no Kubeflow Pipelines '
                                      'runs (no system.PipelineRun contexts)') from None
@@ -54,7 +55,6 @@ def open_kfp_store(address: str) -> 'KfpStore':
         first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise metadata.MetadataError(f'ML Metadata at {address} did not answer '
                                      f'({first_line})') from None
-    pipeline_type = store.get_context_type(KFP_PIPELINE_CONTEXT)
     return KfpStore(store, run_type.id, pipeline_type.id)
 
 

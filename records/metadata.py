@@ -66,33 +66,50 @@ def redact(target: str) -> str:
 PASSWORD_VARIABLE = 'MYSQL_PWD'
 # The option file MySQL's clients read: its [client] section's `password`.
 OPTION_FILE = os.path.join('~', '.my.cnf')
+_password_from_file: List[str] = []  # set by use_password_file; kept out of the environment
 
 
 def use_password_file(path: str) -> None:
-    """--metadata-password-file: the first line of `path` becomes this process's MySQL
-    password (never the command line's, which `ps` and shell history show)."""
+    """--metadata-password-file: the first line of `path` is this process's MySQL password
+    (never the command line's, which `ps` and shell history show, nor the environment's,
+    which child processes inherit)."""
     try:
         with open(path, encoding='utf-8') as f:
             password = f.readline().rstrip('\r\n')
     except OSError as e:
         raise MetadataError(f'{path}: cannot read the password file ({e.strerror or e})') from None
-    os.environ[PASSWORD_VARIABLE] = password
+    _password_from_file[:] = [password]
 
 
-def _password(parsed) -> str:
-    """The URI's password, else $MYSQL_PWD, else the [client] password of ~/.my.cnf."""
-    if parsed.password is not None:
-        return urllib.parse.unquote(parsed.password)
-    if os.environ.get(PASSWORD_VARIABLE) is not None:
-        return os.environ[PASSWORD_VARIABLE]
+def _option_file_password() -> Optional[str]:
+    """The [client] password of ~/.my.cnf, None without one."""
     import configparser
     options = configparser.ConfigParser(allow_no_value=True, interpolation=None,
-                                        strict=False)
+                                        strict=False, inline_comment_prefixes=('#', ';'))
     try:
         options.read(os.path.expanduser(OPTION_FILE), encoding='utf-8')
     except configparser.Error:
-        return ''
-    return (options.get('client', 'password', fallback='') or '').strip('"\'')
+        return None
+    value = options.get('client', 'password', fallback=None)
+    if value is None:
+        return None
+    value = value.strip()
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in '"\'':
+        value = value[1:-1]  # quoted, as MySQL's option files allow
+    return value
+
+
+def _password(parsed) -> str:
+    """In MySQL's clients' order: the URI's, --metadata-password-file's, the option file's,
+    then $MYSQL_PWD."""
+    if parsed.password is not None:
+        return urllib.parse.unquote(parsed.password)
+    if _password_from_file:
+        return _password_from_file[0]
+    from_option_file = _option_file_password()
+    if from_option_file is not None:
+        return from_option_file
+    return os.environ.get(PASSWORD_VARIABLE, '')
 
 
 def connection_config(target: str, create: bool = False) -> metadata_store_pb2.ConnectionConfig:

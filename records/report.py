@@ -269,8 +269,10 @@ def build_report(store, pipeline_name: str, run_id: str, metadata_label: str,
                        for split, counts in check['label_counts'].items()) + '</table>')
         out.append(f'<p>Drift: {_esc(summary_lib.format_drift(check))}</p>')
         duplicates = summary_lib.format_duplicates(check.get('duplicates'))
-        out.append(f'<p>Duplicates: {_esc(duplicates or "no exact copies among the images")}'
-                   '</p>')
+        if not duplicates:
+            duplicates = ('no exact copies among the images' if check.get('duplicates')
+                          else 'not looked for in this run')
+        out.append(f'<p>Duplicates: {_esc(duplicates)}</p>')
     out.append('</section>')
 
     curves = _training_curves(summary.tensorboard_dir)

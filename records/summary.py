@@ -224,9 +224,10 @@ def format_duplicates(duplicates: Optional[dict]) -> str:
     for pair, count in sorted(duplicates.get('across', {}).items()):
         if count:
             split = pair.split('/', 1)[1]
-            example = (duplicates.get('across_examples') or [[None, None]])[0]
+            examples = duplicates.get('across_examples') or []
+            named = f' (e.g. {examples[0][0]} = {examples[0][1]})' if examples else ''
             parts.append(f'{count:,} of {images.get(split, 0):,} {split} images are copies of '
-                         f'train images (e.g. {example[0]} = {example[1]})')
+                         f'train images{named}')
     within = {s: c for s, c in duplicates.get('within', {}).items() if c}
     if within:
         parts.append('copies within a split: ' + ', '.join(f'{s} {c:,}'

@@ -263,6 +263,7 @@ def run(config: RunConfig, verbose: bool = False, stream=sys.stdout,
         failure = e
     finally:
         logging.getLogger().removeHandler(handler)
+        handler.close()
         if previous_sigint is not None:
             signal.signal(signal.SIGINT, previous_sigint)
     error = ''

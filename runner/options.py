@@ -242,7 +242,7 @@ def add_output_arguments(parser: argparse.ArgumentParser) -> None:
                      '(default: ./%(default)s)')
     out.add_argument('--metadata', default=None, metavar='PATH_OR_URI',
                      help='ML Metadata: a SQLite file, or mysql://user@host:port/db with the '
-                     'password from --metadata-password-file, $MYSQL_PWD or ~/.my.cnf (in the '
+                     'password from --metadata-password-file, ~/.my.cnf or $MYSQL_PWD (in the '
                      'URI it works too, but shows in ps and shell history; it is never '
                      'printed) (default: <output-root>/metadata/<pipeline-name>.sqlite)')
     out.add_argument('--metadata-password-file', default=None, metavar='FILE',

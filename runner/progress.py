@@ -38,8 +38,10 @@ class ProgressHandler(logging.Handler):
         self._stream = stream
         self._heartbeat = heartbeat
         self._printed = 0.0
-        self._print_lock = threading.Lock()
+        # One lock for the printed lines and the state the heartbeat thread reads.
+        self._lock = threading.RLock()
         self._ticker: Optional[threading.Thread] = None
+        self._stopped = threading.Event()
         self.current: Optional[str] = None
         self._started = 0.0
         self._cached = False
@@ -50,19 +52,31 @@ class ProgressHandler(logging.Handler):
         self.interrupt_requested = False
 
     def _print(self, text: str) -> None:
-        with self._print_lock:
+        with self._lock:
             print(text, file=self._stream, flush=True)
             self._printed = time.monotonic()
 
     def _tick(self) -> None:
         """While a component runs, a line each heartbeat it has been silent for."""
-        while True:
-            time.sleep(min(1.0, self._heartbeat / 4))
-            current, started = self.current, self._started
-            if current is not None and time.monotonic() - self._printed >= self._heartbeat:
-                self._print(f'          {current} running, {time.monotonic() - started:.0f} s')
+        while not self._stopped.wait(min(1.0, self._heartbeat / 4)):
+            with self._lock:
+                if (self.current is not None
+                        and time.monotonic() - self._printed >= self._heartbeat):
+                    self._print(f'          {self.current} running, '
+                                f'{time.monotonic() - self._started:.0f} s')
+
+    def close(self) -> None:
+        """Stops the heartbeat thread (the run is over)."""
+        self._stopped.set()
+        if self._ticker is not None:
+            self._ticker.join(timeout=5)
+        super().close()
 
     def emit(self, record: logging.LogRecord) -> None:
+        with self._lock:
+            self._emit(record)
+
+    def _emit(self, record: logging.LogRecord) -> None:
         if self.interrupt_requested and record.msg in (_RUNNING, _FINISHED):
             raise KeyboardInterrupt
         if record.msg == _RUNNING and record.args:
@@ -86,9 +100,10 @@ class ProgressHandler(logging.Handler):
 
     def failed(self, state: str = 'FAILED') -> Optional[str]:
         """Marks the component that was running as failed (or `state`); returns its name."""
-        if self.current is None:
-            return None
-        elapsed = time.monotonic() - self._started
-        self._print(f'  {state:<7} {self.current:<26} {elapsed:7.1f}s')
-        name, self.current = self.current, None
-        return name
+        with self._lock:
+            if self.current is None:
+                return None
+            elapsed = time.monotonic() - self._started
+            self._print(f'  {state:<7} {self.current:<26} {elapsed:7.1f}s')
+            name, self.current = self.current, None
+            return name

@@ -81,6 +81,8 @@ class Backend:
     download_under_prefix_only: bool
     # From 2.4.0 `forcePathStyle` is a setting (default true); 2.3.0 always uses path style.
     path_style_setting: bool
+    # The log of a failed command is uploaded too (from 2.16.0, 1d67c43b8e).
+    logs_of_failures: bool = False
 
 
 BACKENDS = {
@@ -92,10 +94,12 @@ BACKENDS = {
     '2.5.0': Backend('2.5.0', publish_logs=True, output_uri_salt=True, logs_retry_suffix=False,
                      download_under_prefix_only=False, path_style_setting=True),
     '2.16.1': Backend('2.16.1', publish_logs=True, output_uri_salt=True, logs_retry_suffix=True,
-                      download_under_prefix_only=False, path_style_setting=True),
+                      download_under_prefix_only=False, path_style_setting=True,
+                      logs_of_failures=True),
     # 2.17.0 and master (7b70c7b, 2026-08-21).
     'master': Backend('master', publish_logs=True, output_uri_salt=True, logs_retry_suffix=True,
-                      download_under_prefix_only=True, path_style_setting=True),
+                      download_under_prefix_only=True, path_style_setting=True,
+                      logs_of_failures=True),
 }
 
 
@@ -674,7 +678,7 @@ class Launcher:
                                      cwd=task_dir, env=env, timeout=self.timeout,
                                      check=False)
         if EXECUTOR_LOGS in outputs and (process.returncode == 0
-                                         or self.backend.version in ('2.16.1', 'master')):
+                                         or self.backend.logs_of_failures):
             # Uploaded as any output; from 2.16.0 also when the command failed.
             root_bucket.upload_file(log_path, outputs[EXECUTOR_LOGS][0]['uri'])
         if process.returncode:

@@ -15,6 +15,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from concurrent import futures
 
@@ -69,6 +70,8 @@ def serve(port: int, sqlite_path: str) -> None:
     migration = metadata_store_pb2.MigrationOptions(enable_upgrade_migration=True)
     store = cc.CreateMetadataStore(config.SerializeToString(), migration.SerializeToString())
     codes = {code.value[0]: code for code in grpc.StatusCode}
+    # One call at a time, as the C++ server's service serialises its store's calls.
+    lock = threading.Lock()
     service = service_pb2.DESCRIPTOR.services_by_name['MetadataStoreService']
     handlers = {}
     for method in service.methods:
@@ -79,7 +82,8 @@ def serve(port: int, sqlite_path: str) -> None:
             continue  # not in this binding: the client here never calls it
 
         def handler(request, context, call=call, response_class=response_class):
-            response, message, status = call(store, request.SerializeToString())
+            with lock:
+                response, message, status = call(store, request.SerializeToString())
             if status != 0:
                 context.abort(codes.get(status, grpc.StatusCode.UNKNOWN),
                               message.decode('utf-8', 'replace'))

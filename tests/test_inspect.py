@@ -6,6 +6,8 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from browser import CHROMIUM, render
 from conftest import REPO, require_system_tool
 from image_tfx.pipeline import pipeline as pipeline_def
@@ -173,3 +175,28 @@ def test_a_run_recorded_before_the_rename_reads_as_today(tmp_path):
     assert tree['made_by']['component'] == pipeline_def.TFLITE_EXPORTER
     found = json.dumps(tree)
     assert f'"component": "{pipeline_def.EXAMPLE_GEN}"' in found and examples['uri'] in found
+
+
+def test_the_mysql_password_comes_from_where_mysql_clients_take_it(tmp_path, monkeypatch):
+    """Not only the URI (which ps and shell history show): --metadata-password-file, then the
+    option file's [client] password, then $MYSQL_PWD; the file's never enters the
+    environment that child processes inherit."""
+    from image_tfx.records import metadata
+    uri = 'mysql://tfx@127.0.0.1:3306/mlmd'
+    password = lambda: metadata.connection_config(uri).mysql.password  # noqa: E731
+    monkeypatch.setattr(metadata, '_password_from_file', [])
+    monkeypatch.setenv('HOME', str(tmp_path))
+    monkeypatch.delenv('MYSQL_PWD', raising=False)
+    assert password() == ''
+    monkeypatch.setenv('MYSQL_PWD', 'from-env')
+    assert password() == 'from-env'
+    (tmp_path / '.my.cnf').write_text('[mysql]\npassword=not-this\n[client]\n'
+                                      'password = "from option file" # a comment\n')
+    assert password() == 'from option file'
+    secret = tmp_path / 'secret'
+    secret.write_text('from file\n')
+    metadata.use_password_file(str(secret))
+    assert password() == 'from file' and os.environ['MYSQL_PWD'] == 'from-env'
+    assert metadata.connection_config('mysql://tfx:in%20uri@h:1/db').mysql.password == 'in uri'
+    with pytest.raises(metadata.MetadataError, match='cannot read the password file'):
+        metadata.use_password_file(str(tmp_path / 'missing'))

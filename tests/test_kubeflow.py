@@ -631,7 +631,7 @@ def test_launcher_opens_the_bucket_only_through_the_generated_configmap(s3, tmp_
                                    s3_secret_keys=('accesskey', 'secretkey'))
     configmap = runner.launcher_config(RunConfig(), cluster)
     assert configmap['metadata']['name'] == 'kfp-launcher'
-    assert configmap['data']['defaultPipelineRoot'] == 's3://configmap/root/mnist'
+    assert set(configmap['data']) == {'providers'}  # no namespace-wide pipeline root
     default = yaml.safe_load(configmap['data']['providers'])['s3']['default']
     assert default == {'endpoint': s3.endpoint.split('://')[1], 'disableSSL': True,
                        'region': 'us-east-1', 'forcePathStyle': True, 'credentials': {
@@ -646,6 +646,13 @@ def test_launcher_opens_the_bucket_only_through_the_generated_configmap(s3, tmp_
                          '--s3-secret-keys', 'accesskey,secretkey')
     with open(runner.launcher_config_path(output), encoding='utf-8') as f:
         assert yaml.safe_load(f) == configmap
+    # Compiled for gs:// into the same folder: the file compile.py wrote goes, a user's stays.
+    compile_cli(tmp_path, '--image', 'x', '--pipeline-root', 'gs://b/root')
+    assert not os.path.exists(runner.launcher_config_path(output))
+    with open(runner.launcher_config_path(output), 'w', encoding='utf-8') as f:
+        f.write('apiVersion: v1\nkind: ConfigMap  # merged by hand\n')
+    compile_cli(tmp_path, '--image', 'x', '--pipeline-root', 'gs://b/root')
+    assert os.path.exists(runner.launcher_config_path(output))
 
     s3.make_bucket('configmap')
     s3.client.put_object(Bucket='configmap', Key='root/x/file', Body=b'x')

@@ -23,6 +23,7 @@ is at least as strict:
   refuse them too).
 """
 
+import atexit
 import os
 import re
 import shutil
@@ -68,7 +69,9 @@ def loader_binary() -> str:
         gcc = shutil.which('gcc') or shutil.which('cc')
         if gcc is None:
             raise ServingError('no C compiler (gcc) to build the C API loader')
-        out = os.path.join(tempfile.mkdtemp(prefix='tf-serving-loader-'), 'tf_serving_loader')
+        folder = tempfile.mkdtemp(prefix='tf-serving-loader-')
+        atexit.register(shutil.rmtree, folder, True)
+        out = os.path.join(folder, 'tf_serving_loader')
         result = subprocess.run(
             [gcc, '-O1', '-o', out, LOADER_SOURCE, f'-I{os.path.join(tf_dir, "include")}',
              f'-L{tf_dir}', '-l:libtensorflow_cc.so.2', '-l:libtensorflow_framework.so.2',
@@ -85,27 +88,44 @@ class CSession:
 
     def __init__(self, path: str):
         env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2')
+        # TensorFlow's messages go to a file: a pipe nobody reads could fill and block it.
+        self._log = tempfile.TemporaryFile()
         self._process = subprocess.Popen(
             [loader_binary(), path], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, env=env)
+            stderr=self._log, env=env)
+        self._finalizer = weakref.finalize(self, CSession._stop, self._process, self._log)
         ready = self._process.stdout.readline()
         if ready != b'ok\n':
-            message = self._process.stderr.read().decode(errors='replace').strip()
-            self._process.wait()
+            self._process.wait(timeout=60)
+            message = self._messages().strip()
+            self.close()
             raise ServingError(message.splitlines()[-1] if message else f'{path}: not loaded')
-        weakref.finalize(self, CSession._stop, self._process)
+
+    def _messages(self) -> str:
+        self._log.seek(0)
+        return self._log.read().decode(errors='replace')
+
+    def close(self) -> None:
+        self._finalizer()
 
     @staticmethod
-    def _stop(process) -> None:
+    def _stop(process, log) -> None:
         if process.poll() is None:
             process.stdin.close()
-            process.wait(timeout=30)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        for stream in (process.stdin, process.stdout):
+            if not stream.closed:
+                stream.close()
+        log.close()
 
     def _read(self, size: int) -> bytes:
         data = self._process.stdout.read(size)
         if len(data) != size:
-            raise ServingError('the C API loader stopped: '
-                               + self._process.stderr.read().decode(errors='replace'))
+            raise ServingError('the C API loader stopped: ' + self._messages())
         return data
 
     def run(self, fetches, feed_dict):

@@ -14,10 +14,11 @@ import warnings
 from image_tfx.model.tflite import VERBOSE_VARIABLE
 
 
-def quiet(verbose: bool = False) -> None:
-    """Library noise off (unless verbose), and a closed pipe (`| head`) ends the command
-    quietly instead of in BrokenPipeError."""
-    if hasattr(signal, 'SIGPIPE'):
+def quiet(verbose: bool = False, pipe: bool = True) -> None:
+    """Library noise off (unless verbose), and, for a command that writes its answer to
+    stdout (`pipe`), a closed pipe (`| head`) ends it quietly instead of in BrokenPipeError.
+    A server leaves SIGPIPE ignored: a browser that goes away must not kill it."""
+    if pipe and hasattr(signal, 'SIGPIPE'):
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     if verbose:
         os.environ[VERBOSE_VARIABLE] = '1'

@@ -3,14 +3,15 @@
     python -m image_tfx.web [VERSION_DIR] [--port 8000]
 
 VERSION_DIR is a pushed version (serving/<pipeline>/<version>) or a serving folder
-(serving/<pipeline>, the newest version is taken); default: outputs/serving/mnist.
+(serving/<pipeline>, the newest version is taken); default: outputs/serving/<pipeline>, the
+one pipeline there (else mnist).
 """
 
 import argparse
 import os
 import sys
 
-DEFAULT = os.path.join('outputs', 'serving', 'mnist')
+DEFAULT_ROOT = 'outputs'
 
 
 def _version_dir(path: str) -> str:
@@ -24,13 +25,18 @@ def _version_dir(path: str) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog='python -m image_tfx.web', description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('version_dir', nargs='?', default=DEFAULT)
+    parser.add_argument('version_dir', nargs='?', default=None,
+                        help='default: outputs/serving/<the one pipeline there, else mnist>')
     parser.add_argument('--port', type=int, default=8000, help='0 picks a free port')
     parser.add_argument('--verbose', action='store_true',
                         help="show TensorFlow's own start-up lines and library warnings")
     args = parser.parse_args(argv)
+    if args.version_dir is None:
+        from image_tfx.records.inspect import only_pipeline
+        args.version_dir = os.path.join(DEFAULT_ROOT, 'serving',
+                                        only_pipeline(DEFAULT_ROOT, 'serving'))
     from image_tfx.tools import cli
-    cli.quiet(args.verbose)
+    cli.quiet(args.verbose, pipe=False)
     from image_tfx.components import pushed_layout
     from image_tfx.components.tfjs_exporter import server
     version_dir = _version_dir(args.version_dir)

@@ -250,8 +250,14 @@ function setUpPad() {
 
   const open = async (file) => {
     try {
-      // Upright as its EXIF orientation says, as predict and ExampleGen read it (a phone's photo).
-      const bitmap = await createImageBitmap(file, { imageOrientation: 'from-image' });
+      // Upright as its EXIF orientation says, as predict and ExampleGen read it (a phone's photo);
+      // a browser without the option applies the orientation by default.
+      let bitmap;
+      try {
+        bitmap = await createImageBitmap(file, { imageOrientation: 'from-image' });
+      } catch (e) {
+        bitmap = await createImageBitmap(file);
+      }
       const scale = Math.min(1, 1000 / Math.max(bitmap.width, bitmap.height));
       const canvas = document.createElement('canvas');
       canvas.width = Math.max(1, Math.round(bitmap.width * scale));

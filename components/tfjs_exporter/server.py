@@ -7,7 +7,7 @@ extra in-memory files under `check/` (the pipeline's browser check puts its exam
 """
 
 import http.server
-import importlib.resources
+import importlib.util
 import mimetypes
 import os
 import threading
@@ -19,7 +19,8 @@ from image_tfx.components import pushed_layout
 from image_tfx.components import storage
 
 # The page a person uses (web/, package data of image_tfx.web): the check runs the model there.
-WEB_DIR = str(importlib.resources.files('image_tfx.web'))
+# Found by the package's location, without importing any code of web/.
+WEB_DIR = importlib.util.find_spec('image_tfx.web').submodule_search_locations[0]
 PAGE_FILES = ('index.html', 'app.js', 'style.css')
 TFJS_FILE = os.path.join(WEB_DIR, 'vendor', 'tf.min.js')
 
