@@ -49,10 +49,13 @@ class EpochProgress(keras.callbacks.Callback):
         logs = logs or {}
         done = epoch + 1
         parts = [f'epoch {done}/{self.epochs}']
-        for key, label in (('loss', 'loss'), ('sparse_categorical_accuracy', 'accuracy'),
-                           ('val_sparse_categorical_accuracy', 'eval accuracy')):
-            if key in logs:
-                parts.append(f'{label} {logs[key]:.4f}')
+        for keys, label in ((('loss',), 'loss'),
+                            (('accuracy', 'sparse_categorical_accuracy'), 'accuracy'),
+                            (('val_accuracy', 'val_sparse_categorical_accuracy'),
+                             'eval accuracy')):
+            key = next((k for k in keys if k in logs), None)
+            if key is not None:
+                parts.append(f'{label} {float(logs[key]):.4f}')
         if self._train_seconds > 0:
             parts.append(f'{self._steps * self.global_batch / self._train_seconds:,.0f} images/s')
         left = (time.perf_counter() - self._first) / done * (self.epochs - done)
