@@ -48,7 +48,7 @@ class EpochProgress(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
         done = epoch + 1
-        parts = [f'epoch {done}/{self.epochs}']
+        parts = []
         for keys, label in ((('loss',), 'loss'),
                             (('accuracy', 'sparse_categorical_accuracy'), 'accuracy'),
                             (('val_accuracy', 'val_sparse_categorical_accuracy'),
@@ -61,7 +61,7 @@ class EpochProgress(keras.callbacks.Callback):
         left = (time.perf_counter() - self._first) / done * (self.epochs - done)
         if done < self.epochs:
             parts.append(f'about {left:.0f} s left')
-        logging.info(EPOCH_MESSAGE, ', '.join(parts))
+        logging.info(EPOCH_MESSAGE, f'epoch {done}/{self.epochs}: ' + ', '.join(parts))
 
 
 # Written into the Trainer's model_run folder: how long model.fit spent training (bench/).
