@@ -13,6 +13,24 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUN_LOCAL = os.path.join(REPO, 'pipeline', 'run_local.py')
 
 
+def wait_until_listening(process: subprocess.Popen, port: int, what: str, log_path: str,
+                         timeout: float = 60) -> None:
+    """Waits until a server the tests started takes connections on 127.0.0.1:port; stops it
+    and raises RuntimeError naming its log if it exits or does not within `timeout`."""
+    import socket
+    import time
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(('127.0.0.1', port), timeout=1).close()
+            return
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                stop_process(process)
+                raise RuntimeError(f'{what} did not start (log: {log_path})') from None
+            time.sleep(0.2)
+
+
 def stop_process(process: subprocess.Popen, timeout: float = 10) -> None:
     """Terminates a server the tests started; kills it if it does not stop within timeout."""
     if process.poll() is None:

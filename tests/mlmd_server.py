@@ -16,7 +16,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from concurrent import futures
 
 
@@ -32,17 +31,12 @@ class MlmdServer:
         self._process = subprocess.Popen(
             [sys.executable, os.path.abspath(__file__), '--port', str(self.port),
              '--sqlite', sqlite_path], stdout=self._log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                socket.create_connection(('127.0.0.1', self.port), timeout=1).close()
-                break
-            except OSError:
-                if self._process.poll() is not None or time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError(f'the ML Metadata service did not start (log: '
-                                       f'{log_path})') from None
-                time.sleep(0.2)
+        from conftest import wait_until_listening
+        try:
+            wait_until_listening(self._process, self.port, 'the ML Metadata service', log_path)
+        except RuntimeError:
+            self._log.close()
+            raise
 
     def client(self):
         """A MetadataStore client of this service, as `inspect --kfp-metadata` opens one."""

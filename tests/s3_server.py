@@ -14,12 +14,11 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from typing import Dict
 
 import boto3
 
-from conftest import stop_process
+from conftest import stop_process, wait_until_listening
 
 MOTO_SERVER = os.path.join(os.path.dirname(sys.executable), '..', 's3-server', 'bin',
                            'moto_server')
@@ -53,16 +52,11 @@ class S3Server:
         self._process = subprocess.Popen(
             [MOTO_SERVER, '-H', '127.0.0.1', '-p', str(self.port)],
             stdout=self._log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                socket.create_connection(('127.0.0.1', self.port), timeout=1).close()
-                break
-            except OSError:
-                if self._process.poll() is not None or time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError(f'moto_server did not start (log: {log_path})') from None
-                time.sleep(0.2)
+        try:
+            wait_until_listening(self._process, self.port, 'moto_server', log_path)
+        except RuntimeError:
+            self._log.close()
+            raise
         self.client = boto3.client('s3', endpoint_url=self.endpoint, region_name=REGION,
                                    aws_access_key_id=ACCESS_KEY,
                                    aws_secret_access_key=SECRET_KEY)
