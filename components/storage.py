@@ -85,9 +85,9 @@ def manifest(folder: str) -> Dict[str, Dict[str, int]]:
             for path, relative in files(folder)}
 
 
-def remove_directory_markers(uri: str) -> int:
+def remove_directory_markers(uri: str) -> None:
     """Deletes the zero-byte `folder/` objects under an object-store URI wherever the folder
-    holds something; returns how many it deleted. An empty folder keeps its marker.
+    holds something. An empty folder keeps its marker.
 
     TensorFlow's GCS filesystem writes such a marker for every folder it creates. Kubeflow's
     launcher copies an input artifact object by object before a task runs, and a marker turns
@@ -95,14 +95,11 @@ def remove_directory_markers(uri: str) -> int:
     folders: a folder stays visible through what it holds.
     """
     if not object_store.is_remote(uri) or not fileio.exists(uri):
-        return 0
-    removed = 0
+        return
     for folder, subfolders, files in list(fileio.walk(uri)):
         if not (subfolders or files):
             continue
         try:
             fileio.remove(folder.rstrip('/') + '/')
-            removed += 1
         except fileio.NotFoundError:
             pass  # no marker there (GCS says so; S3 deletes idempotently)
-    return removed

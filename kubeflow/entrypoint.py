@@ -102,11 +102,6 @@ def adapt_invocation(argv: List[str]) -> Tuple[List[str], Dict[str, Any]]:
     return argv, executor_input
 
 
-def fill_input_types(argv: List[str]) -> List[str]:
-    """argv with each typeless input artifact given the type its input spec declares."""
-    return adapt_invocation(argv)[0]
-
-
 def finish_outputs(executor_input: Dict[str, Any]) -> None:
     """Item 4 above, once the executor has written its outputs."""
     output_file = executor_input.get('outputs', {}).get('outputFile')
@@ -139,22 +134,22 @@ def main(argv=None) -> int:
         app.run(tfx_entry.main, argv=argv,
                 flags_parser=tfx_entry._parse_flags)
         status = 0
-    except SystemExit as e:
+    except SystemExit as e:  # absl's app.run ends with sys.exit: its status is the task's
         status = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-    except BaseException:
-        traceback.print_exc()
-        return 1
     if status == 0:
-        try:
-            finish_outputs(executor_input)
-        except Exception:
-            traceback.print_exc()
-            return 1
+        finish_outputs(executor_input)
     return status
 
 
 if __name__ == '__main__':
-    status = main()
+    try:
+        status = main()
+    except BaseException:
+        # Any failure of the task, Ctrl-C included, fails it loudly: the whole traceback goes to
+        # the task's log and the status is 1. The process must still end through os._exit
+        # below, not the interpreter's teardown (tensorflow-io aborts there, #2039).
+        traceback.print_exc()
+        status = 1
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(status)

@@ -20,13 +20,13 @@ from image_tfx.data import object_store
 from image_tfx.data import sources
 from image_tfx.runner import options
 from image_tfx.runner.config import RunConfig
+from image_tfx.tools import cli
 
 
 def _quiet_logging() -> None:
-    """Hides TensorFlow's, Beam's and TFX's own logs; progress lines replace them."""
-    os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
-    os.environ.setdefault('GLOG_minloglevel', '3')  # ML Metadata's C++ logs
-    warnings.filterwarnings('ignore')
+    """Hides TensorFlow's, Beam's and TFX's own logs; progress lines replace them (the
+    loggers stay open: progress reads TFX's and the Trainer's records)."""
+    cli.quiet_libraries()
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)
@@ -58,7 +58,6 @@ def _server_answers(metadata, target: str) -> bool:
 def _check_gpus(count: int) -> str:
     """Why the Trainer could not have the GPUs asked for; '' when it can (the Trainer checks
     again where it runs, which on Kubeflow is another machine)."""
-    import warnings
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')  # import-time notices of TensorFlow's dependencies
         from image_tfx.model import trainer

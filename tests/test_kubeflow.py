@@ -453,7 +453,7 @@ def test_entrypoint_gives_inputs_the_type_the_backend_leaves_out(golden_compile)
     # (an UnboundLocalError in _retrieve_class_path).
     with pytest.raises(Exception):
         parse(argv)
-    (statistics,) = parse(entrypoint.fill_input_types(argv))['statistics']
+    (statistics,) = parse(entrypoint.adapt_invocation(argv)[0])['statistics']
     assert statistics.type_name == 'ExampleStatistics' and statistics.uri == '/stats'
     assert statistics.split_names == '["train"]'
 
@@ -600,7 +600,7 @@ def test_launcher_download_trips_over_folder_markers_the_entrypoint_clears(s3, t
     code = ('import sys; from image_tfx.data import object_store; '
             'from image_tfx.components import storage; '
             'object_store.prepare(sys.argv[1]); '
-            'print(storage.remove_directory_markers(sys.argv[1])); object_store.exit_now(0)')
+            'storage.remove_directory_markers(sys.argv[1]); object_store.exit_now(0)')
     for uri in ('s3://markers/a/model', 's3://markers/a/model_run'):
         process = subprocess.run([sys.executable, '-c', code, uri], capture_output=True,
                                  text=True, timeout=120, env=s3.env(kfp_launcher.python_env()))

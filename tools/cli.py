@@ -14,6 +14,14 @@ import warnings
 from image_tfx.model.tflite import VERBOSE_VARIABLE
 
 
+def quiet_libraries() -> None:
+    """TensorFlow's and ML Metadata's C++ logs and Python warnings of the libraries off;
+    before TensorFlow is imported."""
+    os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
+    os.environ.setdefault('GLOG_minloglevel', '3')
+    warnings.filterwarnings('ignore')
+
+
 def quiet(verbose: bool = False, pipe: bool = True) -> None:
     """Library noise off (unless verbose), and, for a command that writes its answer to
     stdout (`pipe`), a closed pipe (`| head`) ends it quietly instead of in BrokenPipeError.
@@ -23,8 +31,6 @@ def quiet(verbose: bool = False, pipe: bool = True) -> None:
     if verbose:
         os.environ[VERBOSE_VARIABLE] = '1'
         return
-    os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
-    os.environ.setdefault('GLOG_minloglevel', '3')
-    warnings.filterwarnings('ignore')
+    quiet_libraries()
     logging.getLogger('tensorflow').setLevel(logging.ERROR)
     logging.getLogger('absl').setLevel(logging.ERROR)
