@@ -6,9 +6,9 @@ from typing import Any, Dict, Optional
 MIXED_PRECISION_POLICIES = ('mixed_float16',)
 # model.ARCHITECTURES, repeated here so that option parsing does not import Keras.
 MODELS = ('cnn', 'edge')
-# The Trainer's log message of one epoch's line (its only argument); the local runner's progress
-# lines show it.
-EPOCH_MESSAGE = 'Trainer progress: %s'
+# The log message of a progress line from inside a component (its only argument: the line), such
+# as the Trainer's line per epoch and ExampleGen's counts; the local runner shows these lines.
+PROGRESS_MESSAGE = 'Component progress: %s'
 
 
 @dataclasses.dataclass(frozen=True)

@@ -23,11 +23,11 @@ from tfx_bsl.public import tfxio
 from image_tfx.model import export
 from image_tfx.model import features
 from image_tfx.model.model import ModelSpec, build_model, float32_copy
-from image_tfx.model.params import EPOCH_MESSAGE, TrainingParams
+from image_tfx.model.params import PROGRESS_MESSAGE, TrainingParams
 
 class EpochProgress(keras.callbacks.Callback):
     """Logs one line per epoch (loss, accuracy, images/s, time left) with the message
-    EPOCH_MESSAGE, which the local runner's progress lines show without --verbose."""
+    PROGRESS_MESSAGE, which the local runner's progress lines show without --verbose."""
 
     def __init__(self, epochs: int, global_batch: int):
         super().__init__()
@@ -61,7 +61,7 @@ class EpochProgress(keras.callbacks.Callback):
         left = (time.perf_counter() - self._first) / done * (self.epochs - done)
         if done < self.epochs:
             parts.append(f'about {left:.0f} s left')
-        logging.info(EPOCH_MESSAGE, f'epoch {done}/{self.epochs}: ' + ', '.join(parts))
+        logging.info(PROGRESS_MESSAGE, f'epoch {done}/{self.epochs}: ' + ', '.join(parts))
 
 
 # Written into the Trainer's model_run folder: how long model.fit spent training (bench/).

@@ -18,7 +18,7 @@ from image_tfx.model import params
 _RUNNING = 'Component %s is running.'
 _FINISHED = 'Component %s is finished.'
 _CACHED = 'A cached execution %d is used.'
-EPOCH_MESSAGE = params.EPOCH_MESSAGE
+PROGRESS_MESSAGE = params.PROGRESS_MESSAGE
 # A component that has printed nothing for this long gets a line with its elapsed time (Beam
 # components run for minutes on large data and say nothing in between).
 HEARTBEAT_SECONDS = 15.0
@@ -87,7 +87,7 @@ class ProgressHandler(logging.Handler):
                 self._ticker.start()
         elif record.msg == _CACHED and self.current:
             self._cached = True
-        elif record.msg == EPOCH_MESSAGE and record.args and self.current:
+        elif record.msg == PROGRESS_MESSAGE and record.args and self.current:
             self._print(f'          {record.args[0]}')
         elif (record.levelno >= logging.ERROR and self.current
               and record.getMessage().startswith(f'[{self.current}]')):

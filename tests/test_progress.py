@@ -12,11 +12,11 @@ def _log(handler, level, msg, *args):
 
 def test_training_epochs_are_shown_under_the_trainer():
     """The Trainer's per-epoch line (model/trainer.py EpochProgress) is a progress line."""
-    from image_tfx.model.params import EPOCH_MESSAGE
+    from image_tfx.model.params import PROGRESS_MESSAGE
     out = io.StringIO()
     handler = ProgressHandler(out)
     _log(handler, logging.INFO, 'Component %s is running.', 'Trainer')
-    _log(handler, logging.INFO, EPOCH_MESSAGE, 'epoch 1/2: loss 0.5000, 3,000 images/s')
+    _log(handler, logging.INFO, PROGRESS_MESSAGE, 'epoch 1/2: loss 0.5000, 3,000 images/s')
     _log(handler, logging.INFO, 'epoch %d: %s', 1, 'other Trainer logs stay hidden')
     _log(handler, logging.INFO, 'Component %s is finished.', 'Trainer')
     lines = out.getvalue().splitlines()

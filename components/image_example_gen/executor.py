@@ -30,6 +30,7 @@ from image_tfx.components.image_example_gen.spec import IMAGE_SIZE_KEY, SOURCE_F
 from image_tfx.data import images as imaging
 from image_tfx.data import sources
 from image_tfx.model import features
+from image_tfx.model.params import PROGRESS_MESSAGE
 
 TEST_SPLIT = 'test'
 
@@ -122,7 +123,10 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
     def GenerateExamplesByBeam(self, pipeline: beam.Pipeline, exec_properties: Dict[str, Any],
                                ) -> Dict[str, beam.pvalue.PCollection]:
         source = self._source = _source(exec_properties)
-        spec = self._spec = _data_check(source, exec_properties).spec
+        check = _data_check(source, exec_properties)
+        spec = self._spec = check.spec
+        logging.info(PROGRESS_MESSAGE, f'{sum(check.counts.values()):,} images to write ('
+                     + ', '.join(f'{split} {n:,}' for split, n in check.counts.items()) + ')')
         result = super().GenerateExamplesByBeam(pipeline, exec_properties)
         if sources.SOURCE_TEST in source.splits:
             result[TEST_SPLIT] = pipeline | 'ReadTest' >> _ReadSourceSplit(
@@ -136,6 +140,7 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
         self._examples.set_string_custom_property(IMAGE_SPEC_PROPERTY, spec.to_json())
         # Exact copies among the images (within a split, and test copies of train images),
         # which the gate judges.
+        logging.info(PROGRESS_MESSAGE, 'looking for exact copies among the images')
         self._examples.set_string_custom_property(
             DUPLICATES_PROPERTY, json.dumps(sources.find_duplicates(source, spec)))
         return result

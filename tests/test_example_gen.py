@@ -1,0 +1,73 @@
+"""ImageExampleGen's executor run directly on a small folder data set (no pipeline)."""
+
+import json
+import logging
+import os
+
+from PIL import Image
+
+from image_tfx.components.artifacts import DUPLICATES_PROPERTY, IMAGE_SPEC_PROPERTY
+from image_tfx.components.image_example_gen.component import ImageExampleGen
+from image_tfx.components.image_example_gen.executor import Executor
+from image_tfx.data import sources
+from image_tfx.model.params import PROGRESS_MESSAGE
+
+
+def _folders(root, digits):
+    images, labels = digits
+    for split, start in (('train', 0), ('test', 60)):
+        for i in range(start, start + 40 if split == 'train' else start + 10):
+            folder = root / split / str(int(labels[i]))
+            folder.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(images[i]).save(folder / f'{i}.png')
+    # Two test images are copies of train images, under other names.
+    for i in (3, 7):
+        folder = root / 'test' / str(int(labels[i]))
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(images[i]).save(folder / f'copy-{i}.png')
+    return str(root)
+
+
+class _Lines(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.INFO)
+        self.lines = []
+
+    def emit(self, record):
+        if record.msg == PROGRESS_MESSAGE:
+            self.lines.append(record.args[0])
+
+
+def test_example_gen_writes_splits_and_records_spec_copies_and_counts(tmp_path, digits):
+    from tfx.types import standard_artifacts
+    data = _folders(tmp_path / 'data', digits)
+    source = sources.detect_source(data)
+    component = ImageExampleGen(input_base=data, source_format=source.format,
+                                pattern=source.pattern)
+    properties = dict(component.exec_properties)  # the configs already as JSON, as TFX passes
+    properties['beam_pipeline_args'] = ['--direct_running_mode=in_memory',
+                                        '--direct_num_workers=1']
+    examples = standard_artifacts.Examples()
+    examples.uri = str(tmp_path / 'examples')
+    handler, root = _Lines(), logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)  # as the local runner sets it
+    try:
+        Executor().Do({}, {'examples': [examples]}, properties)
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+
+    assert sorted(json.loads(examples.split_names)) == ['eval', 'test', 'train']
+    for split in ('train', 'eval', 'test'):
+        assert os.listdir(os.path.join(examples.uri, f'Split-{split}'))
+    spec = json.loads(examples.get_string_custom_property(IMAGE_SPEC_PROPERTY))
+    assert spec['shape'] == [28, 28, 1], spec
+    copies = json.loads(examples.get_string_custom_property(DUPLICATES_PROPERTY))
+    assert copies['across'] == {'train/test': 2}, copies
+    assert sorted(os.path.basename(copy) for copy, _ in copies['across_examples']) == \
+        ['copy-3.png', 'copy-7.png']
+    # What the local runner shows as progress lines: the counts, before the long part.
+    assert handler.lines[0] == '52 images to write (train 40, test 12)', handler.lines
+    assert 'looking for exact copies among the images' in handler.lines
