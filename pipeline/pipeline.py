@@ -84,6 +84,7 @@ def create_pipeline(
     class_names: Optional[List[str]] = None,
     image_size: str = '',
     min_tflite_agreement: float = 0.999,
+    min_tfjs_agreement: float = 0.999,
     max_int8_accuracy_drop: float = 0.005,
     max_tflite_bytes: int = 0,
     min_fps: float = 0.0,
@@ -122,6 +123,8 @@ def create_pipeline(
       image_size: 'HxW' or 'HxWxC': ExampleGen brings every image to it ('': the data's own).
       min_tflite_agreement: share of eval examples on which the float32 TFLite model must
         predict the SavedModel's class.
+      min_tfjs_agreement: share of the images checked in Chromium on which the TF.js model
+        must predict the SavedModel's class.
       max_int8_accuracy_drop: how far the int8 TFLite model's accuracy may fall below the
         SavedModel's (0.005 = half a percentage point).
       max_tflite_bytes, min_fps: the int8 TFLite model's budgets (0: none): its size in bytes,
@@ -229,6 +232,7 @@ def create_pipeline(
         max_tflite_bytes=max_tflite_bytes, min_fps=min_fps)
     tfjs_exporter = TFJSExporter(
         model=trainer.outputs['model'], examples=example_gen.outputs['examples'],
+        min_agreement=min_tfjs_agreement,
     ).with_id(TFJS_EXPORTER)
     pusher = ModelPusher(
         model=trainer.outputs['model'],

@@ -42,6 +42,7 @@ class RunConfig:
     accuracy_threshold: float = 0.8
     max_accuracy_drop: float = 0.0
     min_tflite_agreement: float = 0.999
+    min_tfjs_agreement: float = 0.999
     max_int8_accuracy_drop: float = 0.005
     # The int8 TFLite model's budgets; None: EDGE_BUDGETS for --model edge, none for cnn.
     max_tflite_bytes: Optional[int] = None

@@ -207,6 +207,10 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
                             default=_DEFAULTS.min_tflite_agreement,
                             help='share of eval examples on which the float32 TFLite model must '
                             'predict the SavedModel\'s class (default %(default)s)')
+    evaluation.add_argument('--min-tfjs-agreement', type=_fraction,
+                            default=_DEFAULTS.min_tfjs_agreement,
+                            help='share of the images checked in Chromium on which the TF.js '
+                            'model must predict the SavedModel\'s class (default %(default)s)')
     evaluation.add_argument('--max-int8-accuracy-drop', type=_fraction,
                             default=_DEFAULTS.max_int8_accuracy_drop,
                             help='how far the int8 TFLite accuracy may fall below the '
@@ -369,6 +373,7 @@ def pipeline_kwargs(config: RunConfig, source: Optional[sources.Source],
         class_names=list(config.class_names) if config.class_names else None,
         image_size=config.image_size,
         min_tflite_agreement=config.min_tflite_agreement,
+        min_tfjs_agreement=config.min_tfjs_agreement,
         max_int8_accuracy_drop=config.max_int8_accuracy_drop,
         max_tflite_bytes=config.budgets[0],
         min_fps=config.budgets[1],

@@ -57,7 +57,7 @@ def test_model_code_version_is_a_stable_fingerprint():
 
 
 def test_pipeline_wiring(tmp_path):
-    config = RunConfig(output_root=str(tmp_path))
+    config = _config(['--min-tfjs-agreement', '0.98'], tmp_path)
     source = sources.detect_source(sources.default_data_path())
     pipeline = pipeline_def.create_pipeline(**options.pipeline_kwargs(config, source))
     nodes = {node.id: node for node in pipeline.components}
@@ -76,6 +76,7 @@ def test_pipeline_wiring(tmp_path):
         config.epochs, config.batch_size, config.learning_rate)
     evaluator = nodes[pipeline_def.EVALUATOR].exec_properties
     assert evaluator['accuracy_threshold'] == config.accuracy_threshold
+    assert nodes[pipeline_def.TFJS_EXPORTER].exec_properties['min_agreement'] == 0.98
     validator = nodes[pipeline_def.EXAMPLE_VALIDATOR].exec_properties
     assert 'inverted' in validator['custom_validation_config']
     # The gate judges labels on statistics computed with the schema, and drift against the

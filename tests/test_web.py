@@ -144,6 +144,7 @@ def test_tfjs_check_refuses_a_tfjs_model_that_disagrees(version_dir, tmp_path):
         images=tf.constant(pixels.reshape(-1, 28, 28)))['class_ids'].numpy()
     entry, reason = tfjs_model(version_dir, str(tmp_path / 'tfjs'), pixels, (classes + 1) % 10)
     assert reason and 'on 0.00% of 20 images in Chromium' in reason
+    assert reason.endswith('below 99.90% (--min-tfjs-agreement)'), reason
     assert entry['browser_check'].startswith('FAILED')
     assert not (tmp_path / 'tfjs').exists()  # nothing written for a refused model
     entry, reason = tfjs_model(version_dir, str(tmp_path / 'tfjs'), pixels, classes)

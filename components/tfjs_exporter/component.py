@@ -17,8 +17,8 @@ class TFJSExporter(base_component.BaseComponent):
     EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(executor.Executor)
 
     def __init__(self, model: types.BaseChannel, examples: types.BaseChannel,
-                 split: str = 'eval'):
+                 split: str = 'eval', min_agreement: float = executor.TFJS_MIN_AGREEMENT):
         super().__init__(spec=TFJSExporterSpec(
-            model=model, examples=examples, split=split,
+            model=model, examples=examples, split=split, min_agreement=min_agreement,
             tfjs_model=types.Channel(type=TFJSModel),
             blessing=types.Channel(type=TFJSBlessing)))

@@ -34,7 +34,8 @@ TFJS_MIN_AGREEMENT = 0.999
 TFJS_CHECK_IMAGES = 2000
 
 
-def convert_and_check(saved_model_dir: str, target: str, pixels, expected_classes
+def convert_and_check(saved_model_dir: str, target: str, pixels, expected_classes,
+                      min_agreement: float = TFJS_MIN_AGREEMENT
                       ) -> Tuple[Dict[str, Any], Optional[str]]:
     """Converts to TF.js into `target` and checks it in Chromium.
 
@@ -67,10 +68,10 @@ def convert_and_check(saved_model_dir: str, target: str, pixels, expected_classe
                 reason = None
                 if measured['errors']:
                     reason = f'the TF.js page reported errors in Chromium: {measured["errors"][0]}'
-                elif measured['agreement'] < TFJS_MIN_AGREEMENT:
+                elif measured['agreement'] < min_agreement:
                     reason = (f'the TF.js model gives the SavedModel\'s class on '
                               f'{measured["agreement"]:.2%} of {measured["examples"]} images in '
-                              f'Chromium (at least {TFJS_MIN_AGREEMENT:.1%} required)')
+                              f'Chromium, below {min_agreement:.2%} (--min-tfjs-agreement)')
                 if reason:
                     entry['browser_check'] = f'FAILED: {reason}'
                     return entry, reason
@@ -93,7 +94,10 @@ class Executor(base_executor.BaseExecutor):
         sample = slice(0, TFJS_CHECK_IMAGES)
         expected = saved_model_classes(tf.saved_model.load(saved_model), serialized[sample])
         storage.makedirs(tfjs_model.uri)
-        entry, refused = convert_and_check(saved_model, tfjs_model.uri, pixels[sample], expected)
+        min_agreement = exec_properties.get(spec.MIN_AGREEMENT_KEY)
+        entry, refused = convert_and_check(
+            saved_model, tfjs_model.uri, pixels[sample], expected,
+            TFJS_MIN_AGREEMENT if min_agreement is None else min_agreement)
         storage.makedirs(blessing.uri)
         storage.write_text(storage.join(blessing.uri, METRICS_FILE), json.dumps(entry, indent=2))
         blessing.set_int_custom_property('blessed', 0 if refused else 1)
