@@ -13,8 +13,9 @@ A benchmark, not a test: it prints figures and asserts nothing. It
      epochs and learning rate) on exactly the pipeline's train split and evaluates it on its
      eval split (both read back from ExampleGen's output);
 and prints one table; with --repeat N, all three N times (each into a fresh output root) and
-every figure as the median of the N, with their min and max. Peak memory: the largest
-pipeline process (RUSAGE_CHILDREN) and this process (the bare-Keras run).
+every figure as the median of the N, with their min and max. Peak memory: per component, the
+largest resident memory of the pipeline's process and its children sampled while it runs; the
+largest pipeline process (RUSAGE_CHILDREN) and this process (the bare-Keras run).
 """
 
 import argparse
@@ -35,13 +36,62 @@ RUN_LOCAL = os.path.join(REPO, 'pipeline', 'run_local.py')
 
 def run_pipeline(root: str, extra: list) -> float:
     """Runs the pipeline; returns its wall time. Exits when it fails."""
+    return run_measured(root, extra)[0]
+
+
+def _tree_rss(process) -> int:
+    """Resident bytes of a process and all its descendants (shared pages counted in each)."""
+    import psutil
+    total = 0
+    for member in [process, *process.children(recursive=True)]:
+        try:
+            total += member.memory_info().rss
+        except psutil.Error:  # ended between listing and reading
+            pass
+    return total
+
+
+def run_measured(root: str, extra: list):
+    """Runs the pipeline; returns (wall seconds, {component: peak MB}). The peak is the largest
+    resident memory of the pipeline's process and its children (the TFLite converter, the
+    TF.js converter, Chromium) sampled every 50 ms while the component's progress line says it
+    runs. Exits when the run fails."""
+    import psutil
+    import threading
     started = time.perf_counter()
-    process = subprocess.run([sys.executable, RUN_LOCAL, '--output-root', root, *extra],
-                             capture_output=True, text=True, check=False)
+    process = subprocess.Popen([sys.executable, RUN_LOCAL, '--output-root', root, *extra],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    watched = psutil.Process(process.pid)
+    state = {'current': None}
+    peaks: dict = {}
+    lines: list = []
+
+    def read(stream, into):
+        for line in stream:
+            into.append(line)
+            words = line.split()
+            if len(words) >= 2 and words[0] == 'start':
+                state['current'] = words[1]
+            elif len(words) >= 2 and words[0] in ('done', 'cached', 'FAILED'):
+                state['current'] = None
+
+    errors: list = []
+    readers = [threading.Thread(target=read, args=(process.stdout, lines), daemon=True),
+               threading.Thread(target=read, args=(process.stderr, errors), daemon=True)]
+    for reader in readers:
+        reader.start()
+    while process.poll() is None:
+        current = state['current']
+        if current is not None:
+            rss = _tree_rss(watched)
+            peaks[current] = max(peaks.get(current, 0), rss / 2**20)
+        time.sleep(0.05)
+    for reader in readers:
+        reader.join(timeout=10)
     seconds = time.perf_counter() - started
     if process.returncode:
-        sys.exit(f'the pipeline failed (exit {process.returncode}):\n{process.stderr[-3000:]}')
-    return seconds
+        sys.exit(f'the pipeline failed (exit {process.returncode}):\n{"".join(errors)[-3000:]}')
+    return seconds, peaks
 
 
 def read_run(root: str, pipeline_name: str):
@@ -104,7 +154,7 @@ def bare_keras(examples, epochs: int, batch_size: int, learning_rate: float):
 def once(root: str, args, extra: list) -> dict:
     """One repetition: the pipeline into `root`, its cached rerun, and bare Keras."""
     print(f'pipeline into {root} ...', file=sys.stderr)
-    first_wall = run_pipeline(root, extra)
+    first_wall, peaks = run_measured(root, extra)
     seconds, _, fit, summary, examples = read_run(root, 'mnist')
     print('cached rerun ...', file=sys.stderr)
     cached_wall = run_pipeline(root, extra)
@@ -128,6 +178,7 @@ def once(root: str, args, extra: list) -> dict:
         'cached_rerun_seconds': cached_wall,
         'cached_components': sum(cached.values()), 'components': len(cached),
         'peak_rss_mb': {'pipeline': pipeline_rss_mb, 'bare_keras': bare_rss_mb},
+        'component_peak_mb': peaks,
     }
 
 
@@ -180,9 +231,11 @@ def main(argv=None) -> int:
           + ', '.join(f'{k} {v:,}' for k, v in first['examples_per_split'].items())
           + f'; {args.epochs} epochs, batch {args.batch_size}; {args.repeat} repetition(s)'
           + (', median (min-max)' if args.repeat > 1 else ''))
-    print(f'{"component":<24}seconds')
+    print(f'{"component":<24}{"seconds":<22}peak MB (process and children)')
     for node in first['component_seconds']:
-        print(f'{node:<24}{spread((r["component_seconds"][node] for r in runs), "{:.1f}")}')
+        peak = [r['component_peak_mb'][node] for r in runs if node in r['component_peak_mb']]
+        print(f'{node:<24}{spread((r["component_seconds"][node] for r in runs), "{:.1f}"):<22}'
+              + (spread(peak, '{:,.0f}') if peak else '-'))
 
     def column(key, form, scale=1.0):
         return spread((r[key] * scale for r in runs), form)

@@ -1,4 +1,5 @@
-"""The local runner: the whole pipeline on this machine with TFX's LocalDagRunner.
+"""The local runner: the whole pipeline on this machine, each node launched as TFX's LocalDagRunner
+launches it, independent nodes at once (runner/scheduler.py).
 
 Its command line is pipeline/run_local.py (`python pipeline/run_local.py --help`). Prints one
 line per component and a summary; exits 0 when the run completed, 1 when a component failed
@@ -196,13 +197,13 @@ def run(config: RunConfig, verbose: bool = False, stream=sys.stdout,
     # Heavy imports (TensorFlow, TFX, Beam) only once the options and data are known good.
     from absl import logging as absl_logging
     from ml_metadata import errors as mlmd_errors
-    from tfx.orchestration.local.local_dag_runner import LocalDagRunner
     from tfx.dsl.compiler import compiler
     from tfx.dsl.compiler import constants as compiler_constants
     from tfx.orchestration.portable import runtime_parameter_utils
     from image_tfx.records import metadata
     from image_tfx.pipeline import pipeline as pipeline_def
     from image_tfx.runner import progress
+    from image_tfx.runner import scheduler
     from image_tfx.records import report
     from image_tfx.records import summary
 
@@ -250,7 +251,8 @@ def run(config: RunConfig, verbose: bool = False, stream=sys.stdout,
     previous_sigint = (signal.signal(signal.SIGINT, _interrupt)
                        if threading.current_thread() is threading.main_thread() else None)
     try:
-        LocalDagRunner().run_with_ir(pipeline_ir)
+        scheduler.ConcurrentDagRunner(workers=options.concurrent_components()).run_with_ir(
+            pipeline_ir)
         failure = None
     except KeyboardInterrupt:
         component = handler.failed('STOPPED')

@@ -297,6 +297,13 @@ def model_code_version() -> str:
     return digest.hexdigest()[:16]
 
 
+def concurrent_components(cores: Optional[int] = None) -> int:
+    """How many components that do not depend on each other run at once: one per core, at
+    most three (the widest point of the pipeline: the Evaluator, the TFLite export and check,
+    the TF.js export and check)."""
+    return max(1, min(3, cores or os.cpu_count() or 1))
+
+
 # Peak memory of a local run grows by about this much per image (measured: 1.2 GB for 5,000
 # images, 2.1 GB for Fashion-MNIST's 70,000; docs/performance.md).
 BYTES_PER_IMAGE = 14_000

@@ -1,22 +1,21 @@
 """One line per component as it starts and finishes (and per training epoch), instead of TFX's
 INFO logs.
 
-LocalDagRunner logs 'Component %s is running.' / 'Component %s is finished.' around each node
-and the launcher logs 'A cached execution %d is used.' when it reuses outputs; this handler
-turns those records into progress lines and keeps the rest of TFX's logging out of sight
-(run_local.py --verbose shows it all instead).
+The scheduler logs 'Component %s is running.' / 'Component %s is finished.' around each node
+(LocalDagRunner's wording) and TFX's launcher logs 'A cached execution %d is used.' when it
+reuses outputs; this handler turns those records into progress lines and keeps the rest of
+TFX's logging out of sight (run_local.py --verbose shows it all instead).
 """
 
 import logging
 import sys
 import threading
 import time
-from typing import Dict, Optional, TextIO
+from typing import Dict, List, Optional, TextIO
 
 from image_tfx.model import params
+from image_tfx.runner.scheduler import FINISHED as _FINISHED, RUNNING as _RUNNING
 
-_RUNNING = 'Component %s is running.'
-_FINISHED = 'Component %s is finished.'
 _CACHED = 'A cached execution %d is used.'
 PROGRESS_MESSAGE = params.PROGRESS_MESSAGE
 # A component that has printed nothing for this long gets a line with its elapsed time (Beam
@@ -24,8 +23,19 @@ PROGRESS_MESSAGE = params.PROGRESS_MESSAGE
 HEARTBEAT_SECONDS = 15.0
 
 
+class _Running:
+    """A component between its start and end lines."""
+
+    def __init__(self, name: str):
+        self.name, self.started, self.cached = name, time.monotonic(), False
+
+
 class ProgressHandler(logging.Handler):
     """Prints progress lines for the components of one run; remembers which failed and why.
+
+    Components may run at the same time (runner/scheduler.py), each on a thread of its own:
+    a record is the component's whose thread logged it (the launcher's and the executor's
+    records), else the one running component's.
 
     LocalDagRunner does not raise when a component fails before its executor runs (an input
     that cannot be resolved, say): the launcher logs '[<node>] ...' at ERROR, marks the
@@ -42,14 +52,18 @@ class ProgressHandler(logging.Handler):
         self._lock = threading.RLock()
         self._ticker: Optional[threading.Thread] = None
         self._stopped = threading.Event()
-        self.current: Optional[str] = None
-        self._started = 0.0
-        self._cached = False
+        self._running: Dict[int, _Running] = {}  # by the thread that runs the component
         self.errors: Dict[str, str] = {}
         # Set by run_local's Ctrl-C handler. The KeyboardInterrupt that Ctrl-C raises can be
         # swallowed by the code it lands in (seen in StatisticsGen's Beam pipeline: the run
         # went on to the end); with this set, the next component boundary raises it again.
         self.interrupt_requested = False
+
+    @property
+    def running(self) -> List[str]:
+        """The components running now, in the order they started."""
+        with self._lock:
+            return [node.name for node in self._running.values()]
 
     def _print(self, text: str) -> None:
         with self._lock:
@@ -57,13 +71,13 @@ class ProgressHandler(logging.Handler):
             self._printed = time.monotonic()
 
     def _tick(self) -> None:
-        """While a component runs, a line each heartbeat it has been silent for."""
+        """While components run, a line each for them every heartbeat the run is silent."""
         while not self._stopped.wait(min(1.0, self._heartbeat / 4)):
             with self._lock:
-                if (self.current is not None
-                        and time.monotonic() - self._printed >= self._heartbeat):
-                    self._print(f'          {self.current} running, '
-                                f'{time.monotonic() - self._started:.0f} s')
+                if self._running and time.monotonic() - self._printed >= self._heartbeat:
+                    for node in list(self._running.values()):
+                        self._print(f'          {node.name} running, '
+                                    f'{time.monotonic() - node.started:.0f} s')
 
     def close(self) -> None:
         """Stops the heartbeat thread (the run is over)."""
@@ -76,34 +90,56 @@ class ProgressHandler(logging.Handler):
         with self._lock:
             self._emit(record)
 
+    def _node(self, record: logging.LogRecord) -> Optional[_Running]:
+        """The running component a record belongs to: its thread's, else the only one."""
+        node = self._running.get(record.thread)
+        if node is None and len(self._running) == 1:
+            node = next(iter(self._running.values()))
+        return node
+
+    def _end_line(self, node: _Running, state: str) -> None:
+        self._print(f'  {state:<7} {node.name:<26} {time.monotonic() - node.started:7.1f}s')
+
     def _emit(self, record: logging.LogRecord) -> None:
         if self.interrupt_requested and record.msg in (_RUNNING, _FINISHED):
             raise KeyboardInterrupt
         if record.msg == _RUNNING and record.args:
-            self.current, self._started, self._cached = record.args[0], time.monotonic(), False
-            self._print(f'  start   {self.current}')
+            self._running[record.thread] = _Running(record.args[0])
+            self._print(f'  start   {record.args[0]}')
             if self._ticker is None and self._heartbeat > 0:
                 self._ticker = threading.Thread(target=self._tick, daemon=True)
                 self._ticker.start()
-        elif record.msg == _CACHED and self.current:
-            self._cached = True
-        elif record.msg == PROGRESS_MESSAGE and record.args and self.current:
+            return
+        if record.msg == _FINISHED and record.args:
+            thread = next((t for t, node in self._running.items()
+                           if node.name == record.args[0]), None)
+            if thread is not None:
+                node = self._running.pop(thread)
+                self._end_line(node, 'FAILED' if node.name in self.errors
+                               else 'cached' if node.cached else 'done')
+            return
+        if record.levelno >= logging.ERROR:
+            message = record.getMessage()
+            for node in self._running.values():
+                if message.startswith(f'[{node.name}]'):
+                    self.errors.setdefault(node.name, message.splitlines()[0])
+            return
+        node = self._node(record)
+        if node is None:
+            return
+        if record.msg == _CACHED:
+            node.cached = True
+        elif record.msg == PROGRESS_MESSAGE and record.args:
             self._print(f'          {record.args[0]}')
-        elif (record.levelno >= logging.ERROR and self.current
-              and record.getMessage().startswith(f'[{self.current}]')):
-            self.errors.setdefault(self.current, record.getMessage().splitlines()[0])
-        elif record.msg == _FINISHED and record.args and record.args[0] == self.current:
-            state = ('FAILED' if self.current in self.errors
-                     else 'cached' if self._cached else 'done')
-            self._print(f'  {state:<7} {self.current:<26} {time.monotonic() - self._started:7.1f}s')
-            self.current = None
 
     def failed(self, state: str = 'FAILED') -> Optional[str]:
-        """Marks the component that was running as failed (or `state`); returns its name."""
+        """Marks the components that were running as failed (or `state`); returns their names
+        ('A' or 'A and B'), None when none was."""
         with self._lock:
-            if self.current is None:
+            if not self._running:
                 return None
-            elapsed = time.monotonic() - self._started
-            self._print(f'  {state:<7} {self.current:<26} {elapsed:7.1f}s')
-            name, self.current = self.current, None
-            return name
+            nodes = list(self._running.values())
+            self._running.clear()
+            for node in nodes:
+                self._end_line(node, state)
+            return ' and '.join(node.name for node in nodes)
