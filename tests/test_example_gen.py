@@ -4,6 +4,7 @@ import json
 import logging
 import os
 
+import numpy as np
 from PIL import Image
 
 from image_tfx.components.artifacts import DUPLICATES_PROPERTY, IMAGE_SPEC_PROPERTY
@@ -38,17 +39,17 @@ class _Lines(logging.Handler):
             self.lines.append(record.args[0])
 
 
-def test_example_gen_writes_splits_and_records_spec_copies_and_counts(tmp_path, digits):
+def _run(data, out):
+    """Runs the executor on a data set; returns (the Examples artifact, its progress lines)."""
     from tfx.types import standard_artifacts
-    data = _folders(tmp_path / 'data', digits)
     source = sources.detect_source(data)
-    component = ImageExampleGen(input_base=data, source_format=source.format,
+    component = ImageExampleGen(input_base=source.base, source_format=source.format,
                                 pattern=source.pattern)
     properties = dict(component.exec_properties)  # the configs already as JSON, as TFX passes
     properties['beam_pipeline_args'] = ['--direct_running_mode=in_memory',
                                         '--direct_num_workers=1']
     examples = standard_artifacts.Examples()
-    examples.uri = str(tmp_path / 'examples')
+    examples.uri = str(out)
     handler, root = _Lines(), logging.getLogger()
     level = root.level
     root.addHandler(handler)
@@ -58,6 +59,11 @@ def test_example_gen_writes_splits_and_records_spec_copies_and_counts(tmp_path, 
     finally:
         root.removeHandler(handler)
         root.setLevel(level)
+    return examples, handler
+
+
+def test_example_gen_writes_splits_and_records_spec_copies_and_counts(tmp_path, digits):
+    examples, handler = _run(_folders(tmp_path / 'data', digits), tmp_path / 'examples')
 
     assert sorted(json.loads(examples.split_names)) == ['eval', 'test', 'train']
     for split in ('train', 'eval', 'test'):
@@ -71,3 +77,24 @@ def test_example_gen_writes_splits_and_records_spec_copies_and_counts(tmp_path, 
     # What the local runner shows as progress lines: the counts, before the long part.
     assert handler.lines[0] == '52 images to write (train 40, test 12)', handler.lines
     assert 'looking for exact copies among the images' in handler.lines
+
+
+def test_arrays_in_slices_give_every_image_once(tmp_path, digits):
+    """Array images travel through Beam in slices (ARRAY_BATCH); every one is written once,
+    the same examples as one element per image would give."""
+    from image_tfx.components.artifacts import read_examples
+    from image_tfx.components.image_example_gen import executor
+    images, labels = digits
+    count = executor.ARRAY_BATCH * 2 + 7
+    data = tmp_path / 'digits.npz'
+    np.savez(data, x_train=images[:count], y_train=labels[:count],
+             x_test=images[count:count + 50], y_test=labels[count:count + 50])
+    examples, _ = _run(str(data), tmp_path / 'examples')
+    written = {split: read_examples(examples, split) for split in ('train', 'eval', 'test')}
+    assert sum(len(written[s][2]) for s in ('train', 'eval')) == count
+    assert len(written['test'][2]) == 50
+    # The same images, each once: pixel bytes with labels, as a multiset.
+    expected = sorted(images[i].tobytes() + bytes([labels[i]]) for i in range(count))
+    got = sorted(pixels.astype(np.uint8).tobytes() + bytes([int(label)])
+                 for s in ('train', 'eval') for pixels, label in zip(written[s][1], written[s][2]))
+    assert got == expected

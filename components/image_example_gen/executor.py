@@ -35,17 +35,23 @@ from image_tfx.model.params import PROGRESS_MESSAGE
 TEST_SPLIT = 'test'
 
 
+# Array images travel through Beam in slices of this many, made into tf.Examples after the
+# reshuffle: one Beam element per image cost more than making the examples.
+ARRAY_BATCH = 1000
+
+
 def to_example(pixels: np.ndarray, label: int) -> tf.train.Example:
     """One image as a tf.Example: its pixel values (flattened) and an integer label."""
     pixels = np.asarray(pixels).reshape(-1)
+    example = tf.train.Example()
+    feature = example.features.feature
+    # Extended from a list of Python numbers: about twice as fast as the constructors.
     if pixels.dtype.kind == 'f':
-        pixel_feature = tf.train.Feature(float_list=tf.train.FloatList(value=pixels))
+        feature[features.PIXELS_KEY].float_list.value.extend(pixels.tolist())
     else:
-        pixel_feature = tf.train.Feature(int64_list=tf.train.Int64List(value=pixels))
-    return tf.train.Example(features=tf.train.Features(feature={
-        features.PIXELS_KEY: pixel_feature,
-        features.LABEL_KEY: tf.train.Feature(int64_list=tf.train.Int64List(value=[label])),
-    }))
+        feature[features.PIXELS_KEY].int64_list.value.extend(pixels.tolist())
+    feature[features.LABEL_KEY].int64_list.value.append(label)
+    return example
 
 
 def _source(exec_properties: Dict[str, Any]) -> sources.Source:
@@ -67,9 +73,16 @@ def _source(exec_properties: Dict[str, Any]) -> sources.Source:
     return source
 
 
-def _read_examples(split: str, source: sources.Source, spec: sources.ImageSpec):
+def _read_slices(split: str, source: sources.Source, spec: sources.ImageSpec):
     images, labels = sources.read_split(source, split)
-    for image, label in zip(sources.fit_images(images, spec), labels):
+    images = sources.fit_images(images, spec)
+    for start in range(0, len(labels), ARRAY_BATCH):
+        yield images[start:start + ARRAY_BATCH], labels[start:start + ARRAY_BATCH]
+
+
+def _slice_examples(images_and_labels):
+    images, labels = images_and_labels
+    for image, label in zip(images, labels):
         yield to_example(image, int(label))
 
 
@@ -92,11 +105,12 @@ def _ReadSourceSplit(pipeline: beam.Pipeline, source: sources.Source,
                 | 'Spread' >> beam.Reshuffle()
                 | 'Decode' >> beam.Map(_read_file, spec=spec))
     # Reading happens on a worker, not while the graph is built, so a 60,000-image data set is
-    # never pickled into the pipeline; Reshuffle lets the examples fan out to other workers.
+    # never pickled into the pipeline; Reshuffle lets the slices fan out to other workers.
     return (pipeline
             | 'Split' >> beam.Create([split])
-            | 'Read' >> beam.FlatMap(_read_examples, source=source, spec=spec)
-            | 'Reshuffle' >> beam.Reshuffle())
+            | 'Read' >> beam.FlatMap(_read_slices, source=source, spec=spec)
+            | 'Reshuffle' >> beam.Reshuffle()
+            | 'Examples' >> beam.FlatMap(_slice_examples))
 
 
 def _data_check(source: sources.Source, exec_properties: Dict[str, Any]) -> sources.DataCheck:
