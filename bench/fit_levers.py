@@ -13,7 +13,8 @@ excluded) and of the eval accuracy, and the ratio of medians to bare Keras:
                    MirroredStrategy (one replica on a CPU)
   default          the same dataset under TensorFlow's default strategy (no mirroring)
   +steps           steps_per_execution=STEPS
-  +xla             (with --xla) jit_compile=True: Keras leaves XLA off on a CPU
+  +xla             (with --xla) jit_compile=True under the default strategy: Keras leaves
+                   XLA off on a CPU
 """
 
 import argparse
@@ -69,7 +70,7 @@ def fit(variant, data, epochs, batch_size, steps):
 
 
 VARIANTS = ('bare', 'mirrored', 'mirrored+steps', 'default', 'default+steps')
-XLA_VARIANTS = ('mirrored+xla', 'mirrored+steps+xla')
+XLA_VARIANTS = ('default+xla', 'default+steps+xla')
 
 
 def main(argv=None) -> int:

@@ -85,12 +85,18 @@ def _edge(spec: ModelSpec) -> keras.Model:
     return keras.Model(inputs, outputs, name='edge_mobilenet_v3_small')
 
 
+# What the Trainer compiles with beyond Keras' defaults on one device: several training steps
+# per call of the compiled function, so that Python's overhead per step is paid once per call
+# (the same updates; docs/performance.md measures it against Keras' defaults).
+TRAINER_SETTINGS: Dict[str, Any] = {'steps_per_execution': 32}
+
+
 def build_model(spec: ModelSpec = DIGITS_MODEL, learning_rate: float = 1e-3,
                 settings: Optional[Dict[str, Any]] = None) -> keras.Model:
     """Builds and compiles the network; call it inside a distribution strategy's scope.
 
     `settings`: extra arguments of Model.compile (bench/fit_levers.py tries some); the Trainer
-    passes none: Keras' defaults measured as fast as any on a CPU (docs/performance.md)."""
+    passes TRAINER_SETTINGS."""
     model = (_cnn if spec.architecture == CNN else _edge)(spec)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
                   loss='sparse_categorical_crossentropy', metrics=['accuracy'],

@@ -22,7 +22,7 @@ from tfx_bsl.public import tfxio
 
 from image_tfx.model import export
 from image_tfx.model import features
-from image_tfx.model.model import ModelSpec, build_model, float32_copy
+from image_tfx.model.model import TRAINER_SETTINGS, ModelSpec, build_model, float32_copy
 from image_tfx.model.params import PROGRESS_MESSAGE, TrainingParams
 
 class EpochProgress(keras.callbacks.Callback):
@@ -42,7 +42,8 @@ class EpochProgress(keras.callbacks.Callback):
         self._steps, self._train_seconds = 0, 0.0
 
     def on_train_batch_end(self, batch, logs=None):
-        self._steps += 1
+        # `batch` is the last step of the call: several with steps_per_execution.
+        self._steps = min(batch + 1, self.params.get('steps') or batch + 1)
         self._train_seconds = time.perf_counter() - self._begun
 
     def on_epoch_end(self, epoch, logs=None):
@@ -229,7 +230,11 @@ def train_model(params: TrainingParams,
         keras.mixed_precision.set_global_policy(params.mixed_precision)
     try:
         with strategy.scope():
-            model = build_model(spec, params.learning_rate)
+            # Under MirroredStrategy Keras 3.15's multi-step loop fails on the distributed
+            # iterator (tests/test_mirrored.py): several steps per call on one device only.
+            one_device = strategy.num_replicas_in_sync == 1
+            model = build_model(spec, params.learning_rate,
+                                settings=TRAINER_SETTINGS if one_device else None)
         callbacks = [EpochProgress(params.epochs, global_batch), timer]
         if log_dir:
             callbacks.append(keras.callbacks.TensorBoard(log_dir=log_dir, update_freq='epoch'))
