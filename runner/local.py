@@ -251,8 +251,8 @@ def run(config: RunConfig, verbose: bool = False, stream=sys.stdout,
     previous_sigint = (signal.signal(signal.SIGINT, _interrupt)
                        if threading.current_thread() is threading.main_thread() else None)
     try:
-        scheduler.ConcurrentDagRunner(workers=options.concurrent_components()).run_with_ir(
-            pipeline_ir)
+        scheduler.ConcurrentDagRunner(
+            workers=options.concurrent_components(sum(counts.values()))).run_with_ir(pipeline_ir)
         failure = None
     except KeyboardInterrupt:
         component = handler.failed('STOPPED')

@@ -297,13 +297,6 @@ def model_code_version() -> str:
     return digest.hexdigest()[:16]
 
 
-def concurrent_components(cores: Optional[int] = None) -> int:
-    """How many components that do not depend on each other run at once: one per core, at
-    most three (the widest point of the pipeline: the Evaluator, the TFLite export and check,
-    the TF.js export and check)."""
-    return max(1, min(3, cores or os.cpu_count() or 1))
-
-
 # Peak memory of a local run grows by about this much per image (measured: 1.2 GB for 5,000
 # images, 2.1 GB for Fashion-MNIST's 70,000; docs/performance.md).
 BYTES_PER_IMAGE = 14_000
@@ -311,6 +304,20 @@ BYTES_PER_IMAGE = 14_000
 
 def _physical_memory() -> int:
     return os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES')
+
+
+def concurrent_components(image_count: Optional[int] = None,
+                          memory_bytes: Optional[int] = None,
+                          cores: Optional[int] = None) -> int:
+    """How many components that do not depend on each other run at once: one per core, at
+    most three (the widest point of the pipeline: the Evaluator, the TFLite export and check,
+    the TF.js export and check); one at a time when the data takes more than a quarter of the
+    machine's memory, as for Beam's workers below (side by side, components add their
+    memory)."""
+    budget = (memory_bytes or _physical_memory()) // 4
+    if image_count is not None and image_count * BYTES_PER_IMAGE > budget:
+        return 1
+    return max(1, min(3, cores or os.cpu_count() or 1))
 
 
 def beam_pipeline_args(config: RunConfig, image_count: Optional[int] = None,

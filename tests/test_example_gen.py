@@ -79,13 +79,12 @@ def test_example_gen_writes_splits_and_records_spec_copies_and_counts(tmp_path, 
     assert 'looking for exact copies among the images' in handler.lines
 
 
-def test_arrays_in_slices_give_every_image_once(tmp_path, digits):
-    """Array images travel through Beam in slices (ARRAY_BATCH); every one is written once,
-    the same examples as one element per image would give."""
+def test_arrays_give_every_image_once(tmp_path, digits):
+    """Every image of an array data set is written once, train and eval together holding the
+    train images and test the test images."""
     from image_tfx.components.artifacts import read_examples
-    from image_tfx.components.image_example_gen import executor
     images, labels = digits
-    count = executor.ARRAY_BATCH * 2 + 7
+    count = 2007
     data = tmp_path / 'digits.npz'
     np.savez(data, x_train=images[:count], y_train=labels[:count],
              x_test=images[count:count + 50], y_test=labels[count:count + 50])

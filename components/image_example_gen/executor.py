@@ -35,11 +35,6 @@ from image_tfx.model.params import PROGRESS_MESSAGE
 TEST_SPLIT = 'test'
 
 
-# Array images travel through Beam in slices of this many, made into tf.Examples after the
-# reshuffle: one Beam element per image cost more than making the examples.
-ARRAY_BATCH = 1000
-
-
 def to_example(pixels: np.ndarray, label: int) -> tf.train.Example:
     """One image as a tf.Example: its pixel values (flattened) and an integer label."""
     pixels = np.asarray(pixels).reshape(-1)
@@ -73,28 +68,27 @@ def _source(exec_properties: Dict[str, Any]) -> sources.Source:
     return source
 
 
-def _read_slices(split: str, source: sources.Source, spec: sources.ImageSpec):
+def _read_examples(split: str, source: sources.Source, spec: sources.ImageSpec):
     images, labels = sources.read_split(source, split)
-    images = sources.fit_images(images, spec)
-    for start in range(0, len(labels), ARRAY_BATCH):
-        yield images[start:start + ARRAY_BATCH], labels[start:start + ARRAY_BATCH]
+    for image, label in zip(sources.fit_images(images, spec), labels):
+        yield serialized(to_example(image, int(label)))
 
 
-def _slice_examples(images_and_labels):
-    images, labels = images_and_labels
-    for image, label in zip(images, labels):
-        yield to_example(image, int(label))
+def serialized(example: tf.train.Example) -> bytes:
+    """An example as ExampleGen hands it to TFX: serialized deterministically, which is also
+    the key TFX's hash split reads, so the splits are those of the example itself."""
+    return example.SerializeToString(deterministic=True)
 
 
-def _read_file(item, spec: sources.ImageSpec) -> tf.train.Example:
+def _read_file(item, spec: sources.ImageSpec) -> bytes:
     path, label = item
     image = imaging.to_shape(sources.read_image(path, spec.channels), spec.shape)
-    return to_example(image, label)
+    return serialized(to_example(image, label))
 
 
 @beam.ptransform_fn
 @beam.typehints.with_input_types(beam.Pipeline)
-@beam.typehints.with_output_types(tf.train.Example)
+@beam.typehints.with_output_types(bytes)
 def _ReadSourceSplit(pipeline: beam.Pipeline, source: sources.Source,
                      split: str, spec: sources.ImageSpec) -> beam.pvalue.PCollection:
     if source.format == sources.FORMAT_FOLDERS:
@@ -105,12 +99,12 @@ def _ReadSourceSplit(pipeline: beam.Pipeline, source: sources.Source,
                 | 'Spread' >> beam.Reshuffle()
                 | 'Decode' >> beam.Map(_read_file, spec=spec))
     # Reading happens on a worker, not while the graph is built, so a 60,000-image data set is
-    # never pickled into the pipeline; Reshuffle lets the slices fan out to other workers.
+    # never pickled into the pipeline. TFX reshuffles the examples before writing them; a
+    # reshuffle here as well cost time, and slices of images reshuffled before making the
+    # examples doubled the peak memory (docs/performance.md).
     return (pipeline
             | 'Split' >> beam.Create([split])
-            | 'Read' >> beam.FlatMap(_read_slices, source=source, spec=spec)
-            | 'Reshuffle' >> beam.Reshuffle()
-            | 'Examples' >> beam.FlatMap(_slice_examples))
+            | 'Read' >> beam.FlatMap(_read_examples, source=source, spec=spec))
 
 
 def _data_check(source: sources.Source, exec_properties: Dict[str, Any]) -> sources.DataCheck:
