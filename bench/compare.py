@@ -61,7 +61,7 @@ def main(argv=None) -> int:
     ]
     print(f'{len(sides["before"])} repetition(s) before, {len(sides["after"])} after; '
           'median (min-max)')
-    print(f'| | before | after |\n|---|---|---|')
+    print('| | before | after |\n|---|---|---|')
     for name, before, after in rows:
         print(f'| {name} | {before} | {after} |')
     return 0
