@@ -64,6 +64,9 @@ class RunConfig:
     # Arguments for the Beam components (ExampleGen, StatisticsGen, Transform, Evaluator);
     # empty: DirectRunner sized by the data (options.beam_pipeline_args).
     beam_pipeline_args: Tuple[str, ...] = ()
+    # Components that do not depend on each other run this many at once; None: sized by the
+    # machine and the data (options.concurrent_components).
+    components_at_once: Optional[int] = None
 
     @property
     def training(self) -> TrainingParams:

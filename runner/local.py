@@ -252,7 +252,8 @@ def run(config: RunConfig, verbose: bool = False, stream=sys.stdout,
                        if threading.current_thread() is threading.main_thread() else None)
     try:
         scheduler.ConcurrentDagRunner(
-            workers=options.concurrent_components(sum(counts.values()))).run_with_ir(pipeline_ir)
+            workers=config.components_at_once or options.concurrent_components(
+                sum(counts.values()))).run_with_ir(pipeline_ir)
         failure = None
     except KeyboardInterrupt:
         component = handler.failed('STOPPED')

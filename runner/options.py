@@ -231,6 +231,10 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
                      'model card (default: the class folders\' names; 0,1,... for arrays)')
     run.add_argument('--no-cache', dest='enable_cache', action='store_false',
                      help='run every component even when its inputs are unchanged')
+    run.add_argument('--components-at-once', type=_positive_int, default=None, metavar='N',
+                     help='how many components that do not depend on each other may run at '
+                     'the same time (default: one per core, at most 3; 1 when the data takes '
+                     'more than a quarter of the memory); side by side they add their memory')
     run.add_argument('--beam-pipeline-arg', action='append', dest='beam_pipeline_args',
                      default=[], metavar='ARG',
                      help='an argument for the Beam components, repeatable, e.g. '

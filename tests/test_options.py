@@ -127,12 +127,13 @@ def test_beam_arguments_sized_by_data_unless_given(tmp_path):
     assert pipeline.beam_pipeline_args == ['--runner=DataflowRunner', '--project=p']
 
 
-def test_components_side_by_side_by_cores_unless_the_data_is_large():
+def test_components_side_by_side_by_cores_unless_the_data_is_large(tmp_path):
     memory = 24 << 30
     assert options.concurrent_components(70_000, memory, cores=2) == 2
     assert options.concurrent_components(70_000, memory, cores=16) == 3
     assert options.concurrent_components(70_000, memory, cores=1) == 1
     assert options.concurrent_components(500_000, memory, cores=16) == 1
+    assert _config(['--components-at-once', '1'], tmp_path).components_at_once == 1
 
 
 def test_direct_runner_arguments_stop_tfx_packaging_itself(tmp_path):
