@@ -71,6 +71,8 @@ def main(argv=None) -> int:
             '--data', data, '--epochs', str(args.epochs), '--pipeline-name', 'photos',
             '--accuracy-threshold', '0', '--max-int8-accuracy-drop', '0.05'])
         _, _, _, summary, _ = pipeline_bench.read_run(root, 'photos')
+        if not summary.pushed_to:
+            sys.exit(f'{variant}: nothing pushed ({summary.not_pushed_reason}); see {root}')
         test = summary.tflite['test']['saved_model']['accuracy']
         rows.append((f'{variant}: trained, test accuracy', f'{test:.4f} ({seconds:.0f} s)'))
         pushed[variant] = summary.pushed_to

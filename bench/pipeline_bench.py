@@ -54,15 +54,16 @@ def _tree_rss(process) -> int:
 def run_measured(root: str, extra: list):
     """Runs the pipeline; returns (wall seconds, {component: peak MB}). The peak is the largest
     resident memory of the pipeline's process and its children (the TFLite converter, the
-    TF.js converter, Chromium) sampled every 50 ms while the component's progress line says it
-    runs. Exits when the run fails."""
+    TF.js converter, Chromium) sampled every 50 ms while the component's progress lines say it
+    runs; with components side by side, each running one is credited with the sample. Exits
+    when the run fails."""
     import psutil
     import threading
     started = time.perf_counter()
     process = subprocess.Popen([sys.executable, RUN_LOCAL, '--output-root', root, *extra],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     watched = psutil.Process(process.pid)
-    state = {'current': None}
+    running: set = set()
     peaks: dict = {}
     lines: list = []
 
@@ -71,9 +72,9 @@ def run_measured(root: str, extra: list):
             into.append(line)
             words = line.split()
             if len(words) >= 2 and words[0] == 'start':
-                state['current'] = words[1]
-            elif len(words) >= 2 and words[0] in ('done', 'cached', 'FAILED'):
-                state['current'] = None
+                running.add(words[1])
+            elif len(words) >= 2 and words[0] in ('done', 'cached', 'FAILED', 'STOPPED'):
+                running.discard(words[1])
 
     errors: list = []
     readers = [threading.Thread(target=read, args=(process.stdout, lines), daemon=True),
@@ -81,10 +82,11 @@ def run_measured(root: str, extra: list):
     for reader in readers:
         reader.start()
     while process.poll() is None:
-        current = state['current']
-        if current is not None:
-            rss = _tree_rss(watched)
-            peaks[current] = max(peaks.get(current, 0), rss / 2**20)
+        now = list(running)
+        if now:
+            rss = _tree_rss(watched) / 2**20
+            for node in now:
+                peaks[node] = max(peaks.get(node, 0), rss)
         time.sleep(0.05)
     for reader in readers:
         reader.join(timeout=10)

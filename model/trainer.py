@@ -230,8 +230,8 @@ def train_model(params: TrainingParams,
         keras.mixed_precision.set_global_policy(params.mixed_precision)
     try:
         with strategy.scope():
-            # Under MirroredStrategy Keras 3.15's multi-step loop fails on the distributed
-            # iterator (tests/test_mirrored.py): several steps per call on one device only.
+            # With two replicas Keras 3.15's multi-step loop fails on the distributed iterator
+            # (tests/test_mirrored.py): several steps per call on one device only.
             one_device = strategy.num_replicas_in_sync == 1
             model = build_model(spec, params.learning_rate,
                                 settings=TRAINER_SETTINGS if one_device else None)

@@ -48,6 +48,24 @@ class _RedactFilter(logging.Filter):
         return True
 
 
+def _stop_child_processes(timeout: float = 5.0) -> None:
+    """Terminates every process this one started, and theirs; kills what is left after
+    `timeout` seconds."""
+    import psutil
+    children = psutil.Process().children(recursive=True)
+    for child in children:
+        try:
+            child.terminate()
+        except psutil.Error:
+            pass
+    _, alive = psutil.wait_procs(children, timeout=timeout)
+    for child in alive:
+        try:
+            child.kill()
+        except psutil.Error:
+            pass
+
+
 def _server_answers(metadata, target: str) -> bool:
     try:
         metadata.open_store(target)
@@ -253,10 +271,15 @@ def run(config: RunConfig, verbose: bool = False, stream=sys.stdout,
     try:
         scheduler.ConcurrentDagRunner(
             workers=config.components_at_once or options.concurrent_components(
-                sum(counts.values()))).run_with_ir(pipeline_ir)
+                options.digit_equivalents(sum(counts.values()), checked.spec.shape)),
+            # The TFLite check times the model one image at a time on this machine.
+            alone={pipeline_def.TFLITE_VALIDATOR}).run_with_ir(pipeline_ir)
         failure = None
     except KeyboardInterrupt:
         component = handler.failed('STOPPED')
+        # The components' threads are left to the process's end; what they started (the
+        # converters, Chromium) would outlive it.
+        _stop_child_processes()
         _finish(metadata, target, run_id, interrupted=True)
         print('\ninterrupted' + (f' during {component}' if component else '')
               + f' (run {run_id} recorded as interrupted)', file=sys.stderr)
@@ -275,7 +298,8 @@ def run(config: RunConfig, verbose: bool = False, stream=sys.stdout,
         failure = RuntimeError(message)
         error = f'{component} failed: {message}'
     elif failure is not None:
-        component = handler.failed() or 'the pipeline'
+        component = handler.failed() or (handler.raised[0] if handler.raised else
+                                         'the pipeline')
         if metadata.is_mysql(target) and not _server_answers(metadata, target):
             print(f'\nerror: lost the ML Metadata server ({metadata.redact(target)}) during '
                   f'{component}: {failure}', file=sys.stderr)

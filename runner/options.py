@@ -139,6 +139,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     hardware.add_argument('--gpus', type=_non_negative_int, default=_DEFAULTS.gpus, metavar='N',
                           help='the Trainer fails unless TensorFlow sees at least N GPUs '
                           '(default 0: train on what is there, the CPU included)')
+    hardware.add_argument('--components-at-once', type=_positive_int, default=None,
+                          metavar='N',
+                          help='how many components that do not depend on each other may run '
+                          'at the same time (default: one per core, at most 3; 1 when the '
+                          'data takes more than a quarter of the memory); side by side they '
+                          'add their memory')
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -231,10 +237,6 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
                      'model card (default: the class folders\' names; 0,1,... for arrays)')
     run.add_argument('--no-cache', dest='enable_cache', action='store_false',
                      help='run every component even when its inputs are unchanged')
-    run.add_argument('--components-at-once', type=_positive_int, default=None, metavar='N',
-                     help='how many components that do not depend on each other may run at '
-                     'the same time (default: one per core, at most 3; 1 when the data takes '
-                     'more than a quarter of the memory); side by side they add their memory')
     run.add_argument('--beam-pipeline-arg', action='append', dest='beam_pipeline_args',
                      default=[], metavar='ARG',
                      help='an argument for the Beam components, repeatable, e.g. '
@@ -310,6 +312,27 @@ def _physical_memory() -> int:
     return os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES')
 
 
+# The image size BYTES_PER_IMAGE was measured with.
+_MEASURED_PIXELS = 28 * 28
+
+
+def digit_equivalents(image_count: int, shape) -> int:
+    """An image count as the count of 28x28 gray images of the same number of values, which
+    the memory figure BYTES_PER_IMAGE is for."""
+    values = 1
+    for size in shape:
+        values *= int(size)
+    return int(image_count * max(1.0, values / _MEASURED_PIXELS))
+
+
+def _cores() -> int:
+    """The cores this process may run on (a container's limit included)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def concurrent_components(image_count: Optional[int] = None,
                           memory_bytes: Optional[int] = None,
                           cores: Optional[int] = None) -> int:
@@ -321,7 +344,7 @@ def concurrent_components(image_count: Optional[int] = None,
     budget = (memory_bytes or _physical_memory()) // 4
     if image_count is not None and image_count * BYTES_PER_IMAGE > budget:
         return 1
-    return max(1, min(3, cores or os.cpu_count() or 1))
+    return max(1, min(3, cores or _cores()))
 
 
 def beam_pipeline_args(config: RunConfig, image_count: Optional[int] = None,

@@ -14,7 +14,8 @@ import time
 from typing import Dict, List, Optional, TextIO
 
 from image_tfx.model import params
-from image_tfx.runner.scheduler import FINISHED as _FINISHED, RUNNING as _RUNNING
+from image_tfx.runner.scheduler import FAILED as _FAILED, FINISHED as _FINISHED
+from image_tfx.runner.scheduler import RUNNING as _RUNNING
 
 _CACHED = 'A cached execution %d is used.'
 PROGRESS_MESSAGE = params.PROGRESS_MESSAGE
@@ -54,9 +55,10 @@ class ProgressHandler(logging.Handler):
         self._stopped = threading.Event()
         self._running: Dict[int, _Running] = {}  # by the thread that runs the component
         self.errors: Dict[str, str] = {}
-        # Set by run_local's Ctrl-C handler. The KeyboardInterrupt that Ctrl-C raises can be
-        # swallowed by the code it lands in (seen in StatisticsGen's Beam pipeline: the run
-        # went on to the end); with this set, the next component boundary raises it again.
+        self.raised: List[str] = []  # components whose launch raised, in order
+        # Set by run_local's Ctrl-C handler. Ctrl-C lands in the scheduler's wait; should it
+        # be swallowed anyway (it was, inside StatisticsGen's Beam pipeline, when components
+        # ran in the main thread), the next component boundary raises it again.
         self.interrupt_requested = False
 
     @property
@@ -110,13 +112,15 @@ class ProgressHandler(logging.Handler):
                 self._ticker = threading.Thread(target=self._tick, daemon=True)
                 self._ticker.start()
             return
-        if record.msg == _FINISHED and record.args:
+        if record.msg in (_FINISHED, _FAILED) and record.args:
             thread = next((t for t, node in self._running.items()
                            if node.name == record.args[0]), None)
             if thread is not None:
                 node = self._running.pop(thread)
-                self._end_line(node, 'FAILED' if node.name in self.errors
-                               else 'cached' if node.cached else 'done')
+                if record.msg == _FAILED:
+                    self.raised.append(node.name)
+                self._end_line(node, 'FAILED' if record.msg == _FAILED or node.name in
+                               self.errors else 'cached' if node.cached else 'done')
             return
         if record.levelno >= logging.ERROR:
             message = record.getMessage()

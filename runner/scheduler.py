@@ -7,6 +7,9 @@ of its own to ML Metadata per node, the same records. What changes is only when 
 as soon as every node upstream of it has finished, on one of up to `workers` threads. The
 Evaluator, the TFLite export and check, and the TF.js export and check then overlap.
 
+Nodes named `alone` run with nothing beside them: the TFLite check times the model on this
+machine's cores.
+
 Failures as LocalDagRunner has them: a node whose executor raises is recorded failed by its
 launcher and the run raises that exception once the nodes already running have finished (no
 new node starts); a node that fails before its executor (an input that cannot be resolved) is
@@ -14,7 +17,7 @@ logged by the launcher and the run goes on, as LocalDagRunner's does.
 """
 
 import threading
-from typing import Callable, Dict, List, Optional, Set
+from typing import Callable, Dict, Iterable, List, Optional, Set
 
 from absl import logging
 
@@ -22,6 +25,9 @@ from absl import logging
 # anyone reading TFX's logs under --verbose see the same wording.
 RUNNING = 'Component %s is running.'
 FINISHED = 'Component %s is finished.'
+# Logged when a node's launch raised (LocalDagRunner logs nothing of its own then: the
+# exception ends its loop).
+FAILED = 'Component %s failed.'
 
 
 def node_order(pipeline_ir) -> List[str]:
@@ -32,9 +38,12 @@ def node_order(pipeline_ir) -> List[str]:
 class ConcurrentDagRunner:
     """LocalDagRunner's launch of each node, independent nodes on up to `workers` threads."""
 
-    def __init__(self, workers: int = 2,
+    def __init__(self, workers: int = 2, alone: Iterable[str] = (),
                  launch: Optional[Callable[[object, object, object], None]] = None):
+        """`alone`: node ids that run with no other node beside them (a node that times
+        something on this machine)."""
         self.workers = max(1, workers)
+        self.alone = frozenset(alone)
         self._launch = launch or _launch_node
 
     def run_with_ir(self, pipeline_ir) -> None:
@@ -61,7 +70,8 @@ class ConcurrentDagRunner:
                     self._launch(pipeline_ir, deployment_config, nodes[node_id])
                     logging.info(FINISHED, node_id)
             except BaseException as e:  # handed to the main thread, which raises it
-                with changed:
+                with changed:  # the first failure logged is the one raised
+                    logging.info(FAILED, node_id)
                     failures.append(e)
             finally:
                 with changed:
@@ -74,7 +84,9 @@ class ConcurrentDagRunner:
                 if not failures:
                     for node_id in order:
                         if (node_id in waiting and upstream[node_id] <= done
-                                and len(running) < self.workers):
+                                and len(running) < self.workers
+                                and not self.alone & set(running)
+                                and not (node_id in self.alone and running)):
                             waiting.discard(node_id)
                             # Daemon threads: after Ctrl-C the process ends without them.
                             thread = threading.Thread(target=work, args=(node_id,),

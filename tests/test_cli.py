@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -242,3 +243,21 @@ def test_a_killed_run_is_not_shown_as_running(tmp_path, digits):
     process.kill()
     process.communicate(timeout=60)
     assert _runs_state(out) == ['interrupted']
+
+
+def test_after_ctrl_c_the_processes_a_run_started_are_stopped():
+    """Ctrl-C lands in the scheduler's wait, not in the components' code: what they started
+    (converters, Chromium) is stopped by the runner, children of children included."""
+    from image_tfx.runner import local
+    child = subprocess.Popen([sys.executable, '-c', (
+        'import subprocess, sys, time; '
+        'subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]); '
+        'time.sleep(60)')])
+    import psutil
+    deadline = time.monotonic() + 20
+    while not psutil.Process(child.pid).children() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    (grandchild,) = psutil.Process(child.pid).children()
+    local._stop_child_processes(timeout=5)
+    child.wait(timeout=10)
+    assert not grandchild.is_running() or grandchild.status() == psutil.STATUS_ZOMBIE

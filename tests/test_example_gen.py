@@ -39,7 +39,7 @@ class _Lines(logging.Handler):
             self.lines.append(record.args[0])
 
 
-def _run(data, out):
+def _run(data, out, log_records):
     """Runs the executor on a data set; returns (the Examples artifact, its progress lines)."""
     from tfx.types import standard_artifacts
     source = sources.detect_source(data)
@@ -50,20 +50,15 @@ def _run(data, out):
                                         '--direct_num_workers=1']
     examples = standard_artifacts.Examples()
     examples.uri = str(out)
-    handler, root = _Lines(), logging.getLogger()
-    level = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.INFO)  # as the local runner sets it
-    try:
+    with log_records(_Lines()) as handler:
         Executor().Do({}, {'examples': [examples]}, properties)
-    finally:
-        root.removeHandler(handler)
-        root.setLevel(level)
     return examples, handler
 
 
-def test_example_gen_writes_splits_and_records_spec_copies_and_counts(tmp_path, digits):
-    examples, handler = _run(_folders(tmp_path / 'data', digits), tmp_path / 'examples')
+def test_example_gen_writes_splits_and_records_spec_copies_and_counts(tmp_path, digits,
+                                                                    log_records):
+    examples, handler = _run(_folders(tmp_path / 'data', digits), tmp_path / 'examples',
+                             log_records)
 
     assert sorted(json.loads(examples.split_names)) == ['eval', 'test', 'train']
     for split in ('train', 'eval', 'test'):
@@ -79,16 +74,17 @@ def test_example_gen_writes_splits_and_records_spec_copies_and_counts(tmp_path, 
     assert 'looking for exact copies among the images' in handler.lines
 
 
-def test_arrays_give_every_image_once(tmp_path, digits):
+def test_arrays_give_every_image_once(tmp_path, digits, log_records):
     """Every image of an array data set is written once, train and eval together holding the
     train images and test the test images."""
     from image_tfx.components.artifacts import read_examples
+    from image_tfx.components.image_example_gen import executor
     images, labels = digits
     count = 2007
     data = tmp_path / 'digits.npz'
     np.savez(data, x_train=images[:count], y_train=labels[:count],
              x_test=images[count:count + 50], y_test=labels[count:count + 50])
-    examples, _ = _run(str(data), tmp_path / 'examples')
+    examples, _ = _run(str(data), tmp_path / 'examples', log_records)
     written = {split: read_examples(examples, split) for split in ('train', 'eval', 'test')}
     assert sum(len(written[s][2]) for s in ('train', 'eval')) == count
     assert len(written['test'][2]) == 50
@@ -97,3 +93,12 @@ def test_arrays_give_every_image_once(tmp_path, digits):
     got = sorted(pixels.astype(np.uint8).tobytes() + bytes([int(label)])
                  for s in ('train', 'eval') for pixels, label in zip(written[s][1], written[s][2]))
     assert got == expected
+    # Each in the split TFX's hash puts the tf.Example itself in (4 train buckets, 1 eval):
+    # handing TFX serialized examples changed no split.
+    from tfx.components.example_gen.base_example_gen_executor import _PartitionFn
+    from tfx.proto import example_gen_pb2
+    config = example_gen_pb2.SplitConfig()
+    for index, split in enumerate(('train', 'eval')):
+        for pixels, label in zip(written[split][1], written[split][2]):
+            example = executor.to_example(pixels.astype(np.uint8), int(label))
+            assert _PartitionFn(example, 2, [4, 5], config) == index

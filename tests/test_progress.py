@@ -71,3 +71,30 @@ def test_a_swallowed_ctrl_c_stops_the_run_at_the_next_component_boundary():
     assert out.getvalue().split()[-3] == 'STOPPED'
     with pytest.raises(KeyboardInterrupt):
         _log(handler, logging.INFO, 'Component %s is running.', 'ExampleValidator')
+
+
+def test_components_side_by_side_are_told_apart_by_their_threads():
+    """Two components running at once (runner/scheduler.py): each record is the component's
+    whose thread logged it; a launch that raised ends its line at once."""
+    from image_tfx.model.params import PROGRESS_MESSAGE
+    out = io.StringIO()
+    handler = ProgressHandler(out, heartbeat=0)
+
+    def log(thread, level, msg, *args):
+        record = logging.LogRecord('absl', level, __file__, 1, msg, args, None)
+        record.thread = thread
+        handler.handle(record)
+
+    log(1, logging.INFO, 'Component %s is running.', 'Evaluator')
+    log(2, logging.INFO, 'Component %s is running.', 'TFJSExporter')
+    assert handler.running == ['Evaluator', 'TFJSExporter']
+    log(2, logging.INFO, 'A cached execution %d is used.', 3)
+    log(1, logging.INFO, PROGRESS_MESSAGE, 'a line from the Evaluator')
+    log(1, logging.ERROR, '[%s] Input resolution error: %s', 'Evaluator', 'no model')
+    log(1, logging.INFO, 'Component %s failed.', 'Evaluator')
+    log(2, logging.INFO, 'Component %s is finished.', 'TFJSExporter')
+    lines = [line.split() for line in out.getvalue().splitlines()]
+    assert [words[:2] for words in lines[2:]] == [
+        ['a', 'line'], ['FAILED', 'Evaluator'], ['cached', 'TFJSExporter']], lines
+    assert handler.errors == {'Evaluator': '[Evaluator] Input resolution error: no model'}
+    assert handler.raised == ['Evaluator'] and handler.running == []

@@ -4,7 +4,6 @@ the same ML Metadata records, TFX's cache, a failing node stopping what depends 
 import datetime
 import io
 import json
-import logging
 import os
 import time
 
@@ -100,17 +99,7 @@ def _executions(root):
     return executions, contexts, events, len(store.get_artifacts())
 
 
-def _handler():
-    out = io.StringIO()
-    handler = ProgressHandler(out, heartbeat=0)
-    root = logging.getLogger()
-    root.addHandler(handler)
-    level = root.level
-    root.setLevel(logging.INFO)
-    return handler, out, lambda: (root.removeHandler(handler), root.setLevel(level))
-
-
-def test_independent_nodes_overlap_and_the_records_are_local_dag_runners(tmp_path):
+def test_independent_nodes_overlap_and_the_records_are_local_dag_runners(tmp_path, log_records):
     from tfx.orchestration.local.local_dag_runner import LocalDagRunner
     for name, runner in (('tfx', LocalDagRunner()), ('ours', ConcurrentDagRunner(workers=2))):
         folder = tmp_path / name / 'stamps'
@@ -119,11 +108,9 @@ def test_independent_nodes_overlap_and_the_records_are_local_dag_runners(tmp_pat
         if name == 'tfx':
             runner.run_with_ir(ir)
         else:
-            handler, out, detach = _handler()
-            try:
+            out = io.StringIO()
+            with log_records(ProgressHandler(out, heartbeat=0)):
                 runner.run_with_ir(ir)
-            finally:
-                detach()
         times = _times(str(folder))
         assert set(times) == {'First', 'Left', 'Right', 'Last'}
         assert times['First'][1] <= min(times['Left'][0], times['Right'][0])
@@ -145,29 +132,38 @@ def test_independent_nodes_overlap_and_the_records_are_local_dag_runners(tmp_pat
     folder = tmp_path / 'ours' / 'stamps'
     for stamp in os.listdir(folder):
         os.remove(folder / stamp)
-    handler, out, detach = _handler()
-    try:
+    out = io.StringIO()
+    with log_records(ProgressHandler(out, heartbeat=0)):
         ConcurrentDagRunner(workers=2).run_with_ir(_compiled(_pipeline(tmp_path / 'ours',
                                                                        str(folder))))
-    finally:
-        detach()
     assert not os.listdir(folder)
     assert [line.split()[0] for line in out.getvalue().splitlines()
             if line.split()[0] != 'start'] == ['cached'] * 4, out.getvalue()
 
 
-def test_a_failing_node_stops_what_depends_on_it_and_its_error_is_raised(tmp_path):
+def test_a_failing_node_stops_what_depends_on_it_and_its_error_is_raised(tmp_path,
+                                                                         log_records):
     folder = tmp_path / 'stamps'
     folder.mkdir()
-    handler, out, detach = _handler()
-    try:
+    out = io.StringIO()
+    with log_records(ProgressHandler(out, heartbeat=0)) as handler:
         with pytest.raises(RuntimeError, match='Right failed on purpose'):
             ConcurrentDagRunner(workers=2).run_with_ir(
                 _compiled(_pipeline(tmp_path, str(folder), fail=1)))
-    finally:
-        detach()
     assert set(_times(str(folder))) == {'First', 'Left', 'Right'}  # Last never ran
     executions, _, _, _ = _executions(tmp_path)
     assert [state for _, state in executions].count('FAILED') == 1
     assert [state for _, state in executions].count('COMPLETE') == 2
-    assert handler.failed() == 'Right'
+    # Its line says so when it fails, not at the end; it is the one the run names.
+    assert ('FAILED', 'Right') in [tuple(line.split()[:2]) for line in out.getvalue().splitlines()]
+    assert handler.raised == ['Right'] and handler.failed() is None
+
+
+def test_a_node_named_alone_runs_with_nothing_beside_it(tmp_path):
+    folder = tmp_path / 'stamps'
+    folder.mkdir()
+    ConcurrentDagRunner(workers=2, alone={'Left'}).run_with_ir(
+        _compiled(_pipeline(tmp_path, str(folder))))
+    times = _times(str(folder))
+    left, right = times['Left'], times['Right']
+    assert left[1] <= right[0] or right[1] <= left[0], times
