@@ -244,9 +244,12 @@ def test_predict_cli_on_images(runs, tmp_path, digits):
 
 
 def test_phone_photos_and_16_bit_scans_score_as_upright_8_bit_photos(runs, tmp_path, digits):
-    """100 held-out digits as photos (dark ink on light paper, larger than 28x28), stored three
-    ways: upright JPEG; a phone's JPEG (pixels sideways, EXIF Orientation 6); a 16-bit PNG
-    scan. Through predict all three score the same, within 3 points."""
+    """100 held-out digits as photos (dark ink on light paper, larger than 28x28), stored four
+    ways: upright JPEG; a phone's JPEG (pixels sideways, EXIF Orientation 6); upright 8-bit PNG;
+    a 16-bit PNG scan of the same values. Through predict, the phone's photos get the upright
+    JPEGs' answers (JPEG's artifacts differ once turned, and this 1-epoch model is weak: a few
+    answers may change; read sideways, most would) and the scans exactly the 8-bit PNGs'.
+    bench/messy_files_bench.py scores both against a trained model."""
     from PIL import Image
     _, _, root = runs
     version_dir = _latest_nodes(root)[pipeline_def.PUSHER].outputs['pushed_model'][0] \
@@ -254,7 +257,7 @@ def test_phone_photos_and_16_bit_scans_score_as_upright_8_bit_photos(runs, tmp_p
     images, labels = digits
     exif = Image.Exif()
     exif[0x0112] = 6
-    folders = {kind: tmp_path / kind for kind in ('upright', 'phone', 'scan16')}
+    folders = {kind: tmp_path / kind for kind in ('upright', 'phone', 'png8', 'scan16')}
     for folder in folders.values():
         folder.mkdir()
     for i in range(4500, 4600):
@@ -263,20 +266,23 @@ def test_phone_photos_and_16_bit_scans_score_as_upright_8_bit_photos(runs, tmp_p
         name = f'{i}.jpg'
         Image.fromarray(page).save(folders['upright'] / name, quality=92)
         Image.fromarray(np.rot90(page, 1)).save(folders['phone'] / name, quality=92, exif=exif)
+        Image.fromarray(page).save(folders['png8'] / f'{i}.png')
         Image.fromarray(page.astype(np.uint16) * 257).save(folders['scan16'] / f'{i}.png')
-    accuracy = {}
+    accuracy, answered = {}, {}
     for kind, folder in folders.items():
         files = sorted(str(p) for p in folder.iterdir())
         result = _predict(version_dir, *files, '--json')
         assert result.returncode == 0, result.stderr[-2000:]
         answers = [json.loads(line) for line in result.stdout.splitlines() if line.startswith('{')]
         assert len(answers) == 100
-        accuracy[kind] = np.mean([int(a['class']) == labels[int(os.path.basename(a['file'])
-                                                                 .split('.')[0])]
-                                  for a in answers])
-    assert accuracy['upright'] > 0.5, accuracy
-    assert abs(accuracy['phone'] - accuracy['upright']) <= 0.03, accuracy
-    assert abs(accuracy['scan16'] - accuracy['upright']) <= 0.03, accuracy
+        answered[kind] = {os.path.basename(a['file']).split('.')[0]: a['class'] for a in answers}
+        accuracy[kind] = np.mean([int(c) == labels[int(i)] for i, c in answered[kind].items()])
+
+    def agreement(kind, reference):
+        return np.mean([answered[kind][i] == answered[reference][i] for i in answered[kind]])
+    assert accuracy['upright'] > 0.3, accuracy  # the model reads the photos at all
+    assert agreement('phone', 'upright') >= 0.9, (agreement('phone', 'upright'), accuracy)
+    assert agreement('scan16', 'png8') == 1.0, (agreement('scan16', 'png8'), accuracy)
 
 
 def test_predict_takes_options_anywhere_and_ends_quietly_in_a_pipe(runs, tmp_path, digits):
