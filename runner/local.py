@@ -190,6 +190,9 @@ def run(config: RunConfig, verbose: bool = False, stream=sys.stdout,
         print(f'error: {e}', file=sys.stderr)
         return 2
     counts = checked.counts
+    # What sizes the DirectRunner and how many components run at once: the images counted as
+    # the 28x28 digits the memory figure was measured with.
+    load = options.digit_equivalents(sum(counts.values()), checked.spec.shape)
     problem = (options.check_class_names(config, checked.spec)
                or (_check_gpus(config.gpus) if config.gpus else '') or _check_output_root(config))
     if problem:
@@ -207,7 +210,7 @@ def run(config: RunConfig, verbose: bool = False, stream=sys.stdout,
               f'  pushed to:   {config.serving_dir}\n'
               f'  ML Metadata: {_redacted(config.metadata_target)}\n'
               f'  Beam:        '
-              + ' '.join(options.beam_pipeline_args(config, sum(counts.values())))
+              + ' '.join(options.beam_pipeline_args(config, load))
               + '\ndry run: the options, the data and the output root are usable; nothing ran',
               file=stream)
         return 0
@@ -249,7 +252,7 @@ def run(config: RunConfig, verbose: bool = False, stream=sys.stdout,
         print(f'error: {problem}', file=sys.stderr)
         return 2
     tfx_pipeline = pipeline_def.create_pipeline(
-        **options.pipeline_kwargs(config, source, image_count=sum(counts.values())),
+        **options.pipeline_kwargs(config, source, image_count=load),
         metadata_connection_config=metadata.connection_config(target, create=True))
     print(f'Pipeline {config.pipeline_name}: artifacts under {config.pipeline_root}', file=stream)
     # Name the run here rather than inside LocalDagRunner, so that the summary and the report
@@ -270,8 +273,7 @@ def run(config: RunConfig, verbose: bool = False, stream=sys.stdout,
                        if threading.current_thread() is threading.main_thread() else None)
     try:
         scheduler.ConcurrentDagRunner(
-            workers=config.components_at_once or options.concurrent_components(
-                options.digit_equivalents(sum(counts.values()), checked.spec.shape)),
+            workers=config.components_at_once or options.concurrent_components(load),
             # The TFLite check times the model one image at a time on this machine.
             alone={pipeline_def.TFLITE_VALIDATOR}).run_with_ir(pipeline_ir)
         failure = None

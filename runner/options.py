@@ -325,6 +325,13 @@ def digit_equivalents(image_count: int, shape) -> int:
     return int(image_count * max(1.0, values / _MEASURED_PIXELS))
 
 
+def _outgrows_memory(image_count: Optional[int], memory_bytes: Optional[int]) -> bool:
+    """Whether the data (counted as digit_equivalents) takes more than a quarter of the
+    machine's memory in a run."""
+    budget = (memory_bytes or _physical_memory()) // 4
+    return image_count is not None and image_count * BYTES_PER_IMAGE > budget
+
+
 def _cores() -> int:
     """The cores this process may run on (a container's limit included)."""
     try:
@@ -341,8 +348,7 @@ def concurrent_components(image_count: Optional[int] = None,
     the TF.js export and check); one at a time when the data takes more than a quarter of the
     machine's memory, as for Beam's workers below (side by side, components add their
     memory)."""
-    budget = (memory_bytes or _physical_memory()) // 4
-    if image_count is not None and image_count * BYTES_PER_IMAGE > budget:
+    if _outgrows_memory(image_count, memory_bytes):
         return 1
     return max(1, min(3, cores or _cores()))
 
@@ -361,8 +367,7 @@ def beam_pipeline_args(config: RunConfig, image_count: Optional[int] = None,
     if config.beam_pipeline_args:
         return list(config.beam_pipeline_args) + _no_tfx_package(config.beam_pipeline_args) + store
     cores = os.cpu_count() or 1
-    budget = (memory_bytes or _physical_memory()) // 4
-    if image_count is not None and image_count * BYTES_PER_IMAGE > budget and cores > 1:
+    if _outgrows_memory(image_count, memory_bytes) and cores > 1:
         runner = ['--direct_running_mode=multi_processing', f'--direct_num_workers={cores}']
     else:
         runner = ['--direct_running_mode=in_memory', '--direct_num_workers=1']
@@ -398,7 +403,7 @@ def pipeline_kwargs(config: RunConfig, source: Optional[sources.Source],
 
     `source` None leaves the data to be found when ExampleGen runs (format `auto`);
     `schema_file` None makes a content-addressed copy of the curated schema under the root;
-    `image_count` (when known) sizes the DirectRunner.
+    `image_count` (when known, as digit_equivalents) sizes the DirectRunner.
     """
     return dict(
         pipeline_name=config.pipeline_name,

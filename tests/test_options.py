@@ -134,6 +134,11 @@ def test_components_side_by_side_by_cores_unless_the_data_is_large(tmp_path):
     assert options.concurrent_components(70_000, memory, cores=1) == 1
     assert options.concurrent_components(500_000, memory, cores=16) == 1
     assert _config(['--components-at-once', '1'], tmp_path).components_at_once == 1
+    # Larger images weigh more: 20,000 photos of 96x96x3 take what 705,306 digits would.
+    assert options.digit_equivalents(20_000, (96, 96, 3)) == 705_306
+    assert options.concurrent_components(options.digit_equivalents(20_000, (96, 96, 3)),
+                                         memory, cores=2) == 1
+    assert options.digit_equivalents(5_000, (28, 28, 1)) == 5_000
 
 
 def test_direct_runner_arguments_stop_tfx_packaging_itself(tmp_path):
