@@ -7,8 +7,9 @@ its check for a trained model or the Evaluator's blessing. Their names carry a n
 container entrypoint imports a custom type by that name, which image_tfx/__init__.py answers.
 """
 
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
+import numpy as np
 from tfx.types import artifact_utils
 from tfx.types.artifact import Artifact
 
@@ -121,25 +122,42 @@ def load_data_check(artifact_uri: str) -> Dict[str, Any]:
     return json.loads(storage.read_text(storage.join(artifact_uri, DATA_CHECK_FILE)))
 
 
-def read_examples(examples: Artifact, split: str):
+READ_BATCH = 4096
+
+
+def read_examples(examples: Artifact, split: str, limit: Optional[int] = None):
     """(serialized tf.Examples, pixels [n, H, W, C], labels [n]) of one split of an Examples
-    artifact that ImageExampleGen wrote. Pixels are read as the data holds them: integers, or
+    artifact that ImageExampleGen wrote, or of its first `limit` records. Pixels are read as the
+    data holds them: integers (as uint8 where they fit, a quarter of a float's memory), or
     floats where an array of floats was given (the gate refuses those; the report still reads
     them)."""
     import tensorflow as tf
     from image_tfx.components import storage
     from image_tfx.model import features
-    shape = image_spec(examples).shape
+    shape = tuple(image_spec(examples).shape)
     pattern = storage.join(artifact_utils.get_split_uri([examples], split), '*')
-    # Batched: one eager step per record cost more than the parsing.
-    serialized = [record for batch in tf.data.TFRecordDataset(
-        tf.io.gfile.glob(pattern), compression_type='GZIP').batch(4096) for record in batch.numpy()]
-    dtype = tf.int64
-    if serialized:
-        first = tf.train.Example.FromString(serialized[0]).features.feature[features.PIXELS_KEY]
-        dtype = tf.float32 if first.WhichOneof('kind') == 'float_list' else tf.int64
-    parsed = tf.io.parse_example(tf.constant(serialized, dtype=tf.string), {
-        features.PIXELS_KEY: tf.io.FixedLenFeature(shape, dtype),
-        features.LABEL_KEY: tf.io.FixedLenFeature([1], tf.int64)})
-    return (serialized, parsed[features.PIXELS_KEY].numpy(),
-            parsed[features.LABEL_KEY].numpy().reshape(-1))
+    records = tf.data.TFRecordDataset(sorted(tf.io.gfile.glob(pattern)), compression_type='GZIP')
+    if limit is not None:
+        records = records.take(limit)
+    serialized: List[bytes] = []
+    pixels, labels = [np.zeros((0, *shape), np.int64)], [np.zeros(0, np.int64)]
+    parse_spec = None
+    # Parsed a batch at a time (one eager step per record cost more than the parsing), each
+    # batch narrowed at once: a whole split as int64 took gigabytes for Fashion-MNIST.
+    for batch in records.batch(READ_BATCH):
+        batch = batch.numpy()
+        if parse_spec is None:
+            first = tf.train.Example.FromString(batch[0]).features.feature[features.PIXELS_KEY]
+            dtype = tf.float32 if first.WhichOneof('kind') == 'float_list' else tf.int64
+            parse_spec = {features.PIXELS_KEY: tf.io.FixedLenFeature(shape, dtype),
+                          features.LABEL_KEY: tf.io.FixedLenFeature([1], tf.int64)}
+        parsed = tf.io.parse_example(tf.constant(batch, dtype=tf.string), parse_spec)
+        values = parsed[features.PIXELS_KEY].numpy()
+        if values.dtype == np.int64 and values.size and 0 <= values.min() <= values.max() <= 255:
+            values = values.astype(np.uint8)
+        serialized.extend(batch)
+        pixels.append(values)
+        labels.append(parsed[features.LABEL_KEY].numpy().reshape(-1))
+    if len(pixels) > 1:
+        pixels, labels = pixels[1:], labels[1:]
+    return serialized, np.concatenate(pixels), np.concatenate(labels)

@@ -74,11 +74,13 @@ def test_example_gen_writes_splits_and_records_spec_copies_and_counts(tmp_path, 
     assert 'looking for exact copies among the images' in handler.lines
 
 
-def test_arrays_give_every_image_once(tmp_path, digits, log_records):
+def test_arrays_give_every_image_once(tmp_path, digits, log_records, monkeypatch):
     """Every image of an array data set is written once, train and eval together holding the
     train images and test the test images."""
+    from image_tfx.components import artifacts
     from image_tfx.components.artifacts import read_examples
     from image_tfx.components.image_example_gen import executor
+    monkeypatch.setattr(artifacts, 'READ_BATCH', 500)  # several batches per split
     images, labels = digits
     count = 2007
     data = tmp_path / 'digits.npz'
@@ -93,6 +95,12 @@ def test_arrays_give_every_image_once(tmp_path, digits, log_records):
     got = sorted(pixels.astype(np.uint8).tobytes() + bytes([int(label)])
                  for s in ('train', 'eval') for pixels, label in zip(written[s][1], written[s][2]))
     assert got == expected
+    # Read back compactly (uint8), and the first records alone when asked.
+    assert written['train'][1].dtype == np.uint8
+    first = read_examples(examples, 'train', limit=700)
+    assert first[0] == written['train'][0][:700]
+    assert np.array_equal(first[1], written['train'][1][:700])
+    assert np.array_equal(first[2], written['train'][2][:700])
     # Each in the split TFX's hash puts the tf.Example itself in (4 train buckets, 1 eval):
     # handing TFX serialized examples changed no split.
     from tfx.components.example_gen.base_example_gen_executor import _PartitionFn

@@ -185,7 +185,8 @@ class Executor(base_executor.BaseExecutor):
             storage.write_text(extra(pushed_layout.LABELS_FILE), '\n'.join(class_names) + '\n')
             statistics, examples = get(spec.STATISTICS_KEY), get(spec.EXAMPLES_KEY)
             storage.copy_tree(statistics.uri, extra(pushed_layout.STATISTICS_DIR))
-            serialized, pixels, _ = read_examples(examples, metrics['split'])
+            serialized, pixels, _ = read_examples(examples, metrics['split'],
+                                                  limit=max(warmup.BATCH_SIZES))
             warmup.write(extra(pushed_layout.WARMUP_FILE),
                          warmup.requests(serialized, pixels, model_name=_model_name(base)))
             storage.copy_tree(tfjs_model.uri, extra(pushed_layout.TFJS_DIR))

@@ -90,13 +90,14 @@ class Executor(base_executor.BaseExecutor):
         tfjs_model = artifact_utils.get_single_instance(output_dict[spec.TFJS_MODEL_KEY])
         blessing = artifact_utils.get_single_instance(output_dict[spec.BLESSING_KEY])
         saved_model = path_utils.serving_model_dir(model.uri)
-        serialized, pixels, _ = read_examples(examples, exec_properties[spec.SPLIT_KEY])
-        sample = slice(0, TFJS_CHECK_IMAGES)
-        expected = saved_model_classes(tf.saved_model.load(saved_model), serialized[sample])
+        # Only the images the check uses: it may run beside the Evaluator, in the same process.
+        serialized, pixels, _ = read_examples(examples, exec_properties[spec.SPLIT_KEY],
+                                              limit=TFJS_CHECK_IMAGES)
+        expected = saved_model_classes(tf.saved_model.load(saved_model), serialized)
         storage.makedirs(tfjs_model.uri)
         min_agreement = exec_properties.get(spec.MIN_AGREEMENT_KEY)
         entry, refused = convert_and_check(
-            saved_model, tfjs_model.uri, pixels[sample], expected,
+            saved_model, tfjs_model.uri, pixels, expected,
             TFJS_MIN_AGREEMENT if min_agreement is None else min_agreement)
         storage.makedirs(blessing.uri)
         storage.write_text(storage.join(blessing.uri, METRICS_FILE), json.dumps(entry, indent=2))
