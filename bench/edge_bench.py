@@ -1,17 +1,17 @@
 """The edge challenge, measured: the pipeline with --model edge against bare Keras.
 
     python data/make_glyphs.py --classes 200 --out /tmp/glyphs200 --per-font 2 --size 48
-    python bench/edge_bench.py --data /tmp/glyphs200 --epochs 10 [--json edge.json]
+    python bench/edge_bench.py --data /tmp/glyphs200 --epochs 10 [--seeds 0 1 2] [--json F]
 
 A benchmark, not a test: it prints figures and asserts nothing. It
   1. runs the pipeline (pipeline/run_local.py --model edge) into a fresh output root, with the
      budgets turned off so that the figures are reported whatever they are;
   2. reads the TFLite check's figures: size of each format, images per second one at a time on
      one thread of this machine, accuracy on the eval split and on the data set's test split;
-  3. trains the same network (model.build_model, the same spec, epochs, batch size and learning
-     rate) with bare Keras on exactly the pipeline's train split and scores it on the same test
-     split (both read back from ExampleGen's output);
-and prints one table.
+  3. trains the same network (model.build_model, the same spec and augmentation, epochs, batch
+     size, learning rate and seed) with bare Keras on exactly the pipeline's train split and
+     scores it on the same test split (both read back from ExampleGen's output);
+once per seed, and prints one table (median and range over the seeds).
 """
 
 import argparse
@@ -32,16 +32,19 @@ DEVICE_FPS = 30
 
 
 def bare_keras(examples, epochs: int, batch_size: int, learning_rate: float, width: float,
-               resolution: int):
+               resolution: int, seed: int):
     """The edge network trained with bare Keras on the pipeline's train split; test accuracy."""
+    import keras
     from image_tfx.components.artifacts import image_spec
     from image_tfx.model.model import ModelSpec, build_model
     from image_tfx.model.trainer import FitTimer
     spec = image_spec(examples)
     x_train, y_train = pipeline_bench.model_arrays(examples, 'train')
     x_test, y_test = pipeline_bench.model_arrays(examples, 'test')
-    model = build_model(ModelSpec(spec.shape, spec.num_classes, 'edge', width, resolution),
-                        learning_rate=learning_rate)
+    keras.utils.set_random_seed(seed)
+    model = build_model(ModelSpec(spec.shape, spec.num_classes, 'edge', width, resolution,
+                                  augment=True), learning_rate=learning_rate,
+                        training_steps=-(-len(y_train) // batch_size) * epochs)
     timer = FitTimer()
     model.fit(x_train, y_train, batch_size=batch_size, epochs=epochs, callbacks=[timer],
               verbose=0)
@@ -51,64 +54,86 @@ def bare_keras(examples, epochs: int, batch_size: int, learning_rate: float, wid
             'parameters': int(model.count_params())}
 
 
+def one_seed(args, seed: int, root: str):
+    """The pipeline and bare Keras with one seed; their figures."""
+    extra = ['--data', args.data, '--model', 'edge', *pipeline_bench.training_args(args),
+             '--model-width', str(args.model_width), '--model-resolution',
+             str(args.model_resolution), '--seed', str(seed), '--accuracy-threshold', '0',
+             '--max-tflite-bytes', '0', '--min-fps', '0', '--pipeline-name', 'edge']
+    print(f'seed {seed}: pipeline into {root} ...', file=sys.stderr)
+    wall = pipeline_bench.run_pipeline(root, extra)
+    seconds, _, fit, summary, examples = pipeline_bench.read_run(root, 'edge')
+    tflite = summary.tflite
+    print(f'seed {seed}: bare Keras ...', file=sys.stderr)
+    bare = bare_keras(examples, args.epochs, args.batch_size, args.learning_rate,
+                      args.model_width, args.model_resolution, seed)
+    int8 = tflite['int8']
+    test = tflite.get('test') or {}
+    return summary, {
+        'seed': seed, 'end_to_end_seconds': wall, 'trainer_fit_seconds': fit['fit_seconds'],
+        'component_seconds': seconds,
+        'formats': {name: {k: tflite[name][k] for k in ('bytes', 'accuracy', 'latency_ms', 'fps',
+                                                         'agreement')
+                           if k in tflite[name]} for name in ('float32', 'int8')},
+        'saved_model_eval_accuracy': tflite['saved_model']['accuracy'],
+        'test_accuracy': {name: test.get(name, {}).get('accuracy')
+                          for name in ('saved_model', 'float32', 'int8')},
+        'test_int8_agreement': test.get('int8', {}).get('agreement'),
+        'bare_keras': bare,
+        'targets': {'int8_under_5_MB': int8['bytes'] < MAX_BYTES,
+                    'fps_over_300_here': int8['fps'] > DEVICE_FPS * DEVICE_SLOWDOWN},
+        'pushed_to': summary.pushed_to,
+    }
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--data', required=True, help='a folder data set with a test split')
     pipeline_bench.add_run_arguments(parser, epochs=10)
     parser.add_argument('--model-width', type=float, default=1.0)
     parser.add_argument('--model-resolution', type=int, default=0)
+    parser.add_argument('--seeds', type=int, nargs='+', default=[0], metavar='SEED',
+                        help='one pipeline run and one bare-Keras run per seed (default: 0)')
     args = parser.parse_args(argv)
     os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
 
-    root = args.work_dir or tempfile.mkdtemp(prefix='edge_bench_')
-    extra = ['--data', args.data, '--model', 'edge', *pipeline_bench.training_args(args),
-             '--model-width', str(args.model_width), '--model-resolution',
-             str(args.model_resolution), '--accuracy-threshold', '0', '--max-tflite-bytes', '0',
-             '--min-fps', '0', '--pipeline-name', 'edge']
-    print(f'pipeline into {root} ...', file=sys.stderr)
-    wall = pipeline_bench.run_pipeline(root, extra)
-    seconds, _, fit, summary, examples = pipeline_bench.read_run(root, 'edge')
-    tflite = summary.tflite
-    print('bare Keras ...', file=sys.stderr)
-    bare = bare_keras(examples, args.epochs, args.batch_size, args.learning_rate,
-                      args.model_width, args.model_resolution)
+    base = args.work_dir or tempfile.mkdtemp(prefix='edge_bench_')
+    runs = []
+    for seed in args.seeds:
+        summary, figures = one_seed(args, seed, os.path.join(base, f'seed-{seed}'))
+        runs.append(figures)
 
-    int8 = tflite['int8']
-    test = tflite.get('test') or {}
-    figures = {
-        'data': args.data, 'examples_per_split': summary.split_counts,
-        'classes': len(summary.class_names or []),
-        'epochs': args.epochs, 'batch_size': args.batch_size,
-        'model_width': args.model_width, 'model_resolution': args.model_resolution,
-        'end_to_end_seconds': wall, 'trainer_fit_seconds': fit['fit_seconds'],
-        'component_seconds': seconds,
-        'formats': {name: {k: tflite[name][k] for k in ('bytes', 'accuracy', 'latency_ms', 'fps')
-                           if k in tflite[name]} for name in ('float32', 'int8')},
-        'saved_model_eval_accuracy': tflite['saved_model']['accuracy'],
-        'test_accuracy': {name: test.get(name, {}).get('accuracy')
-                          for name in ('saved_model', 'float32', 'int8')},
-        'bare_keras': bare,
-        'targets': {'int8_under_5_MB': int8['bytes'] < MAX_BYTES,
-                    'fps_over_300_here': int8['fps'] > DEVICE_FPS * DEVICE_SLOWDOWN},
-        'pushed_to': summary.pushed_to,
-    }
+    def column(get, form):
+        values = [get(run) for run in runs]
+        if any(v is None for v in values):
+            return '-'
+        return pipeline_bench.spread(values, form) if len(values) > 1 else form.format(values[0])
+
+    test = lambda name: lambda run: run['test_accuracy'][name]  # noqa: E731
+    figures = {'data': args.data, 'examples_per_split': summary.split_counts,
+               'classes': len(summary.class_names or []), 'epochs': args.epochs,
+               'batch_size': args.batch_size, 'learning_rate': args.learning_rate,
+               'model_width': args.model_width, 'model_resolution': args.model_resolution,
+               'runs': runs}
     print(f'\ndata: {args.data}; {figures["classes"]} classes; examples: '
           + ', '.join(f'{k} {v:,}' for k, v in summary.split_counts.items())
-          + f'; {args.epochs} epochs, batch {args.batch_size}')
+          + f'; {args.epochs} epochs, batch {args.batch_size}; seeds '
+          + ' '.join(map(str, args.seeds)) + (' (median, min-max)' if len(runs) > 1 else ''))
     rows = [
-        ('end to end', f'{wall:.0f} s (model.fit {fit["fit_seconds"]:.0f} s)'),
-        ('int8 TFLite size', f'{int8["bytes"]:,} bytes (target < {MAX_BYTES:,})'),
-        ('int8 TFLite, 1 image, 1 thread', f'{int8["latency_ms"]:.2f} ms = {int8["fps"]:,.0f} '
-                                           f'images/s (target > {DEVICE_FPS * DEVICE_SLOWDOWN})'),
-        ('float32 TFLite size / speed', f'{tflite["float32"]["bytes"]:,} bytes, '
-                                        f'{tflite["float32"].get("fps", 0):,.0f} images/s'),
-        ('eval accuracy SavedModel / int8', f'{tflite["saved_model"]["accuracy"]:.4f} / '
-                                            f'{int8["accuracy"]:.4f}'),
-        ('test accuracy SavedModel / int8', ' / '.join(
-            f'{figures["test_accuracy"][k]:.4f}' if figures['test_accuracy'][k] is not None
-            else '-' for k in ('saved_model', 'int8'))),
-        ('test accuracy bare Keras', f'{bare["test_accuracy"]:.4f} ({bare["fit_seconds"]:.0f} s '
-                                     f'model.fit, {bare["parameters"]:,} parameters)'),
+        ('end to end (s)', column(lambda r: r['end_to_end_seconds'], '{:.0f}')),
+        ('model.fit (s)', column(lambda r: r['trainer_fit_seconds'], '{:.0f}')),
+        ('int8 TFLite bytes', column(lambda r: r['formats']['int8']['bytes'], '{:,}')
+         + f' (target < {MAX_BYTES:,})'),
+        ('int8 TFLite images/s, 1 thread', column(lambda r: r['formats']['int8']['fps'],
+                                                  '{:,.0f}')
+         + f' (target > {DEVICE_FPS * DEVICE_SLOWDOWN})'),
+        ('test accuracy SavedModel', column(test('saved_model'), '{:.4f}')),
+        ('test accuracy int8 TFLite', column(test('int8'), '{:.4f}')),
+        ('test agreement int8 / SavedModel', column(lambda r: r['test_int8_agreement'],
+                                                    '{:.4f}')),
+        ('test accuracy bare Keras', column(lambda r: r['bare_keras']['test_accuracy'],
+                                            '{:.4f}')),
+        ('bare Keras model.fit (s)', column(lambda r: r['bare_keras']['fit_seconds'], '{:.0f}')),
     ]
     pipeline_bench.print_figures(rows, figures, args.json)
     return 0

@@ -36,7 +36,16 @@ CANDIDATES = (
     '+=<>%&@#$€£¥§¶©®?!*/\\()[]{}~^|±×÷≠≤≥∞√∑∫∂∆∇∏∈∉∩∪⊂⊃∧∨¬∀∃≈≡∝°′″‰†‡•…←↑→↓↔↕⇐⇒⇔♠♣♥♦♪♫☺☼★☆■□▲△▼▽◆◇○●◊'
     'ÆŒØÞßæœøþðĦħŁłŊŋ' 'ϑϕϖϰϱ'
     'ÄÖÜÅÑÉÈÊËÎÔÛÙÚÝŽŠČĆŘĚŇŤĎŮŐŰĞŞ' 'äöüåñéèêëîôûùúýžščćřěňťďůőűğş' 'ЂЃЄЅЉЊЋЌЎЏђѓєљњћќўџ' 'ѢѣѲѳѴѵ'
+    '¼½¾¿«»¢¤ƒĄĘ'
 )
+# Also left out, though every font draws them: characters that, scaled and turned as render()
+# does, are drawn as another candidate is. Lowercase Cyrillic letters are small capitals
+# (ш/Ш, я/Я) or italic Latin ones (и/u, д/g); Г, П, Ф, ∆, ∑ and ∏ are drawn as Γ, Π, Φ, Δ, Σ
+# and Π; З as 3; ø as Ø; θ and ψ as Θ and Ψ; Ѳ as Θ; ϱ as ρ; ћ and ђ as ħ; and accented
+# lowercase letters whose capital is a candidate and whose base letter is left out above
+# (ö/Ö, š/Š, ú/Ú, ...). A model trained on the earlier list confused exactly these pairs most.
+LOOK_ALIKES = frozenset('бгджзийлпфцчшщъыьэюя' 'ГПФЗ' '∆∑∏' 'øθψϱћђѲѳ'
+                        'öüžščćůőűşîôûùú' 'ѓєљњќўџѣѵ')
 
 
 def font_files() -> List[str]:
@@ -73,8 +82,8 @@ def glyphs(fonts: Sequence[str], count: int) -> List[str]:
     from PIL import ImageFont
     loaded = [ImageFont.truetype(path, 48) for path in fonts]
     missing = [bytes(font.getmask('\U0010FFFD')) for font in loaded]
-    chosen = [c for c in dict.fromkeys(CANDIDATES)
-              if all(_has_glyph(font, c, m) for font, m in zip(loaded, missing))]
+    chosen = [c for c in dict.fromkeys(CANDIDATES) if c not in LOOK_ALIKES
+              and all(_has_glyph(font, c, m) for font, m in zip(loaded, missing))]
     if len(chosen) < count:
         raise SystemExit(f'error: only {len(chosen)} characters are drawn by all {len(fonts)} '
                          f'fonts; ask for --classes {len(chosen)} or fewer')

@@ -21,9 +21,13 @@ class TrainingParams:
     # GPUs the Trainer must see (it fails with one line when fewer are visible); 0: it trains
     # on whatever MirroredStrategy finds, the CPU included. Kubeflow's --gpus sets it.
     gpus: int = 0
-    model: str = 'cnn'  # 'cnn' (the seed's) or 'edge' (MobileNetV3-Small)
-    model_width: float = 1.0  # edge: MobileNetV3's alpha
-    model_resolution: int = 0  # edge: the side it runs at; 0: the images' own (at least 32)
+    model: str = 'cnn'  # 'cnn' (the seed's) or 'edge' (a compact network for devices)
+    model_width: float = 1.0  # edge: its channel multiplier
+    model_resolution: int = 0  # edge: the side it runs at; 0: the images' own, up to 32
+    # Random rotation, zoom and shift of the training images; None: on for edge, off for cnn.
+    augment: Optional[bool] = None
+    # Seeds the Trainer's initial weights, shuffling and augmentation; None: a fresh draw.
+    seed: Optional[int] = None
 
     def __post_init__(self):
         if self.epochs < 1 or self.batch_size < 1 or not self.learning_rate > 0:
@@ -36,9 +40,15 @@ class TrainingParams:
                                                  32 <= self.model_resolution <= 1024):
             raise ValueError('model_width must be in (0, 4] and model_resolution 0 or 32-1024: '
                              f'{self}')
+        if self.seed is not None and not 0 <= self.seed < 2**32:
+            raise ValueError(f'seed must be in 0-{2**32 - 1}, not {self.seed}')
         if self.mixed_precision not in (None, *MIXED_PRECISION_POLICIES):
             raise ValueError(f'mixed_precision must be one of {MIXED_PRECISION_POLICIES} or '
                              f'unset, not {self.mixed_precision!r}')
+
+    @property
+    def augments(self) -> bool:
+        return self.model == 'edge' if self.augment is None else self.augment
 
     def to_custom_config(self) -> Dict[str, Any]:
         return dataclasses.asdict(self)

@@ -197,7 +197,8 @@ def _devices(strategy: tf.distribute.Strategy):
 def model_spec(params: TrainingParams, tf_transform_output: tft.TFTransformOutput) -> ModelSpec:
     """The network the run asks for, for the data set's image shape and classes (its schema)."""
     shape, classes = features.schema_image(tf_transform_output.raw_metadata.schema)
-    return ModelSpec(shape, classes, params.model, params.model_width, params.model_resolution)
+    return ModelSpec(shape, classes, params.model, params.model_width, params.model_resolution,
+                     augment=params.augments)
 
 
 def train_model(params: TrainingParams,
@@ -216,6 +217,8 @@ def train_model(params: TrainingParams,
         there are several, else the one device.
     """
     require_gpus(params.gpus)
+    if params.seed is not None:
+        keras.utils.set_random_seed(params.seed)
     strategy = strategy or default_strategy()
     timer = FitTimer()
     global_batch = params.batch_size * strategy.num_replicas_in_sync
@@ -229,16 +232,19 @@ def train_model(params: TrainingParams,
     if params.mixed_precision:
         keras.mixed_precision.set_global_policy(params.mixed_precision)
     try:
+        train, evaluation = make_dataset('train', global_batch), make_dataset('eval', global_batch)
+        steps_per_epoch = int(train.cardinality())  # negative when unknown (streamed)
         with strategy.scope():
             # With two replicas Keras 3.15's multi-step loop fails on the distributed iterator
             # (tests/test_mirrored.py): several steps per call on one device only.
             one_device = strategy.num_replicas_in_sync == 1
             model = build_model(spec, params.learning_rate,
-                                settings=TRAINER_SETTINGS if one_device else None)
+                                settings=TRAINER_SETTINGS if one_device else None,
+                                training_steps=steps_per_epoch * params.epochs
+                                if steps_per_epoch > 0 else None)
         callbacks = [EpochProgress(params.epochs, global_batch), timer]
         if log_dir:
             callbacks.append(keras.callbacks.TensorBoard(log_dir=log_dir, update_freq='epoch'))
-        train, evaluation = make_dataset('train', global_batch), make_dataset('eval', global_batch)
         with _old_objects_frozen():
             model.fit(train, epochs=params.epochs, validation_data=evaluation,
                       callbacks=callbacks, verbose=0)

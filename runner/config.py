@@ -52,6 +52,8 @@ class RunConfig:
     model: str = TrainingParams.model
     model_width: float = TrainingParams.model_width
     model_resolution: int = TrainingParams.model_resolution
+    augment: Optional[bool] = TrainingParams.augment
+    seed: Optional[int] = TrainingParams.seed
     train_buckets: int = 4
     eval_buckets: int = 1
     max_class_share: float = thresholds.MAX_CLASS_SHARE
@@ -74,7 +76,8 @@ class RunConfig:
                               learning_rate=self.learning_rate,
                               mixed_precision=self.mixed_precision, gpus=self.gpus,
                               model=self.model, model_width=self.model_width,
-                              model_resolution=self.model_resolution)
+                              model_resolution=self.model_resolution,
+                              augment=self.augment, seed=self.seed)
 
     @property
     def budgets(self):

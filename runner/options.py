@@ -115,6 +115,13 @@ def _width(text: str) -> float:
     return value
 
 
+def _seed(text: str) -> int:
+    value = _non_negative_int(text)
+    if value >= 2**32:
+        raise argparse.ArgumentTypeError(f'{value} is not below 2**32')
+    return value
+
+
 def _resolution(text: str) -> int:
     value = _non_negative_int(text)
     if value and not 32 <= value <= 1024:
@@ -190,15 +197,20 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     train.add_argument('--learning-rate', type=_positive_float, default=_DEFAULTS.learning_rate,
                        help='Adam learning rate (default %(default)s)')
     train.add_argument('--model', choices=MODELS, default=_DEFAULTS.model,
-                       help='cnn: the small seed CNN; edge: MobileNetV3-Small for devices '
+                       help='cnn: the small seed CNN; edge: a compact network for devices '
                        '(default %(default)s)')
     train.add_argument('--model-width', type=_width, default=_DEFAULTS.model_width,
-                       metavar='ALPHA', help='edge: MobileNetV3\'s width multiplier (default '
-                       '%(default)s)')
+                       metavar='X', help='edge: its channel multiplier (default %(default)s)')
     train.add_argument('--model-resolution', type=_resolution,
                        default=_DEFAULTS.model_resolution, metavar='PX',
                        help='edge: the side (pixels) the network runs at, images resized to it '
-                       'inside the model (default: the images\' own, at least 32)')
+                       'inside the model (default: the images\' own, up to 32)')
+    train.add_argument('--augment', action=argparse.BooleanOptionalAction, default=None,
+                       help='randomly turn, zoom and shift the training images (default: on '
+                       'for --model edge, off for cnn)')
+    train.add_argument('--seed', type=_seed, default=None,
+                       help='seed of the initial weights, the shuffling and the augmentation '
+                       '(default: a fresh draw each run)')
     train.add_argument('--mixed-precision', choices=MIXED_PRECISION_POLICIES, default=None,
                        help='Keras mixed-precision policy (default: off, float32)')
     evaluation = parser.add_argument_group('evaluation')

@@ -39,7 +39,8 @@ def make_dataset(split, batch_size):
 strategy = tf.distribute.MirroredStrategy(['/cpu:0', '/cpu:1'])
 architecture = os.environ['MODEL']
 model = train_model(TrainingParams(epochs=2, batch_size=16, model=architecture), make_dataset,
-                    ModelSpec((28, 28, 1), 10, architecture), strategy=strategy)
+                    ModelSpec((28, 28, 1), 10, architecture, augment=architecture == 'edge'),
+                    strategy=strategy)
 # A Keras 3 variable wraps the TensorFlow one: under the strategy, a MirroredVariable.
 mirrored = model.trainable_variables[0].value
 copies = [v.numpy() for v in mirrored.values]
@@ -80,7 +81,7 @@ print(json.dumps({
 @pytest.mark.e2e  # a training job under MirroredStrategy
 @pytest.mark.parametrize('architecture', ['cnn', 'edge'])
 def test_two_replica_training(architecture, tmp_path):
-    """The seed CNN and the edge network (MobileNetV3-Small) under two replicas."""
+    """The seed CNN and the edge network (augmenting its images) under two replicas."""
     result = subprocess.run([sys.executable, '-c', SCRIPT], capture_output=True, text=True,
                             timeout=600, env=dict(os.environ, REPO=REPO, MODEL=architecture,
                                                   WORK=str(tmp_path)))

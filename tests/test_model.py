@@ -70,3 +70,74 @@ def test_training_params_round_trip_and_validation():
         params.TrainingParams(mixed_precision='float8')
     with pytest.raises(ValueError):
         params.TrainingParams(epochs=0)
+
+
+def test_edge_network_runs_small_and_augments_only_in_training():
+    from image_tfx.model.model import ModelSpec, augmentation
+    model = build_model(ModelSpec((48, 48, 3), 200, 'edge', augment=True))
+    assert model.input_shape == (None, 48, 48, 3) and model.output_shape == (None, 200)
+    names = [layer.name for layer in model.layers]
+    # Resized to 32 first, then augmented: every later layer works on 32x32.
+    assert names[1:5] == ['resize', 'augment_rotation', 'augment_zoom', 'augment_shift']
+    assert model.get_layer('resize').output.shape[1:3] == (32, 32)
+    assert model.count_params() < 350_000
+    # Activations the int8 converter keeps exact: ReLU, no hard-swish.
+    assert {type(layer).__name__ for layer in model.layers} >= {'ReLU', 'BatchNormalization'}
+    images = np.random.default_rng(0).random((4, 32, 32, 3)).astype(np.float32)
+    augment = keras.Sequential(augmentation())
+    np.testing.assert_array_equal(augment(images, training=False), images)
+    assert not np.allclose(augment(images, training=True), images)
+    # Images already small keep their size; the seed CNN augments only when asked.
+    small = build_model(ModelSpec((28, 28, 1), 10, 'edge'))
+    assert 'resize' not in [layer.name for layer in small.layers]
+    assert not any(layer.name.startswith('augment') for layer in small.layers)
+    cnn = build_model(ModelSpec((28, 28, 1), 10, 'cnn', augment=True))
+    assert [layer.name for layer in cnn.layers][:3] == ['augment_rotation', 'augment_zoom',
+                                                         'augment_shift']
+
+
+def test_augmentation_defaults_by_model_and_seed_is_checked():
+    assert params.TrainingParams(model='edge').augments
+    assert not params.TrainingParams(model='cnn').augments
+    assert params.TrainingParams(model='cnn', augment=True).augments
+    assert not params.TrainingParams(model='edge', augment=False).augments
+    with pytest.raises(ValueError):
+        params.TrainingParams(seed=-1)
+
+
+def test_a_seeded_training_is_repeatable():
+    from image_tfx.model.model import ModelSpec
+    from image_tfx.model.trainer import train_model
+    rng = np.random.default_rng(0)
+    images = rng.random((256, 28, 28, 1)).astype(np.float32)
+    labels = rng.integers(0, 10, (256, 1))
+
+    def make_dataset(split, batch_size):
+        return tf.data.Dataset.from_tensor_slices((images, labels)).shuffle(256).batch(
+            batch_size)
+
+    models = []
+
+    def weights(seed):
+        run = params.TrainingParams(epochs=2, batch_size=32, model='edge', seed=seed)
+        models.append(train_model(run, make_dataset,
+                                  ModelSpec((28, 28, 1), 10, 'edge', augment=True)))
+        return np.concatenate([w.reshape(-1) for w in models[-1].get_weights()])
+
+    first = weights(3)
+    np.testing.assert_array_equal(first, weights(3))
+    assert not np.array_equal(first, weights(4))
+    # The edge network's rate fell along a cosine over the whole fit: 8 steps, 2 epochs.
+    schedule = models[0].optimizer._learning_rate
+    assert isinstance(schedule, keras.optimizers.schedules.CosineDecay)
+    assert schedule.decay_steps == 16 and float(schedule(16)) == 0.0
+
+
+def test_only_the_edge_network_decays_its_learning_rate():
+    from image_tfx.model.model import ModelSpec
+    cnn = build_model(ModelSpec((28, 28, 1), 10, 'cnn'), training_steps=100)
+    assert not isinstance(cnn.optimizer._learning_rate,
+                          keras.optimizers.schedules.LearningRateSchedule)
+    edge = build_model(ModelSpec((28, 28, 1), 10, 'edge'))  # steps unknown: constant
+    assert not isinstance(edge.optimizer._learning_rate,
+                          keras.optimizers.schedules.LearningRateSchedule)

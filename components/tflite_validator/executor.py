@@ -94,7 +94,8 @@ def score_test_split(model_uri: str, tflite_dir: str, examples: types.Artifact
     for name, filename in (('float32', FLOAT32_FILE), ('int8', INT8_FILE)):
         model = tflite.TFLiteClassifier(storage.join(tflite_dir, filename))
         predicted = np.argmax(model.predict(model_input), axis=-1)
-        scores[name] = {'accuracy': float(np.mean(predicted == labels))}
+        scores[name] = {'accuracy': float(np.mean(predicted == labels)),
+                        'agreement': float(np.mean(predicted == classes))}
     return scores
 
 
