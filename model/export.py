@@ -48,8 +48,10 @@ def save_keras_export(model, path: str, shape) -> None:
     import keras
     archive = keras.export.ExportArchive()
     archive.track(model)
-    archive.add_endpoint('serve', model.call, input_signature=[
-        tf.TensorSpec([1, *shape], tf.float32)])
+    # training=False: called bare, Keras' augmentation layers default to training and would
+    # be traced into the graph (and the converter has no kernels for them).
+    archive.add_endpoint('serve', lambda images: model(images, training=False),
+                         input_signature=[tf.TensorSpec([1, *shape], tf.float32)])
     archive.write_out(path, verbose=False)
 
 

@@ -69,7 +69,7 @@ def test_mixed_precision_model_converts_through_its_float32_copy(tmp_path, digit
     TFLite builtins lack); its float32 copy converts and predicts what the trained model does."""
     import keras
     from image_tfx.model.model import ModelSpec, float32_copy
-    spec = ModelSpec(DIGITS, 10, architecture)
+    spec = ModelSpec(DIGITS, 10, architecture, augment=architecture == 'edge')
     images, labels = digits
     x = tflite.pixels_to_model_input(images[:600], DIGITS)
     previous = keras.mixed_precision.global_policy()
