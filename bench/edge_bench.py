@@ -1,7 +1,7 @@
 """The edge challenge, measured: the pipeline with --model edge against bare Keras.
 
     python data/make_glyphs.py --classes 200 --out /tmp/glyphs200 --per-font 6 --size 32
-    python bench/edge_bench.py --data /tmp/glyphs200 --epochs 10 --learning-rate 0.002 \
+    python bench/edge_bench.py --data /tmp/glyphs200 --epochs 10 --learning-rate 0.002
         [--seeds 0 1 2] [--json F]
 
 A benchmark, not a test: it prints figures and asserts nothing. It
