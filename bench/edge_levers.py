@@ -62,8 +62,8 @@ def build(args, shape, classes: int):
     else:
         for stage, channels in enumerate((16, 32, 64, 128)):
             for _ in range(2):
-                x = layers.Conv2D(int(channels * args.width), 3, padding='same',
-                                  use_bias=False)(x)
+                x = layers.Conv2D(max(8, int(round(channels * args.width))), 3,
+                                  padding='same', use_bias=False)(x)
                 x = layers.BatchNormalization(momentum=0.9)(x)
                 x = layers.ReLU()(x)
             if stage < 3:

@@ -21,8 +21,10 @@ import keras
 
 CNN, EDGE = 'cnn', 'edge'
 ARCHITECTURES = (CNN, EDGE)
-# The side the edge network runs at unless told otherwise (smaller images keep their own).
+# The side the edge network runs at unless told otherwise (smaller images keep their own, down
+# to the 8 pixels its three 2x2 poolings need).
 EDGE_DEFAULT_RESOLUTION = 32
+EDGE_MIN_SIDE = 8
 EDGE_CHANNELS = (16, 32, 64, 128)
 BATCH_NORM_MOMENTUM = 0.9
 
@@ -47,7 +49,8 @@ class ModelSpec:
         if self.resolution:
             return self.resolution, self.resolution
         height, width, _ = self.input_shape
-        return min(height, EDGE_DEFAULT_RESOLUTION), min(width, EDGE_DEFAULT_RESOLUTION)
+        return tuple(max(min(side, EDGE_DEFAULT_RESOLUTION), EDGE_MIN_SIDE)
+                     for side in (height, width))
 
 
 # The seed's case: the shipped digits.

@@ -90,6 +90,8 @@ def test_edge_network_runs_small_and_augments_only_in_training():
     # Images already small keep their size; the seed CNN augments only when asked.
     small = build_model(ModelSpec((28, 28, 1), 10, 'edge'))
     assert 'resize' not in [layer.name for layer in small.layers]
+    tiny = build_model(ModelSpec((5, 6, 1), 10, 'edge'))  # brought up to what pooling needs
+    assert tiny.get_layer('resize').output.shape[1:3] == (8, 8)
     assert not any(layer.name.startswith('augment') for layer in small.layers)
     cnn = build_model(ModelSpec((28, 28, 1), 10, 'cnn', augment=True))
     assert [layer.name for layer in cnn.layers][:3] == ['augment_rotation', 'augment_zoom',
