@@ -3,7 +3,7 @@
     python data/make_glyphs.py --classes 200 --out /tmp/glyphs200 --per-font 6 --size 32
     python bench/edge_levers.py --data /tmp/glyphs200 --epochs 8 [--network mobilenet]
         [--no-augment] [--rotation 0.05] [--shear 0.2] [--aspect 0.3] [--dropout 0.4]
-        [--width 1.5] [--resolution 48] [--constant-rate] [--seed 1]
+        [--width 1.5] [--resolution 48] [--constant-rate] [--warmup 0] [--seed 1]
 
 A benchmark, not a test: it prints figures and asserts nothing. It trains one variant on the
 whole train split of a folder data set (class folders under train/ and test/, as
@@ -13,7 +13,8 @@ edge network of model/model.py (four stages of two 3x3 convolutions, batch norma
 ReLU, 16-32-64-128 channels times --width) or Keras' MobileNetV3-Small, with the levers the
 pipeline does not expose as options (rotation, shear and aspect of the augmentation, dropout,
 a constant rate) so that each can be tried. The recipe is model/model.py's by default: Adam
-on a cosine from --learning-rate to zero, rotation 0.03, zoom 0.2, shift 0.1, dropout 0.2.
+rising from zero to --learning-rate over the first tenth of the fit and falling on a cosine to
+zero, rotation 0.03, zoom 0.2, shift 0.1, dropout 0.2.
 """
 
 import argparse
@@ -81,6 +82,9 @@ def main(argv=None) -> int:
     parser.add_argument('--batch-size', type=int, default=64)
     parser.add_argument('--learning-rate', type=float, default=2e-3)
     parser.add_argument('--constant-rate', action='store_true')
+    parser.add_argument('--warmup', type=float, default=0.1,
+                        help='share of the fit over which the rate first rises from zero '
+                             '(default: model.py\'s 0.1; 0: none)')
     parser.add_argument('--augment', action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument('--rotation', type=float, default=0.03, help='of a full turn')
     parser.add_argument('--shear', type=float, default=0.0)
@@ -102,8 +106,14 @@ def main(argv=None) -> int:
     keras.utils.set_random_seed(args.seed)
     model = build(args, x_train.shape[1:], len(classes))
     steps = -(-len(y_train) // args.batch_size) * args.epochs
-    rate = args.learning_rate if args.constant_rate else \
-        keras.optimizers.schedules.CosineDecay(args.learning_rate, steps)
+    warmup = int(steps * args.warmup)
+    if args.constant_rate:
+        rate = args.learning_rate
+    elif warmup:
+        rate = keras.optimizers.schedules.CosineDecay(
+            0.0, steps - warmup, warmup_target=args.learning_rate, warmup_steps=warmup)
+    else:
+        rate = keras.optimizers.schedules.CosineDecay(args.learning_rate, steps)
     model.compile(keras.optimizers.Adam(rate), 'sparse_categorical_crossentropy',
                   metrics=['accuracy'], steps_per_execution=32)
     train = tf.data.Dataset.from_tensor_slices((x_train, y_train)).shuffle(

@@ -110,6 +110,10 @@ def _edge(spec: ModelSpec) -> keras.Model:
 # (the same updates; docs/performance.md measures it against Keras' defaults).
 TRAINER_SETTINGS: Dict[str, Any] = {'steps_per_execution': 32}
 
+# The share of the edge network's fit over which its rate rises from zero: started at full
+# rate, it can sit at chance for epochs on some seeds (docs/edge.md).
+EDGE_WARMUP = 0.1
+
 
 def build_model(spec: ModelSpec = DIGITS_MODEL, learning_rate: float = 1e-3,
                 settings: Optional[Dict[str, Any]] = None,
@@ -119,11 +123,15 @@ def build_model(spec: ModelSpec = DIGITS_MODEL, learning_rate: float = 1e-3,
     `settings`: extra arguments of Model.compile (bench/fit_levers.py tries some); the Trainer
     passes TRAINER_SETTINGS. `training_steps`: the steps of the whole fit, when known; the
     edge network's learning rate then falls from `learning_rate` to zero along a cosine over
-    them (the seed CNN keeps its constant rate)."""
+    them, after rising linearly from zero over the first EDGE_WARMUP of them (the seed CNN
+    keeps its constant rate)."""
     model = (_cnn if spec.architecture == CNN else _edge)(spec)
     rate = learning_rate
     if spec.architecture == EDGE and training_steps:
-        rate = keras.optimizers.schedules.CosineDecay(learning_rate, training_steps)
+        warmup = int(training_steps * EDGE_WARMUP)
+        rate = keras.optimizers.schedules.CosineDecay(
+            0.0 if warmup else learning_rate, training_steps - warmup,
+            warmup_target=learning_rate if warmup else None, warmup_steps=warmup)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=rate),
                   loss='sparse_categorical_crossentropy', metrics=['accuracy'],
                   **(settings or {}))
