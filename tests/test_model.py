@@ -129,8 +129,8 @@ def test_a_seeded_training_is_repeatable():
     first = weights(3)
     np.testing.assert_array_equal(first, weights(3))
     assert not np.array_equal(first, weights(4))
-    # The edge network's rate rose from zero over a tenth of the fit (8 steps, 2 epochs), then
-    # fell along a cosine to zero at its end.
+    # The edge network's rate rose from zero over a tenth of the fit's 16 steps (8 per epoch,
+    # 2 epochs), then fell along a cosine to zero at its end.
     schedule = models[0].optimizer._learning_rate
     assert isinstance(schedule, keras.optimizers.schedules.CosineDecay)
     assert float(schedule(0)) == 0.0 and float(schedule(1)) == pytest.approx(1e-3)
