@@ -82,9 +82,9 @@ def main(argv=None) -> int:
     parser.add_argument('--batch-size', type=int, default=64)
     parser.add_argument('--learning-rate', type=float, default=2e-3)
     parser.add_argument('--constant-rate', action='store_true')
-    parser.add_argument('--warmup', type=float, default=0.1,
+    parser.add_argument('--warmup', type=float, default=None,
                         help='share of the fit over which the rate first rises from zero '
-                             '(default: model.py\'s 0.1; 0: none)')
+                             '(default: model.py\'s EDGE_WARMUP; 0: none)')
     parser.add_argument('--augment', action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument('--rotation', type=float, default=0.03, help='of a full turn')
     parser.add_argument('--shear', type=float, default=0.0)
@@ -99,6 +99,7 @@ def main(argv=None) -> int:
     os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
     import keras
     import tensorflow as tf
+    from image_tfx.model.model import EDGE_WARMUP, edge_schedule
 
     classes = sorted(os.listdir(os.path.join(args.data, 'train')))
     x_train, y_train, _ = load(args.data, 'train', classes)
@@ -106,14 +107,9 @@ def main(argv=None) -> int:
     keras.utils.set_random_seed(args.seed)
     model = build(args, x_train.shape[1:], len(classes))
     steps = -(-len(y_train) // args.batch_size) * args.epochs
-    warmup = int(steps * args.warmup)
-    if args.constant_rate:
-        rate = args.learning_rate
-    elif warmup:
-        rate = keras.optimizers.schedules.CosineDecay(
-            0.0, steps - warmup, warmup_target=args.learning_rate, warmup_steps=warmup)
-    else:
-        rate = keras.optimizers.schedules.CosineDecay(args.learning_rate, steps)
+    rate = args.learning_rate if args.constant_rate else \
+        edge_schedule(args.learning_rate, steps,
+                      EDGE_WARMUP if args.warmup is None else args.warmup)
     model.compile(keras.optimizers.Adam(rate), 'sparse_categorical_crossentropy',
                   metrics=['accuracy'], steps_per_execution=32)
     train = tf.data.Dataset.from_tensor_slices((x_train, y_train)).shuffle(

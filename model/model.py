@@ -115,6 +115,17 @@ TRAINER_SETTINGS: Dict[str, Any] = {'steps_per_execution': 32}
 EDGE_WARMUP = 0.1
 
 
+def edge_schedule(learning_rate: float, training_steps: int,
+                  warmup: float = EDGE_WARMUP) -> keras.optimizers.schedules.LearningRateSchedule:
+    """The edge network's rate: up from zero over the first `warmup` share of the fit, then
+    down along a cosine to zero at its end."""
+    steps = int(training_steps * warmup)
+    if not steps:
+        return keras.optimizers.schedules.CosineDecay(learning_rate, training_steps)
+    return keras.optimizers.schedules.CosineDecay(
+        0.0, training_steps - steps, warmup_target=learning_rate, warmup_steps=steps)
+
+
 def build_model(spec: ModelSpec = DIGITS_MODEL, learning_rate: float = 1e-3,
                 settings: Optional[Dict[str, Any]] = None,
                 training_steps: Optional[int] = None) -> keras.Model:
@@ -128,10 +139,7 @@ def build_model(spec: ModelSpec = DIGITS_MODEL, learning_rate: float = 1e-3,
     model = (_cnn if spec.architecture == CNN else _edge)(spec)
     rate = learning_rate
     if spec.architecture == EDGE and training_steps:
-        warmup = int(training_steps * EDGE_WARMUP)
-        rate = keras.optimizers.schedules.CosineDecay(
-            0.0 if warmup else learning_rate, training_steps - warmup,
-            warmup_target=learning_rate if warmup else None, warmup_steps=warmup)
+        rate = edge_schedule(learning_rate, training_steps)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=rate),
                   loss='sparse_categorical_crossentropy', metrics=['accuracy'],
                   **(settings or {}))
