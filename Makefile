@@ -60,6 +60,10 @@ $(TFJS_BUNDLE): Makefile
 	  mkdir -p $(dir $(TFJS_BUNDLE)) && mv "$$tmp"/package/dist/tf.min.js $(TFJS_BUNDLE) && touch $(TFJS_BUNDLE)
 	@echo "TensorFlow.js $(TFJS_VERSION) -> $(TFJS_BUNDLE)"
 
+# Left out of the pins on purpose (requirements.txt says why); removed from environments made
+# before, since Keras imports them at start-up whenever they are present.
+LEFT_OUT := matplotlib scikit-learn
+
 # Reinstalls only when the pins or the packaging change, so a second `make install` is instant.
 $(STAMP): requirements.txt setup.py
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required (TFX 1.16 wheels), found " + sys.version' 
@@ -67,6 +71,8 @@ $(STAMP): requirements.txt setup.py
 	@echo "Installing the pinned stack into $(VENV) (a few minutes the first time)..."
 	@$(VPY) -m pip install --quiet --disable-pip-version-check --ignore-requires-python --no-deps \
 		-r requirements.txt 2>&1 | { grep -v "$(PIP_NOISE)" || true; }
+	@$(VPY) -m pip uninstall --quiet --disable-pip-version-check --yes $(LEFT_OUT) 2>&1 \
+		| { grep -v "$(PIP_NOISE)\|not installed" || true; }
 	@$(VPY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation \
 		-e . 2>&1 | { grep -v "$(PIP_NOISE)" || true; }
 	@touch $(STAMP)
