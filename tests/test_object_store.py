@@ -64,8 +64,9 @@ object_store.exit_now(3)
 
 
 def test_exit_keeps_the_teardown_but_not_its_last_collection():
-    """A run's, predict's and inspect's last step: the code, the output and the atexit handlers
-    as with sys.exit, without collecting what was alive at the end once more."""
+    """The last step of a run, predict, inspect and the converters' child processes: the code,
+    the output and the atexit handlers as with sys.exit, without collecting what was alive at
+    the end once more."""
     done = subprocess.run([sys.executable, '-c', EXIT_PROBE], capture_output=True, text=True)
     assert (done.returncode, done.stdout, done.stderr) == (3, 'unflushed|atexit ran|', '')
 

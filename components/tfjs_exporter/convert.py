@@ -50,4 +50,5 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    from image_tfx.data import object_store
+    object_store.exit_now(main())

@@ -58,4 +58,5 @@ def main(argv) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main(sys.argv))
+    from image_tfx.data import object_store
+    object_store.exit_now(main(sys.argv))
