@@ -6,7 +6,8 @@ A benchmark, not a test. On the same train/eval arrays (the data set's first 80%
 it fits the network once per variant and repetition, in an interleaved order so that a
 slower or faster stretch of the machine affects every variant alike, and prints per variant
 the median, min and max of model.fit's training images/s (FitTimer: per-epoch validation
-excluded) and of the eval accuracy, and the ratio of medians to bare Keras:
+excluded) and of the eval accuracy, the ratio of medians to bare Keras, and the median seconds
+of the first epoch (which traces the training function) and of the others together:
 
   bare             model.fit(x, y), Keras' defaults (what bench/pipeline_bench.py compares with)
   mirrored         model.fit from the Trainer's in-memory tf.data dataset, inside
@@ -41,7 +42,7 @@ def arrays(path):
 
 
 def fit(variant, data, epochs, batch_size, steps):
-    """(images/s of model.fit, eval accuracy) of one training."""
+    """(images/s of model.fit, eval accuracy, first epoch s, other epochs s) of one training."""
     import tensorflow as tf
     import keras
     from image_tfx.model import model as model_lib
@@ -66,7 +67,8 @@ def fit(variant, data, epochs, batch_size, steps):
     accuracy = float(np.mean(np.argmax(model.predict(x_eval, batch_size=1024, verbose=0), -1)
                              == y_eval))
     keras.backend.clear_session()
-    return len(y_train) * epochs / timer.seconds, accuracy
+    return (len(y_train) * epochs / timer.seconds, accuracy, timer.epoch_seconds[0],
+            sum(timer.epoch_seconds[1:]))
 
 
 VARIANTS = ('bare', 'mirrored', 'mirrored+steps', 'default', 'default+steps')
@@ -90,17 +92,18 @@ def main(argv=None) -> int:
             results[variant].append(fit(variant, data, args.epochs, args.batch_size, args.steps))
             print(f'repetition {repetition + 1}: {variant} {results[variant][-1][0]:,.0f} '
                   'images/s', file=sys.stderr)
-    bare = statistics.median(rate for rate, _ in results['bare'])
+    bare = statistics.median(run[0] for run in results['bare'])
     print(f'{len(data[1]):,} train images, {args.epochs} epochs, batch {args.batch_size}, '
           f'steps_per_execution {args.steps}; {args.repeat} repetitions')
     print(f'{"variant":<18}{"images/s median (min-max)":>28}{"vs bare":>9}'
-          f'{"accuracy median (min-max)":>29}')
+          f'{"accuracy median (min-max)":>29}{"first epoch s":>15}{"others s":>10}')
     for variant, runs in results.items():
-        rates, accuracies = [r for r, _ in runs], [a for _, a in runs]
+        rates, accuracies, first, others = zip(*runs)
         print(f'{variant:<18}{statistics.median(rates):>12,.0f} ({min(rates):,.0f}-'
               f'{max(rates):,.0f}){statistics.median(rates) / bare:>8.2f}x'
               f'{statistics.median(accuracies):>13.4f} ({min(accuracies):.4f}-'
-              f'{max(accuracies):.4f})')
+              f'{max(accuracies):.4f}){statistics.median(first):>15.3f}'
+              f'{statistics.median(others):>10.3f}')
     return 0
 
 

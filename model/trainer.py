@@ -84,6 +84,7 @@ class FitTimer(keras.callbacks.Callback):
         super().__init__()
         self.seconds = 0.0
         self.epochs = 0
+        self.epoch_seconds = []  # the first epoch's also traces the training function
         self._started = None
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -91,7 +92,8 @@ class FitTimer(keras.callbacks.Callback):
 
     def _stop(self):
         if self._started is not None:
-            self.seconds += time.perf_counter() - self._started
+            self.epoch_seconds.append(time.perf_counter() - self._started)
+            self.seconds += self.epoch_seconds[-1]
             self._started = None
 
     def on_test_begin(self, logs=None):
@@ -254,6 +256,7 @@ def train_model(params: TrainingParams,
         tf.io.gfile.makedirs(log_dir)
         with tf.io.gfile.GFile(os.path.join(log_dir, FIT_TIMING_FILE), 'w') as f:
             f.write(json.dumps({'fit_seconds': timer.seconds, 'epochs': timer.epochs,
+                                'epoch_seconds': timer.epoch_seconds,
                                 'global_batch_size': global_batch,
                                 'replicas': strategy.num_replicas_in_sync,
                                 'devices': devices}))
