@@ -72,7 +72,7 @@ $(STAMP): requirements.txt setup.py
 	@$(VPY) -m pip install --quiet --disable-pip-version-check --ignore-requires-python --no-deps \
 		-r requirements.txt 2>&1 | { grep -v "$(PIP_NOISE)" || true; }
 	@$(VPY) -m pip uninstall --quiet --disable-pip-version-check --yes $(LEFT_OUT) 2>&1 \
-		| { grep -v "$(PIP_NOISE)\|not installed" || true; }
+		| { grep -v "$(PIP_NOISE)\|Skipping .* as it is not installed" || true; }
 	@$(VPY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation \
 		-e . 2>&1 | { grep -v "$(PIP_NOISE)" || true; }
 	@touch $(STAMP)

@@ -38,8 +38,8 @@ setup(
                       'numpy'],
     entry_points={'console_scripts': [
         'image-tfx-run = image_tfx.runner.local:run_command',
-        'image-tfx-predict = image_tfx.tools.predict:main',
-        'image-tfx-inspect = image_tfx.records.inspect:main',
+        'image-tfx-predict = image_tfx.tools.predict:run_command',
+        'image-tfx-inspect = image_tfx.records.inspect:run_command',
         'image-tfx-web = image_tfx.web.__main__:main',
     ]},
 )

@@ -174,7 +174,8 @@ def exit_now(code: int, abandon_threads: bool = False) -> None:
 
     Otherwise the teardown runs (atexit handlers, threads joined, objects released as their
     references drop) without its last cycle collection over every object TensorFlow, TFX and
-    Beam made: the work is done, and that collection is most of the teardown's time."""
+    Beam made: the work is done, and that collection is most of the teardown's time. So a
+    caller closes what it wrote first: objects in reference cycles are not finalized."""
     sys.stdout.flush()
     sys.stderr.flush()
     if _s3_in_use or abandon_threads:

@@ -84,7 +84,7 @@ class FitTimer(keras.callbacks.Callback):
         super().__init__()
         self.seconds = 0.0
         self.epochs = 0
-        self.epoch_seconds = []  # the first epoch's also traces the training function
+        self.epoch_seconds = []  # the first one includes tracing the training function
         self._started = None
 
     def on_epoch_begin(self, epoch, logs=None):

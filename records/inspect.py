@@ -421,5 +421,10 @@ def main(argv=None) -> int:
     return 0
 
 
-if __name__ == '__main__':
+def run_command() -> None:
+    """main, then the process ends through exit_now (also the console script's entry)."""
     object_store.exit_now(main())
+
+
+if __name__ == '__main__':
+    run_command()

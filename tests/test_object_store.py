@@ -67,8 +67,19 @@ def test_exit_keeps_the_teardown_but_not_its_last_collection():
     """The last step of a run, predict, inspect and the converters' child processes: the code,
     the output and the atexit handlers as with sys.exit, without collecting what was alive at
     the end once more."""
-    done = subprocess.run([sys.executable, '-c', EXIT_PROBE], capture_output=True, text=True)
+    done = subprocess.run([sys.executable, '-c', EXIT_PROBE], capture_output=True, text=True,
+                          timeout=60)
     assert (done.returncode, done.stdout, done.stderr) == (3, 'unflushed|atexit ran|', '')
+
+
+def test_console_scripts_end_as_python_dash_m_does():
+    """image-tfx-run, -predict and -inspect end through exit_now (s3:// needs it), as
+    `python -m` and run_local.py do."""
+    from importlib import metadata as dist
+    scripts = {e.name: e.value for e in dist.entry_points(group='console_scripts')
+               if e.name.startswith('image-tfx-')}
+    for name in ('image-tfx-run', 'image-tfx-predict', 'image-tfx-inspect'):
+        assert scripts[name].endswith(':run_command'), scripts
 
 
 def test_ml_metadata_must_be_local():
