@@ -82,10 +82,13 @@ class FitTimer(keras.callbacks.Callback):
 
     def __init__(self):
         super().__init__()
-        self.seconds = 0.0
         self.epochs = 0
         self.epoch_seconds = []  # the first one includes tracing the training function
         self._started = None
+
+    @property
+    def seconds(self) -> float:
+        return sum(self.epoch_seconds)
 
     def on_epoch_begin(self, epoch, logs=None):
         self._started = time.perf_counter()
@@ -93,7 +96,6 @@ class FitTimer(keras.callbacks.Callback):
     def _stop(self):
         if self._started is not None:
             self.epoch_seconds.append(time.perf_counter() - self._started)
-            self.seconds += self.epoch_seconds[-1]
             self._started = None
 
     def on_test_begin(self, logs=None):
@@ -256,7 +258,6 @@ def train_model(params: TrainingParams,
         tf.io.gfile.makedirs(log_dir)
         with tf.io.gfile.GFile(os.path.join(log_dir, FIT_TIMING_FILE), 'w') as f:
             f.write(json.dumps({'fit_seconds': timer.seconds, 'epochs': timer.epochs,
-                                'epoch_seconds': timer.epoch_seconds,
                                 'global_batch_size': global_batch,
                                 'replicas': strategy.num_replicas_in_sync,
                                 'devices': devices}))
