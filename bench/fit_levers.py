@@ -7,13 +7,16 @@ it fits the network once per variant and repetition, in an interleaved order so 
 slower or faster stretch of the machine affects every variant alike, and prints per variant
 the median, min and max of model.fit's training images/s (FitTimer: per-epoch validation
 excluded) and of the eval accuracy, the ratio of medians to bare Keras, and the median seconds
-of the first epoch (which traces the training function) and of the others together:
+of the first epoch (which traces the training function; with the setup timed before it)
+and of the others together:
 
   bare             model.fit(x, y), Keras' defaults (what bench/pipeline_bench.py compares with)
   mirrored         model.fit from the Trainer's in-memory tf.data dataset, inside
                    MirroredStrategy (one replica on a CPU)
   default          the same dataset under TensorFlow's default strategy (no mirroring)
   +steps           steps_per_execution=STEPS
+  +built           the optimizer's and metrics' variables created before model.fit
+                   (build_training_state, timed with it), as the Trainer does
   +xla             (with --xla) jit_compile=True under the default strategy: Keras leaves
                    XLA off on a CPU
 """
@@ -61,17 +64,22 @@ def fit(variant, data, epochs, batch_size, steps):
                     else tf.distribute.get_strategy())
         with strategy.scope():
             model = model_lib.build_model(spec, settings=settings)
-        model.fit(in_memory_dataset(x_train, y_train, batch_size, shuffle=True), epochs=epochs,
+        train = in_memory_dataset(x_train, y_train, batch_size, shuffle=True)
+        if '+built' in variant:
+            with timer.setup():
+                model_lib.build_training_state(model, *train.element_spec)
+        model.fit(train, epochs=epochs,
                   validation_data=in_memory_dataset(x_eval, y_eval, batch_size, shuffle=False),
                   callbacks=[timer], verbose=0)
     accuracy = float(np.mean(np.argmax(model.predict(x_eval, batch_size=1024, verbose=0), -1)
                              == y_eval))
     keras.backend.clear_session()
-    return (len(y_train) * epochs / timer.seconds, accuracy, timer.epoch_seconds[0],
-            sum(timer.epoch_seconds[1:]))
+    return (len(y_train) * epochs / timer.seconds, accuracy,
+            timer.setup_seconds + timer.epoch_seconds[0], sum(timer.epoch_seconds[1:]))
 
 
-VARIANTS = ('bare', 'mirrored', 'mirrored+steps', 'default', 'default+steps')
+VARIANTS = ('bare', 'mirrored', 'mirrored+steps', 'default', 'default+steps',
+            'default+steps+built')
 XLA_VARIANTS = ('default+xla', 'default+steps+xla')
 
 

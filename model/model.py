@@ -146,6 +146,22 @@ def build_model(spec: ModelSpec = DIGITS_MODEL, learning_rate: float = 1e-3,
     return model
 
 
+def build_training_state(model: keras.Model, images_spec, labels_spec) -> None:
+    """Creates the optimizer's and the compiled metrics' variables of a compiled model, for
+    batches of `images_spec` and `labels_spec` (tf.TensorSpec), before model.fit.
+
+    Outside a distribution strategy's scope Keras leaves them to the first trace of its
+    training function, and a function that creates variables while traced is traced again;
+    under a strategy Keras builds them ahead itself. The forward pass on one blank image
+    changes no weight, and the metrics it updates are reset.
+    """
+    images = keras.ops.zeros((1, *images_spec.shape[1:]), dtype=images_spec.dtype.name)
+    labels = keras.ops.zeros((1, *labels_spec.shape[1:]), dtype=labels_spec.dtype.name)
+    model.compute_metrics(images, labels, model(images, training=False), sample_weight=None)
+    model.reset_metrics()
+    model.optimizer.build(model.trainable_variables)
+
+
 def float32_copy(model: keras.Model, spec: ModelSpec = DIGITS_MODEL) -> keras.Model:
     """The same network computing in float32, with the trained weights: what is exported.
 

@@ -137,6 +137,41 @@ def test_a_seeded_training_is_repeatable():
     assert float(schedule(2)) < 1e-3 and float(schedule(16)) == pytest.approx(0.0, abs=1e-12)
 
 
+def test_the_trainer_creates_its_training_state_before_model_fit():
+    """Outside a strategy's scope Keras creates the optimizer's and the metrics' variables
+    while tracing its training function, then traces it again; the Trainer creates them first,
+    without moving a weight or leaving a metric updated."""
+    from image_tfx.model.model import ModelSpec, build_training_state
+    from image_tfx.model.trainer import train_model
+    rng = np.random.default_rng(0)
+    images = rng.random((64, 28, 28, 1)).astype(np.float32)
+    labels = rng.integers(0, 10, 64)
+
+    def make_dataset(split, batch_size):
+        return tf.data.Dataset.from_tensor_slices((images, labels)).batch(batch_size)
+
+    created_while_traced = []
+
+    def creator(next_creator, **kwargs):
+        if tf.inside_function():
+            created_while_traced.append(kwargs.get('name'))
+        return next_creator(**kwargs)
+
+    with tf.variable_creator_scope(creator):
+        train_model(params.TrainingParams(epochs=1, batch_size=32), make_dataset,
+                    ModelSpec((28, 28, 1), 10))
+    assert created_while_traced == []
+
+    model = build_model(ModelSpec((28, 28, 1), 10))
+    weights = model.get_weights()
+    build_training_state(model, *make_dataset('train', 32).element_spec)
+    assert model.optimizer.built
+    for before, after in zip(weights, model.get_weights()):
+        np.testing.assert_array_equal(before, after)
+    assert all(float(variable.numpy()) == 0.0
+               for metric in model.metrics for variable in metric.variables)
+
+
 def test_only_the_edge_network_decays_its_learning_rate():
     from image_tfx.model.model import ModelSpec
     cnn = build_model(ModelSpec((28, 28, 1), 10, 'cnn'), training_steps=100)
