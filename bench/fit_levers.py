@@ -15,8 +15,10 @@ and of the others together:
                    MirroredStrategy (one replica on a CPU)
   default          the same dataset under TensorFlow's default strategy (no mirroring)
   +steps           steps_per_execution=STEPS
+  +epoch           steps_per_execution=the steps of an epoch (one call per epoch)
   +built           the optimizer's and metrics' variables created before model.fit
-                   (build_training_state, timed with it), as the Trainer does
+                   (build_training_state, timed with it)
+  default+epoch+built is what the Trainer does on one device.
   +xla             (with --xla) jit_compile=True under the default strategy: Keras leaves
                    XLA off on a CPU
 """
@@ -58,7 +60,9 @@ def fit(variant, data, epochs, batch_size, steps):
         model.fit(x_train, y_train, batch_size=batch_size, epochs=epochs,
                   validation_data=(x_eval, y_eval), callbacks=[timer], verbose=0)
     else:
-        settings = {'steps_per_execution': steps if '+steps' in variant else 1,
+        per_epoch = -(-len(y_train) // batch_size)
+        settings = {'steps_per_execution': steps if '+steps' in variant
+                    else per_epoch if '+epoch' in variant else 1,
                     'jit_compile': '+xla' in variant}
         strategy = (tf.distribute.MirroredStrategy() if variant.startswith('mirrored')
                     else tf.distribute.get_strategy())
@@ -78,8 +82,8 @@ def fit(variant, data, epochs, batch_size, steps):
             timer.setup_seconds + timer.epoch_seconds[0], sum(timer.epoch_seconds[1:]))
 
 
-VARIANTS = ('bare', 'mirrored', 'mirrored+steps', 'default', 'default+steps',
-            'default+steps+built')
+VARIANTS = ('bare', 'mirrored', 'mirrored+steps', 'default', 'default+steps', 'default+epoch',
+            'default+epoch+built')
 XLA_VARIANTS = ('default+xla', 'default+steps+xla')
 
 
@@ -103,11 +107,11 @@ def main(argv=None) -> int:
     bare = statistics.median(run[0] for run in results['bare'])
     print(f'{len(data[1]):,} train images, {args.epochs} epochs, batch {args.batch_size}, '
           f'steps_per_execution {args.steps}; {args.repeat} repetitions')
-    print(f'{"variant":<18}{"images/s median (min-max)":>28}{"vs bare":>9}'
+    print(f'{"variant":<20}{"images/s median (min-max)":>28}{"vs bare":>9}'
           f'{"accuracy median (min-max)":>29}{"first epoch s":>15}{"others s":>10}')
     for variant, runs in results.items():
         rates, accuracies, first, others = zip(*runs)
-        print(f'{variant:<18}{statistics.median(rates):>12,.0f} ({min(rates):,.0f}-'
+        print(f'{variant:<20}{statistics.median(rates):>12,.0f} ({min(rates):,.0f}-'
               f'{max(rates):,.0f}){statistics.median(rates) / bare:>8.2f}x'
               f'{statistics.median(accuracies):>13.4f} ({min(accuracies):.4f}-'
               f'{max(accuracies):.4f}){statistics.median(first):>15.3f}'

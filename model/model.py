@@ -105,10 +105,21 @@ def _edge(spec: ModelSpec) -> keras.Model:
     return keras.Model(inputs, outputs, name='edge_cnn')
 
 
-# What the Trainer compiles with beyond Keras' defaults on one device: several training steps
-# per call of the compiled function, so that Python's overhead per step is paid once per call
-# (the same updates; docs/performance.md measures it against Keras' defaults).
-TRAINER_SETTINGS: Dict[str, Any] = {'steps_per_execution': 32}
+# Training steps per call of the compiled function when an epoch's steps are not known.
+STEPS_PER_EXECUTION = 32
+
+
+def trainer_settings(steps_per_epoch: int) -> Dict[str, Any]:
+    """What the Trainer compiles with beyond Keras' defaults on one device: several training
+    steps per call of the compiled function, so that Python's overhead per step is paid once
+    per call (the same updates; docs/performance.md measures it against Keras' defaults).
+
+    A whole epoch per call when its steps are known (`steps_per_epoch` > 0): a call that ends
+    mid-way through its steps asks the exhausted iterator for one batch more, and that end of
+    the data sometimes stalls the next epoch's start.
+    """
+    return {'steps_per_execution': steps_per_epoch if steps_per_epoch > 0
+            else STEPS_PER_EXECUTION}
 
 # The share of the edge network's fit over which its rate rises from zero: started at full
 # rate, it can sit at chance for epochs on some seeds (docs/edge.md).
@@ -132,7 +143,7 @@ def build_model(spec: ModelSpec = DIGITS_MODEL, learning_rate: float = 1e-3,
     """Builds and compiles the network; call it inside a distribution strategy's scope.
 
     `settings`: extra arguments of Model.compile (bench/fit_levers.py tries some); the Trainer
-    passes TRAINER_SETTINGS. `training_steps`: the steps of the whole fit, when known; the
+    passes trainer_settings(). `training_steps`: the steps of the whole fit, when known; the
     edge network's learning rate then falls from `learning_rate` to zero along a cosine over
     them, after rising linearly from zero over the first EDGE_WARMUP of them (the seed CNN
     keeps its constant rate)."""

@@ -22,8 +22,8 @@ from tfx_bsl.public import tfxio
 
 from image_tfx.model import export
 from image_tfx.model import features
-from image_tfx.model.model import (TRAINER_SETTINGS, ModelSpec, build_model,
-                                   build_training_state, float32_copy)
+from image_tfx.model.model import (ModelSpec, build_model, build_training_state,
+                                   float32_copy, trainer_settings)
 from image_tfx.model.params import PROGRESS_MESSAGE, TrainingParams
 
 class EpochProgress(keras.callbacks.Callback):
@@ -256,7 +256,8 @@ def train_model(params: TrainingParams,
             # (tests/test_mirrored.py): several steps per call on one device only.
             one_device = strategy.num_replicas_in_sync == 1
             model = build_model(spec, params.learning_rate,
-                                settings=TRAINER_SETTINGS if one_device else None,
+                                settings=trainer_settings(steps_per_epoch)
+                                if one_device else None,
                                 training_steps=steps_per_epoch * params.epochs
                                 if steps_per_epoch > 0 else None)
             # Keras builds the training state ahead only inside a strategy it was not given

@@ -137,10 +137,12 @@ def test_a_seeded_training_is_repeatable():
     assert float(schedule(2)) < 1e-3 and float(schedule(16)) == pytest.approx(0.0, abs=1e-12)
 
 
-def test_the_trainer_creates_its_training_state_before_model_fit():
+def test_the_trainer_on_one_device_builds_ahead_and_runs_an_epoch_per_call():
     """Outside a strategy's scope Keras creates the optimizer's and the metrics' variables
     while tracing its training function, then traces it again; the Trainer creates them first,
-    without moving a weight or leaving a metric updated."""
+    without moving a weight or leaving a metric updated. An epoch whose steps are known is
+    one call of the training function (streamed data: STEPS_PER_EXECUTION steps a call)."""
+    from image_tfx.model.model import STEPS_PER_EXECUTION, trainer_settings
     from image_tfx.model.model import ModelSpec, build_training_state
     from image_tfx.model.trainer import train_model
     rng = np.random.default_rng(0)
@@ -158,9 +160,11 @@ def test_the_trainer_creates_its_training_state_before_model_fit():
         return next_creator(**kwargs)
 
     with tf.variable_creator_scope(creator):
-        train_model(params.TrainingParams(epochs=1, batch_size=32), make_dataset,
-                    ModelSpec((28, 28, 1), 10))
+        trained = train_model(params.TrainingParams(epochs=1, batch_size=32), make_dataset,
+                              ModelSpec((28, 28, 1), 10))
     assert created_while_traced == []
+    assert trained.steps_per_execution == 2  # 64 images, batches of 32
+    assert trainer_settings(-2) == {'steps_per_execution': STEPS_PER_EXECUTION}
 
     model = build_model(ModelSpec((28, 28, 1), 10))
     weights = model.get_weights()
