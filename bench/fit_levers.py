@@ -14,7 +14,7 @@ and of the others together:
   mirrored         model.fit from the Trainer's in-memory tf.data dataset, inside
                    MirroredStrategy (one replica on a CPU)
   default          the same dataset under TensorFlow's default strategy (no mirroring)
-  +steps           steps_per_execution=STEPS
+  +steps           steps_per_execution=--steps
   +epoch           steps_per_execution=the steps of an epoch (one call per epoch)
   +built           the optimizer's and metrics' variables created before model.fit
                    (build_training_state, timed with it)
@@ -71,7 +71,7 @@ def fit(variant, data, epochs, batch_size, steps):
         train = in_memory_dataset(x_train, y_train, batch_size, shuffle=True)
         if '+built' in variant:
             with timer.setup():
-                model_lib.build_training_state(model, *train.element_spec)
+                model_lib.build_training_state(model, train.element_spec)
         model.fit(train, epochs=epochs,
                   validation_data=in_memory_dataset(x_eval, y_eval, batch_size, shuffle=False),
                   callbacks=[timer], verbose=0)

@@ -114,12 +114,14 @@ def trainer_settings(steps_per_epoch: int) -> Dict[str, Any]:
     steps per call of the compiled function, so that Python's overhead per step is paid once
     per call (the same updates; docs/performance.md measures it against Keras' defaults).
 
-    A whole epoch per call when its steps are known (`steps_per_epoch` > 0): a call that ends
-    mid-way through its steps asks the exhausted iterator for one batch more, and that end of
-    the data sometimes stalls the next epoch's start.
+    A whole epoch per call when its steps are known (`steps_per_epoch` > 0), so that no
+    training call runs past the end of the data: slow epochs were seen with calls that did
+    (the cause not isolated). Evaluation uses the same setting and still runs past the end of
+    its shorter data. A Ctrl-C in the thread that calls model.fit waits for the call to end.
     """
     return {'steps_per_execution': steps_per_epoch if steps_per_epoch > 0
             else STEPS_PER_EXECUTION}
+
 
 # The share of the edge network's fit over which its rate rises from zero: started at full
 # rate, it can sit at chance for epochs on some seeds (docs/edge.md).
@@ -157,20 +159,26 @@ def build_model(spec: ModelSpec = DIGITS_MODEL, learning_rate: float = 1e-3,
     return model
 
 
-def build_training_state(model: keras.Model, images_spec, labels_spec) -> None:
-    """Creates the optimizer's and the compiled metrics' variables of a compiled model, for
-    batches of `images_spec` and `labels_spec` (tf.TensorSpec), before model.fit.
+def build_training_state(model: keras.Model, element_spec) -> bool:
+    """Creates the optimizer's and the compiled metrics' variables of a compiled model before
+    model.fit, for a dataset of (images, labels) batches with this `element_spec`; False (and
+    Keras builds them as before) for any other structure or a shape not fully known.
 
     Outside a distribution strategy's scope Keras leaves them to the first trace of its
     training function, and a function that creates variables while traced is traced again;
     under a strategy Keras builds them ahead itself. The forward pass on one blank image
-    changes no weight, and the metrics it updates are reset.
+    changes no weight and draws no random number, and the metrics it updates are reset.
     """
+    if not (isinstance(element_spec, tuple) and len(element_spec) == 2
+            and all(spec.shape[1:].is_fully_defined() for spec in element_spec)):
+        return False
+    images_spec, labels_spec = element_spec
     images = keras.ops.zeros((1, *images_spec.shape[1:]), dtype=images_spec.dtype.name)
     labels = keras.ops.zeros((1, *labels_spec.shape[1:]), dtype=labels_spec.dtype.name)
     model.compute_metrics(images, labels, model(images, training=False), sample_weight=None)
     model.reset_metrics()
     model.optimizer.build(model.trainable_variables)
+    return True
 
 
 def float32_copy(model: keras.Model, spec: ModelSpec = DIGITS_MODEL) -> keras.Model:

@@ -77,9 +77,10 @@ class FitTimer(keras.callbacks.Callback):
     """Wall time of model.fit's training passes, without its per-epoch validation.
 
     From the start of each epoch to the start of its validation (or the epoch's end): the
-    input pipeline's waits count, evaluation does not; so does what the caller times with
-    setup(). Shared with bench/pipeline_bench.py's bare-Keras baseline so that both are timed
-    the same way.
+    input pipeline's waits count, evaluation does not. Work the caller does for model.fit
+    before calling it counts too, timed with setup(); under a created strategy Keras does the
+    same work inside model.fit before the first epoch, untimed. Shared with
+    bench/pipeline_bench.py's bare-Keras baseline so that both are timed the same way.
     """
 
     def __init__(self):
@@ -265,7 +266,7 @@ def train_model(params: TrainingParams,
             builds_ahead = tf.distribute.has_strategy()
         if not builds_ahead:
             with timer.setup():
-                build_training_state(model, *train.element_spec)
+                build_training_state(model, train.element_spec)
         callbacks = [EpochProgress(params.epochs, global_batch), timer]
         if log_dir:
             callbacks.append(keras.callbacks.TensorBoard(log_dir=log_dir, update_freq='epoch'))

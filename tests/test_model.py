@@ -168,12 +168,29 @@ def test_the_trainer_on_one_device_builds_ahead_and_runs_an_epoch_per_call():
 
     model = build_model(ModelSpec((28, 28, 1), 10))
     weights = model.get_weights()
-    build_training_state(model, *make_dataset('train', 32).element_spec)
+    assert build_training_state(model, make_dataset('train', 32).element_spec)
     assert model.optimizer.built
     for before, after in zip(weights, model.get_weights()):
         np.testing.assert_array_equal(before, after)
     assert all(float(variable.numpy()) == 0.0
                for metric in model.metrics for variable in metric.variables)
+    images_spec, labels_spec = make_dataset('train', 32).element_spec
+    assert not build_training_state(model, (images_spec, labels_spec, labels_spec))
+    assert not build_training_state(
+        model, (tf.TensorSpec([None, None, None, 1]), labels_spec))  # Keras builds as before
+
+    # Under mixed precision the optimizer is Keras' loss-scale wrapper around Adam.
+    keras.mixed_precision.set_global_policy('mixed_float16')
+    try:
+        model = build_model(ModelSpec((28, 28, 1), 10))
+        dataset = make_dataset('train', 32)
+        assert build_training_state(model, dataset.element_spec)
+        created_while_traced.clear()
+        with tf.variable_creator_scope(creator):
+            model.fit(dataset, epochs=1, verbose=0)
+        assert created_while_traced == []
+    finally:
+        keras.mixed_precision.set_global_policy('float32')
 
 
 def test_only_the_edge_network_decays_its_learning_rate():
