@@ -261,8 +261,8 @@ def train_model(params: TrainingParams,
                                 if one_device else None,
                                 training_steps=steps_per_epoch * params.epochs
                                 if steps_per_epoch > 0 else None)
-            # Keras builds the training state ahead only inside a strategy it was not given
-            # by default; otherwise its first trace does, and is repeated.
+            # Keras builds the training state before tracing only under a created strategy;
+            # under the default one its first trace does, and is then repeated.
             builds_ahead = tf.distribute.has_strategy()
         if not builds_ahead:
             with timer.setup():

@@ -142,8 +142,8 @@ def test_the_trainer_on_one_device_builds_ahead_and_runs_an_epoch_per_call():
     while tracing its training function, then traces it again; the Trainer creates them first,
     without moving a weight or leaving a metric updated. An epoch whose steps are known is
     one call of the training function (streamed data: STEPS_PER_EXECUTION steps a call)."""
-    from image_tfx.model.model import STEPS_PER_EXECUTION, trainer_settings
-    from image_tfx.model.model import ModelSpec, build_training_state
+    from image_tfx.model.model import (STEPS_PER_EXECUTION, ModelSpec, build_training_state,
+                                       trainer_settings)
     from image_tfx.model.trainer import train_model
     rng = np.random.default_rng(0)
     images = rng.random((64, 28, 28, 1)).astype(np.float32)
@@ -180,6 +180,7 @@ def test_the_trainer_on_one_device_builds_ahead_and_runs_an_epoch_per_call():
         model, (tf.TensorSpec([None, None, None, 1]), labels_spec))  # Keras builds as before
 
     # Under mixed precision the optimizer is Keras' loss-scale wrapper around Adam.
+    previous = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy('mixed_float16')
     try:
         model = build_model(ModelSpec((28, 28, 1), 10))
@@ -190,7 +191,7 @@ def test_the_trainer_on_one_device_builds_ahead_and_runs_an_epoch_per_call():
             model.fit(dataset, epochs=1, verbose=0)
         assert created_while_traced == []
     finally:
-        keras.mixed_precision.set_global_policy('float32')
+        keras.mixed_precision.set_global_policy(previous)
 
 
 def test_only_the_edge_network_decays_its_learning_rate():
