@@ -151,6 +151,21 @@ def materialize(dataset: tf.data.Dataset,
     return np.concatenate(images), np.concatenate(labels)
 
 
+def epochs_from_one_iterator(dataset: tf.data.Dataset, steps_per_epoch: int
+                             ) -> Tuple[tf.data.Dataset, Optional[int]]:
+    """(dataset, steps_per_epoch) for model.fit: an epoch-sized dataset repeated, so that one
+    iterator serves every epoch, when its steps are known (`steps_per_epoch` > 0); else as
+    it is, and Keras counts the steps.
+
+    Keras otherwise makes a new iterator at each epoch's end and releases the old one as the
+    next epoch starts; those epochs sometimes started with a wait. Each repetition reshuffles
+    like a new epoch of model.fit(x, y).
+    """
+    if steps_per_epoch > 0:
+        return dataset.repeat(), steps_per_epoch
+    return dataset, None
+
+
 def in_memory_dataset(images: np.ndarray, labels: np.ndarray, batch_size: int,
                       shuffle: bool) -> tf.data.Dataset:
     """Batches of arrays held in memory, reshuffled every epoch like model.fit(x, y)."""
@@ -270,9 +285,11 @@ def train_model(params: TrainingParams,
         callbacks = [EpochProgress(params.epochs, global_batch), timer]
         if log_dir:
             callbacks.append(keras.callbacks.TensorBoard(log_dir=log_dir, update_freq='epoch'))
+        fit_data, fit_steps = (epochs_from_one_iterator(train, steps_per_epoch) if one_device
+                               else (train, None))
         with _old_objects_frozen():
-            model.fit(train, epochs=params.epochs, validation_data=evaluation,
-                      callbacks=callbacks, verbose=0)
+            model.fit(fit_data, epochs=params.epochs, steps_per_epoch=fit_steps,
+                      validation_data=evaluation, callbacks=callbacks, verbose=0)
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
     if log_dir:

@@ -144,7 +144,7 @@ def test_the_trainer_on_one_device_builds_ahead_and_runs_an_epoch_per_call():
     one call of the training function (streamed data: STEPS_PER_EXECUTION steps a call)."""
     from image_tfx.model.model import (STEPS_PER_EXECUTION, ModelSpec, build_training_state,
                                        trainer_settings)
-    from image_tfx.model.trainer import train_model
+    from image_tfx.model.trainer import epochs_from_one_iterator, train_model
     rng = np.random.default_rng(0)
     images = rng.random((64, 28, 28, 1)).astype(np.float32)
     labels = rng.integers(0, 10, 64)
@@ -164,6 +164,10 @@ def test_the_trainer_on_one_device_builds_ahead_and_runs_an_epoch_per_call():
                               ModelSpec((28, 28, 1), 10))
     assert created_while_traced == []
     assert trained.steps_per_execution == 2  # 64 images, batches of 32
+    repeated, steps = epochs_from_one_iterator(make_dataset('train', 32), 2)
+    assert steps == 2 and int(repeated.cardinality()) == tf.data.INFINITE_CARDINALITY
+    streamed = make_dataset('train', 32).filter(lambda x, y: True)  # steps unknown
+    assert epochs_from_one_iterator(streamed, int(streamed.cardinality())) == (streamed, None)
     assert trainer_settings(-2) == {'steps_per_execution': STEPS_PER_EXECUTION}
 
     model = build_model(ModelSpec((28, 28, 1), 10))
