@@ -18,7 +18,9 @@ and of the others together:
   +epoch           steps_per_execution=the steps of an epoch (one call per epoch)
   +built           the optimizer's and metrics' variables created before model.fit
                    (build_training_state, timed with it)
-  default+epoch+built is what the Trainer does on one device.
+  +one             the epoch-sized dataset repeated, one iterator for every epoch
+                   (epochs_from_one_iterator)
+  default+epoch+built+one is what the Trainer does on one device.
   +xla             (with --xla) jit_compile=True under the default strategy: Keras leaves
                    XLA off on a CPU
 """
@@ -51,7 +53,7 @@ def fit(variant, data, epochs, batch_size, steps):
     import tensorflow as tf
     import keras
     from image_tfx.model import model as model_lib
-    from image_tfx.model.trainer import FitTimer, in_memory_dataset
+    from image_tfx.model.trainer import FitTimer, epochs_from_one_iterator, in_memory_dataset
     x_train, y_train, x_eval, y_eval = data
     spec = model_lib.ModelSpec(x_train.shape[1:], int(max(y_train.max(), y_eval.max())) + 1)
     timer = FitTimer()
@@ -72,7 +74,10 @@ def fit(variant, data, epochs, batch_size, steps):
         if '+built' in variant:
             with timer.setup():
                 model_lib.build_training_state(model, train.element_spec)
-        model.fit(train, epochs=epochs,
+        fit_steps = None
+        if '+one' in variant:
+            train, fit_steps = epochs_from_one_iterator(train, per_epoch)
+        model.fit(train, epochs=epochs, steps_per_epoch=fit_steps,
                   validation_data=in_memory_dataset(x_eval, y_eval, batch_size, shuffle=False),
                   callbacks=[timer], verbose=0)
     accuracy = float(np.mean(np.argmax(model.predict(x_eval, batch_size=1024, verbose=0), -1)
@@ -83,7 +88,7 @@ def fit(variant, data, epochs, batch_size, steps):
 
 
 VARIANTS = ('bare', 'mirrored', 'mirrored+steps', 'default', 'default+steps', 'default+epoch',
-            'default+epoch+built')
+            'default+epoch+built', 'default+epoch+built+one')
 XLA_VARIANTS = ('default+xla', 'default+steps+xla')
 
 
@@ -107,11 +112,11 @@ def main(argv=None) -> int:
     bare = statistics.median(run[0] for run in results['bare'])
     print(f'{len(data[1]):,} train images, {args.epochs} epochs, batch {args.batch_size}, '
           f'steps_per_execution {args.steps}; {args.repeat} repetitions')
-    print(f'{"variant":<20}{"images/s median (min-max)":>28}{"vs bare":>9}'
+    print(f'{"variant":<24}{"images/s median (min-max)":>28}{"vs bare":>9}'
           f'{"accuracy median (min-max)":>29}{"first epoch s":>15}{"others s":>10}')
     for variant, runs in results.items():
         rates, accuracies, first, others = zip(*runs)
-        print(f'{variant:<20}{statistics.median(rates):>12,.0f} ({min(rates):,.0f}-'
+        print(f'{variant:<24}{statistics.median(rates):>12,.0f} ({min(rates):,.0f}-'
               f'{max(rates):,.0f}){statistics.median(rates) / bare:>8.2f}x'
               f'{statistics.median(accuracies):>13.4f} ({min(accuracies):.4f}-'
               f'{max(accuracies):.4f}){statistics.median(first):>15.3f}'

@@ -137,14 +137,23 @@ def test_a_seeded_training_is_repeatable():
     assert float(schedule(2)) < 1e-3 and float(schedule(16)) == pytest.approx(0.0, abs=1e-12)
 
 
-def test_the_trainer_on_one_device_builds_ahead_and_runs_an_epoch_per_call():
+def test_the_trainer_on_one_device_builds_ahead_and_runs_an_epoch_per_call(monkeypatch):
     """Outside a strategy's scope Keras creates the optimizer's and the metrics' variables
     while tracing its training function, then traces it again; the Trainer creates them first,
     without moving a weight or leaving a metric updated. An epoch whose steps are known is
-    one call of the training function (streamed data: STEPS_PER_EXECUTION steps a call)."""
+    one call of the training function (streamed data: STEPS_PER_EXECUTION steps a call), and
+    one iterator serves every epoch."""
+    from image_tfx.model import trainer
     from image_tfx.model.model import (STEPS_PER_EXECUTION, ModelSpec, build_training_state,
                                        trainer_settings)
     from image_tfx.model.trainer import epochs_from_one_iterator, train_model
+    fitted_from = []
+
+    def recorded(dataset, steps_per_epoch):
+        fitted_from.append(epochs_from_one_iterator(dataset, steps_per_epoch))
+        return fitted_from[-1]
+
+    monkeypatch.setattr(trainer, 'epochs_from_one_iterator', recorded)
     rng = np.random.default_rng(0)
     images = rng.random((64, 28, 28, 1)).astype(np.float32)
     labels = rng.integers(0, 10, 64)
@@ -164,6 +173,8 @@ def test_the_trainer_on_one_device_builds_ahead_and_runs_an_epoch_per_call():
                               ModelSpec((28, 28, 1), 10))
     assert created_while_traced == []
     assert trained.steps_per_execution == 2  # 64 images, batches of 32
+    [(fitted, fitted_steps)] = fitted_from
+    assert fitted_steps == 2 and int(fitted.cardinality()) == tf.data.INFINITE_CARDINALITY
     repeated, steps = epochs_from_one_iterator(make_dataset('train', 32), 2)
     assert steps == 2 and int(repeated.cardinality()) == tf.data.INFINITE_CARDINALITY
     streamed = make_dataset('train', 32).filter(lambda x, y: True)  # steps unknown
